@@ -1,0 +1,211 @@
+"""URL rules, in one place: normalization, SURT target keys, registered domains, mode ranges.
+
+Normalization follows spec/COLUMNS.md: scheme and host lower-case, IDN hosts as punycode,
+default ports dropped, empty path → `/`, fragment dropped, percent-encoding normalized in the
+path (unreserved characters decoded, hex upper-case; RFC 3986 §6.2.2), dot segments resolved
+(RFC 3986 §5.2.4), the query kept as sent (only characters that cannot appear in a URL at all,
+such as spaces and non-ASCII, are percent-encoded as UTF-8, as browsers do).
+
+The target key is the SURT form used by CDX indexes, without the scheme:
+`http://Blog.Example.com:8080/a?b` → `com,example,blog):8080/a?b`. Every API mode is then one
+contiguous key range (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import urljoin, urlsplit
+
+import idna
+import tldextract
+
+from .errors import QueryError
+
+__all__ = [
+    "MODES",
+    "host_of",
+    "key_of",
+    "mode_range",
+    "normalize",
+    "registered_domain",
+]
+
+MODES = ("exact", "domain", "subdomains", "prefix")
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_HOST_OK = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
+_IPV6 = re.compile(r"^\[[0-9a-f:.]+\]$")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Characters that may stand in a path as they are (RFC 3986 pchar + "/" + "%" of an escape).
+_PATH_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                       "-._~!$&'()*+,;=:@/%")
+_QUERY_SAFE = _PATH_SAFE | frozenset("?")
+# WHATWG URL: leading/trailing C0 controls and spaces are stripped, tabs and newlines removed.
+_STRIP = "".join(chr(c) for c in range(0x21))
+_TAB_NL = re.compile(r"[\t\n\r]")
+
+
+def _unescape_unreserved(match: re.Match[str]) -> str:
+    byte = int(match.group(1), 16)
+    return chr(byte) if byte in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _encode_unsafe(text: str, safe: frozenset[str]) -> str:
+    if all(ch in safe for ch in text):
+        return text
+    return "".join(ch if ch in safe else "".join(f"%{b:02X}" for b in ch.encode("utf-8",
+                   "surrogatepass")) for ch in text)
+
+
+def _remove_dot_segments(path: str) -> str:
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    if not any(s in (".", "..") for s in segments):
+        return path
+    out: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")
+    return "/" + "/".join(out)
+
+
+def _path(path: str) -> str:
+    if not path:
+        return "/"
+    path = _encode_unsafe(path, _PATH_SAFE)
+    if "%" in path:
+        path = _PERCENT.sub(_unescape_unreserved, path)
+    return _remove_dot_segments(path)
+
+
+@lru_cache(maxsize=65536)
+def _host(host: str) -> str | None:
+    """Lower-case ASCII host (punycode for IDN), or None when it is not a valid host."""
+    host = host.lower().rstrip(".")
+    if not host:
+        return None
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            return None
+    if _HOST_OK.match(host) or _IPV6.match(host):
+        return host
+    return None
+
+
+def normalize(url: str, base: str | None = None) -> str | None:
+    """The normalized absolute http(s) URL, or None for other schemes and invalid URLs."""
+    url = _TAB_NL.sub("", url.strip(_STRIP))
+    try:
+        if base is not None:
+            url = urljoin(base, url)
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            return None
+        port = parts.port
+        hostname = parts.hostname
+    except ValueError:  # invalid port or IPv6 literal
+        return None
+    if hostname is None:
+        return None
+    if ":" in hostname:  # urlsplit drops the brackets of an IPv6 literal
+        hostname = f"[{hostname}]"
+    host = _host(hostname)
+    if host is None:
+        return None
+    netloc = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    query = parts.query
+    tail = "?" + _encode_unsafe(query, _QUERY_SAFE) if query else ""
+    return f"{scheme}://{netloc}{_path(parts.path)}{tail}"
+
+
+def _reverse_host(host: str) -> str:
+    if host.startswith("[") or host.replace(".", "").isdigit():
+        return host  # IP addresses are not reversed (SURT)
+    return ",".join(reversed(host.split(".")))
+
+
+def key_of(url: str) -> str:
+    """SURT key of a normalized URL: reversed host, `)`, optional `:port`, path and query."""
+    rest = url.split("://", 1)[1]
+    slash = rest.find("/")
+    netloc, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+    if netloc.startswith("["):  # IPv6 literal: [::1]:8080
+        end = netloc.index("]") + 1
+        host, port = netloc[:end], netloc[end + 1:]
+    else:
+        host, _, port = netloc.partition(":")
+    port_part = f":{port}" if port else ""
+    return f"{_reverse_host(host)}){port_part}{path}"
+
+
+def host_of(url: str) -> str:
+    """Host of a normalized URL, without the port."""
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    if netloc.startswith("["):
+        return netloc[: netloc.index("]") + 1]
+    return netloc.split(":", 1)[0]
+
+
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registered_domain(host: str) -> str:
+    """Registered domain by the Public Suffix List, with its default rule (`*`): an unlisted
+    TLD is a one-label suffix, so `blog.alpha.test` → `alpha.test`. IPs are their own domain."""
+    if host.startswith("[") or host.replace(".", "").isdigit():
+        return host
+    parts = _EXTRACT(host)
+    if parts.suffix and parts.domain:
+        return f"{parts.domain}.{parts.suffix}"
+    if parts.suffix:  # the host is itself a public suffix
+        return host
+    labels = host.split(".")
+    return ".".join(labels[-2:])
+
+
+def _successor(prefix: str) -> str:
+    """The least string greater than every string that starts with prefix."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def target_url(target: str) -> str:
+    """Normalize an API target (scheme optional and ignored) to a URL."""
+    text = target.strip()
+    if not text:
+        raise QueryError("target", "missing")
+    if "://" not in text:
+        text = "http://" + text
+    url = normalize(text)
+    if url is None:
+        raise QueryError("target", f"not a valid domain, directory or URL: {target!r}")
+    return url
+
+
+def mode_range(target: str, mode: str) -> tuple[str, str]:
+    """Half-open key range [lo, hi) of the url_to keys a target and mode select."""
+    if mode not in MODES:
+        raise QueryError("mode", f"invalid value {mode!r}; expected exact, domain, subdomains "
+                         "or prefix")
+    key = key_of(target_url(target))
+    host_key = key[: key.index(")")]
+    if mode == "exact":
+        return key, key + "\x00"
+    if mode == "prefix":
+        return key, _successor(key)
+    if mode == "domain":
+        return host_key + ")", host_key + "*"
+    # `)` (0x29) and `,` (0x2C) are the only bytes that may follow a host in a key among
+    # 0x29…0x2C, so `host)…` and `host,…` (its subdomains) form one range.
+    return host_key + ")", host_key + "-"
