@@ -7,10 +7,10 @@ this table; `tests/test_columns.py` diffs it with the spec.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Column types as the spec names them."""
 
     STRING = "string"
@@ -44,23 +44,24 @@ def _c(name: str, kind: Kind, where: bool, having: bool, description: str) -> Co
     return Column(name, kind, where, having, description)
 
 
-S, I, D, B = Kind.STRING, Kind.INT, Kind.DATE, Kind.BOOLEAN
+S, N, D, B = Kind.STRING, Kind.INT, Kind.DATE, Kind.BOOLEAN
 
 COLUMNS: tuple[Column, ...] = (
     _c("url_from", S, True, True, "referring page URL, as fetched (normalized)"),
     _c("url_to", S, True, True, "link target: absolute, resolved against the page URL and any "
        "`<base href>`, normalized"),
-    _c("ahrefs_rank", I, True, True, "URL Rating of `url_from`, 0–100"),
-    _c("domain_rating", I, False, True, "Domain Rating of `url_from`'s registered domain, 0–100"),
-    _c("ahrefs_top", I, False, True, "Rank of `url_to`'s registered domain among all domains by "
+    _c("ahrefs_rank", N, True, True, "URL Rating of `url_from`, 0–100"),
+    _c("domain_rating", N, False, True, "Domain Rating of `url_from`'s registered domain, 0–100"),
+    _c("ahrefs_top", N, False, True, "Rank of `url_to`'s registered domain among all domains by "
        "raw domain score, 1 = strongest; 0 when unranked"),
     _c("ip_from", S, True, True, "IP address `url_from` was fetched from (WARC-IP-Address)"),
-    _c("links_internal", I, True, True, "outgoing links on `url_from` whose target has the same "
+    _c("links_internal", N, True, True, "outgoing links on `url_from` whose target has the same "
        "registered domain"),
-    _c("links_external", I, True, True, "outgoing links on `url_from` to other registered domains"),
-    _c("page_size", I, True, True, "bytes of the referring page's body, after transfer/content "
+    _c("links_external", N, True, True, "outgoing links on `url_from` to other registered domains"),
+    _c("page_size", N, True, True, "bytes of the referring page's body, after transfer/content "
        "decoding"),
-    _c("language", S, True, True, "ISO 639-1 code of the page's main language; `\"\"` when unknown"),
+    _c("language", S, True, True, "ISO 639-1 code of the page's main language; `\"\"` when "
+       "unknown"),
     _c("encoding", S, True, True, "page character encoding, lower-case: `utf8`, `iso-8859-1`, "
        "`windows-1251`, `shift_jis`, `gbk` …; `raw` for bodiless redirect responses"),
     _c("title", S, True, True, "`<title>` text, entities decoded, whitespace collapsed; for a "
@@ -72,7 +73,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("original", B, True, True, "the backlink was present at the very first visit of `url_from`"),
     _c("link_type", S, True, True, "`href`, `redirect`, `frame`, `form`, `canonical`, `rss` or "
        "`alternate` (below)"),
-    _c("redirect", I, True, True, "for `redirect` backlinks the 3xx code (301, 302, 303, 307, "
+    _c("redirect", N, True, True, "for `redirect` backlinks the 3xx code (301, 302, 303, 307, "
        "308); else 0"),
     _c("nofollow", B, True, True, "link `rel` has `nofollow`, `ugc` or `sponsored`, or the page "
        "says nofollow (meta robots or X-Robots-Tag)"),
@@ -85,7 +86,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("broken_at", D, True, True, "first observation of `url_to` as broken after its last good "
        "observation (the start of the current broken streak)"),
     _c("url_from_first_seen", D, True, True, "first successful visit of `url_from`"),
-    _c("http_code", I, True, True, "HTTP status of `url_to` at its latest observation; 0 when "
+    _c("http_code", N, True, True, "HTTP status of `url_to` at its latest observation; 0 when "
        "the host does not resolve"),
     _c("error", S, True, True, "`dns` when `url_to`'s host does not resolve (NXDOMAIN); `\"\"` "
        "otherwise"),
