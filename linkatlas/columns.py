@@ -95,5 +95,6 @@ COLUMNS: tuple[Column, ...] = (
 BY_NAME: dict[str, Column] = {column.name: column for column in COLUMNS}
 NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 
-# Appended to every ORDER BY so that offset paging never repeats or skips a row (spec/API.md).
-TIE_BREAK: tuple[str, ...] = ("url_from", "url_to", "link_type", "anchor")
+# Appended to every ORDER BY so that offset paging never repeats or skips a row: the four of
+# spec/API.md, then alt and nofollow, which complete a backlink's identity (COLUMNS.md).
+TIE_BREAK: tuple[str, ...] = ("url_from", "url_to", "link_type", "anchor", "alt", "nofollow")

@@ -1,0 +1,154 @@
+"""`build`: observations (archives + check logs) → a new snapshot, switched in atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .. import clock, snapshot
+from ..check.log import log_dir
+from ..errors import BuildError
+from ..extract.run import ArchiveStats, extract_archives
+from .ratings import rate
+from .stages import STAGES, load_inputs, serve_table
+
+__all__ = ["Report", "archives_of", "build", "connect"]
+
+
+@dataclass
+class Report:
+    """The build summary, kept as `report.json` in the snapshot."""
+
+    snapshot: str = ""
+    archives: int = 0
+    archives_parsed: int = 0
+    records: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"snapshot": self.snapshot, "archives": self.archives,
+                "archives_parsed": self.archives_parsed, "records": dict(self.records),
+                "skipped": dict(self.skipped), "counts": self.counts,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+def archives_of(data: Path) -> list[Path]:
+    """Archive files under DIR/archives (hidden and temporary files excluded)."""
+    folder = data / "archives"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".tmp"))
+
+
+def connect(data: Path, memory_limit: str = "1GB", threads: int | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to DIR/tmp; times are UTC everywhere."""
+    spill = data / "tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)})
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+@contextmanager
+def _locked(data: Path) -> Iterator[None]:
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "build.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another build is running in {data}") from None
+        yield
+
+
+def _tally(report: Report, stats: list[ArchiveStats]) -> None:
+    report.archives = len(stats)
+    report.archives_parsed = sum(not s.cached for s in stats)
+    for s in stats:
+        report.records.update(s.kinds)
+        report.records.update({f"ignored: {k}": v for k, v in s.ignored.items()})
+        report.skipped.update(s.skipped)
+
+
+def build(data: Path, *, workers: int | None = None, memory_limit: str = "1GB") -> Report:
+    """Extract new archives, run every stage, write and publish a snapshot."""
+    with _locked(data):
+        return _build(data, workers, memory_limit)
+
+
+def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
+    report = Report()
+    started = time.perf_counter()
+    archives = archives_of(data)
+    if not archives:
+        raise BuildError(f"no archives in {data / 'archives'}: run `crawl` or `ingest` first")
+    cache = data / "extract"
+    stats = extract_archives(archives, cache, workers)
+    _tally(report, stats)
+    report.seconds["extract"] = time.perf_counter() - started
+    entries = [cache / _entry for _entry in sorted(p.name for p in cache.iterdir())
+               if not _entry.endswith(".tmp")]
+    checks = sorted(log_dir(data).glob("*.jsonl")) if log_dir(data).is_dir() else []
+    moment = clock.now()
+    staging = data / "snapshots" / f".staging-{snapshot.new_id(moment)}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    con = connect(data, memory_limit, workers)
+    try:
+        _stage(report, "load", lambda: load_inputs(
+            con, [e / "visits.parquet" for e in entries], [e / "links.parquet" for e in entries],
+            [c for c in checks if c.stat().st_size]))
+        for name, stage in STAGES:
+            _stage(report, name, lambda stage=stage: stage(con))
+        _stage(report, "ratings", lambda: rate(con))
+        _stage(report, "serve", lambda: serve_table(con, staging / snapshot.TABLE))
+        report.counts = _counts(con, staging / snapshot.TABLE)
+    except duckdb.Error as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildError(f"build failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    report.seconds["total"] = time.perf_counter() - started
+    manifest = {"id": snapshot.new_id(moment), "built_at": clock.iso(moment),
+                "rows": report.counts["broken_backlinks"], "engine": "duckdb"}
+    published = snapshot.publish(data, staging, manifest)
+    report.snapshot = published.id
+    (published.path / "report.json").write_text(json.dumps(report.to_json(), indent=2))
+    snapshot.prune(data)
+    return report
+
+
+def _stage(report: Report, name: str, run: Any) -> None:
+    started = time.perf_counter()
+    run()
+    report.seconds[name] = time.perf_counter() - started
+
+
+def _counts(con: duckdb.DuckDBPyConnection, table: Path) -> dict[str, int]:
+    def one(sql: str) -> int:
+        row = con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    return {
+        "visits": one("SELECT count(*) FROM visits"),
+        "pages": one("SELECT count(*) FROM pages WHERE last_good IS NOT NULL"),
+        "links": one("SELECT count(*) FROM live"),
+        "targets": one("SELECT count(DISTINCT url_to) FROM live"),
+        "broken_targets": one("SELECT count(*) FROM targets WHERE broken"),
+        "broken_backlinks": one(f"SELECT count(*) FROM read_parquet('{table}')"),
+    }

@@ -1,0 +1,129 @@
+"""Request parameters → one SQL statement with bound values over a snapshot's serve table.
+
+The CLI `query` and the HTTP API both call `parse_request` then `plan`, so they cannot
+disagree. Every mode is one range scan on `url_to_key` (DESIGN.md §4); conditions are compiled
+by `conditions`, never spliced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import urls
+from ..columns import BY_NAME, NAMES, TIE_BREAK
+from ..errors import QueryError
+
+__all__ = ["MAX_LIMIT", "OUTPUTS", "Plan", "Request", "parse_request", "plan"]
+
+MAX_LIMIT = 5_000_000
+OUTPUTS = ("json", "xml", "php", "csv")
+DEFAULT_ORDER = "ahrefs_rank:desc"
+
+
+@dataclass(frozen=True)
+class Request:
+    target: str
+    mode: str
+    select: tuple[str, ...]
+    where: tuple[str, ...] = ()
+    having: tuple[str, ...] = ()
+    order_by: tuple[tuple[str, bool], ...] = (("ahrefs_rank", True),)  # (column, descending)
+    limit: int = 1000
+    offset: int = 0
+    output: str = "json"
+
+
+@dataclass(frozen=True)
+class Plan:
+    sql: str
+    params: list[object]
+    columns: tuple[str, ...]
+
+
+def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = params.get(name)
+    return values[-1] if values else None
+
+
+def _integer(text: str | None, name: str, default: int, low: int, high: int) -> int:
+    if text is None or text.strip() == "":
+        return default
+    value = text.strip().strip('"')
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise QueryError(name, f"must be an integer from {low} to {high}")
+    return int(value)
+
+
+def _select(text: str | None) -> tuple[str, ...]:
+    if text is None or text.strip() in ("", "*"):
+        return NAMES
+    names = tuple(name.strip() for name in text.split(","))
+    for name in names:
+        if name not in BY_NAME:
+            raise QueryError("select", f"column {name!r} not found")
+    return names
+
+
+def _order_by(text: str | None) -> tuple[tuple[str, bool], ...]:
+    keys: list[tuple[str, bool]] = []
+    for part in (text if text and text.strip() else DEFAULT_ORDER).split(","):
+        name, _, direction = part.strip().partition(":")
+        name, direction = name.strip(), direction.strip().lower()
+        if name not in BY_NAME:
+            raise QueryError("order_by", f"column {name!r} not found")
+        if direction not in ("", "asc", "desc"):
+            raise QueryError("order_by", f"invalid direction {direction!r}; expected asc or desc")
+        keys.append((name, direction == "desc"))
+    return tuple(keys)
+
+
+def parse_request(params: Mapping[str, Sequence[str]]) -> Request:
+    """Validate `broken_backlinks` parameters (spec/API.md); QueryError names the bad one."""
+    target = _one(params, "target")
+    if target is None or not target.strip():
+        raise QueryError("target", "missing")
+    mode = (_one(params, "mode") or "").strip()
+    if not mode:
+        raise QueryError("mode", "missing")
+    if mode not in urls.MODES:
+        raise QueryError("mode", f"invalid value {mode!r}; expected exact, domain, subdomains "
+                         "or prefix")
+    output = (_one(params, "output") or "json").strip().lower()
+    if output not in OUTPUTS:
+        raise QueryError("output", f"invalid value {output!r}; expected json, xml, php or csv")
+    request = Request(
+        target=target, mode=mode, select=_select(_one(params, "select")),
+        where=tuple(v for v in params.get("where", ()) if v.strip()),
+        having=tuple(v for v in params.get("having", ()) if v.strip()),
+        order_by=_order_by(_one(params, "order_by")),
+        limit=_integer(_one(params, "limit"), "limit", 1000, 1, MAX_LIMIT),
+        offset=_integer(_one(params, "offset"), "offset", 0, 0, 2**62),
+        output=output)
+    urls.mode_range(request.target, request.mode)  # validates the target
+    return request
+
+
+def plan(request: Request, table: Path) -> Plan:
+    """The SQL of a request over the serve table at `table`."""
+    from .conditions import compile_condition
+
+    low, high = urls.mode_range(request.target, request.mode)
+    clauses = ["url_to_key >= ?", "url_to_key < ?"]
+    params: list[object] = [str(table), low, high]
+    for texts, param in ((request.where, "where"), (request.having, "having")):
+        compiled = compile_condition(list(texts), param)
+        if compiled is not None:
+            clauses.append(f"({compiled[0]})")
+            params.extend(compiled[1])
+    ordered = list(request.order_by)
+    named = {name for name, _ in ordered}
+    ordered += [(name, False) for name in TIE_BREAK if name not in named]
+    order = ", ".join(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST'
+                      for name, desc in ordered)
+    columns = ", ".join(f'"{name}"' for name in request.select)
+    sql = (f"SELECT {columns} FROM read_parquet(?) WHERE {' AND '.join(clauses)} "
+           f"ORDER BY {order} LIMIT ? OFFSET ?")
+    params += [request.limit, request.offset]
+    return Plan(sql, params, request.select)

@@ -1,0 +1,156 @@
+"""The build stages after extraction, as SQL over the cached extraction tables (DuckDB).
+
+Each stage is a function connection → tables, listed once in STAGES, in order:
+visits → history → targets → graph → (ratings) → serve. DESIGN.md §3 says what each derives;
+spec/COLUMNS.md says what each column means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["BROKEN", "GOOD", "load_inputs", "serve_table"]
+
+Connection = duckdb.DuckDBPyConnection
+
+# Verdict of one observation (spec/COLUMNS.md "Broken"): 429 and network failures are
+# transient and never decide anything; 3xx is not broken.
+BROKEN = "(error = 'dns' OR (http_code >= 400 AND http_code <> 429))"
+GOOD = "(error = '' AND http_code BETWEEN 200 AND 399)"
+
+
+def _files(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def load_inputs(con: Connection, visits: list[Path], links: list[Path],
+                checks: list[Path]) -> None:
+    """Visits and links deduplicated (the same capture in two archives is one visit), and
+    every observation of a URL: archive responses and check-log lines."""
+    con.execute(f"""
+        CREATE TABLE visits AS
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT *, row_number() OVER (PARTITION BY url, time ORDER BY archive, "offset") rn
+            FROM read_parquet({_files(visits)})) WHERE rn = 1""")
+    con.execute(f"""
+        CREATE TABLE links AS
+        SELECT DISTINCT ON (url_from, time, url_to, link_type, anchor, alt, nofollow) *
+        FROM read_parquet({_files(links)})
+        ORDER BY url_from, time, url_to, link_type, anchor, alt, nofollow, text_pre, text_post""")
+    checked = ""
+    if checks:
+        checked = f"""UNION ALL
+            SELECT url, CAST(time AS TIMESTAMP) AS time, http_code, error
+            FROM read_json({_files(checks)}, format = 'newline_delimited',
+                           ignore_errors = true,
+                           columns = {{url: 'VARCHAR', time: 'VARCHAR', http_code: 'INTEGER',
+                                       error: 'VARCHAR'}})
+            WHERE url IS NOT NULL AND try_cast(time AS TIMESTAMP) IS NOT NULL"""
+    con.execute(f"""
+        CREATE TABLE observations AS
+        SELECT url, time::TIMESTAMP AS time, status AS http_code, '' AS error FROM visits
+        {checked}""")
+
+
+def history(con: Connection) -> None:
+    """Visit history of each referring page and of each backlink on it."""
+    con.execute("""
+        CREATE TABLE pages AS
+        SELECT url, any_value(key) AS key, any_value(domain) AS domain,
+               min(time) FILTER (WHERE status < 400) AS first_good,
+               max(time) FILTER (WHERE status < 400) AS last_good,
+               arg_max(status, struct_pack(time, status)) AS last_status,
+               arg_max(ip, time) FILTER (WHERE status < 400) AS ip,
+               arg_max(title, time) FILTER (WHERE status < 400) AS title,
+               arg_max(language, time) FILTER (WHERE status < 400) AS language,
+               arg_max(encoding, time) FILTER (WHERE status < 400) AS encoding,
+               arg_max(page_size, time) FILTER (WHERE status < 400) AS page_size,
+               arg_max(links_internal, time) FILTER (WHERE status < 400) AS links_internal,
+               arg_max(links_external, time) FILTER (WHERE status < 400) AS links_external
+        FROM visits GROUP BY url""")
+    # A backlink is live when present at the latest successful visit of a page whose latest
+    # visit of all is not 4xx/5xx; original when present at the page's first good visit.
+    con.execute("""
+        CREATE TABLE live AS
+        WITH seen AS (
+            SELECT url_from, url_to, link_type, anchor, alt, nofollow,
+                   min(time) AS first_seen, max(time) AS last_visited,
+                   list(DISTINCT time ORDER BY time DESC) AS times,
+                   arg_max(key_to, time) AS key_to, arg_max(domain_to, time) AS domain_to,
+                   arg_max(redirect, time) AS redirect,
+                   arg_max(text_pre, time) AS text_pre, arg_max(text_post, time) AS text_post
+            FROM links GROUP BY ALL)
+        SELECT s.* EXCLUDE (times), s.times[2] AS prev_visited,
+               s.first_seen = p.first_good AS original
+        FROM seen s JOIN pages p ON p.url = s.url_from
+        WHERE s.last_visited = p.last_good AND p.last_status < 400""")
+
+
+def targets(con: Connection) -> None:
+    """Status of each live link target from its observations: the newest non-transient one
+    wins; broken_at starts the current broken streak (first broken after the last good)."""
+    con.execute(f"""
+        CREATE TABLE targets AS
+        WITH o AS (
+            SELECT url, time, http_code, error, {BROKEN} AS broken
+            FROM observations
+            WHERE url IN (SELECT DISTINCT url_to FROM live) AND ({BROKEN} OR {GOOD})),
+        state AS (
+            SELECT url,
+                   arg_max(http_code, struct_pack(time, http_code)) AS http_code,
+                   arg_max(error, struct_pack(time, http_code)) AS error,
+                   arg_max(broken, struct_pack(time, http_code)) AS broken,
+                   max(time) FILTER (WHERE NOT broken) AS last_good
+            FROM o GROUP BY url)
+        SELECT s.url, s.http_code, s.error, s.broken,
+               (SELECT min(o.time) FROM o WHERE o.url = s.url AND o.broken
+                  AND (s.last_good IS NULL OR o.time > s.last_good)) AS broken_at
+        FROM state s""")
+
+
+def graph(con: Connection) -> None:
+    """The dofollow link graph the ratings read (ratings.rate): live links of every page."""
+    con.execute("""
+        CREATE VIEW graph_links AS
+        SELECT p.key AS key_from, l.key_to, p.domain AS domain_from, l.domain_to
+        FROM live l JOIN pages p ON p.url = l.url_from
+        WHERE NOT l.nofollow AND l.link_type IN ('href', 'redirect', 'frame')""")
+
+
+def serve_table(con: Connection, out: Path, row_group: int = 16384) -> None:
+    """Live backlinks whose target is broken, with page facts and ratings, in target-key
+    order so every API mode is one range scan (DESIGN.md §4)."""
+    con.execute(f"""
+        COPY (
+        SELECT l.url_from, l.url_to,
+               coalesce(ur.ahrefs_rank, 0)::BIGINT AS ahrefs_rank,
+               coalesce(dr.domain_rating, 0)::BIGINT AS domain_rating,
+               coalesce(dt.ahrefs_top, 0)::BIGINT AS ahrefs_top,
+               p.ip AS ip_from, p.links_internal::BIGINT AS links_internal,
+               p.links_external::BIGINT AS links_external, p.page_size::BIGINT AS page_size,
+               p.language, p.encoding, p.title,
+               l.first_seen::TIMESTAMP AS first_seen, l.last_visited::TIMESTAMP AS last_visited,
+               l.prev_visited::TIMESTAMP AS prev_visited, l.original, l.link_type,
+               l.redirect::BIGINT AS redirect, l.nofollow, l.alt, l.anchor,
+               l.text_pre, l.text_post, t.broken_at::TIMESTAMP AS broken_at,
+               p.first_good::TIMESTAMP AS url_from_first_seen, t.http_code::BIGINT AS http_code,
+               t.error, l.key_to AS url_to_key
+        FROM live l
+        JOIN targets t ON t.url = l.url_to AND t.broken
+        JOIN pages p ON p.url = l.url_from
+        LEFT JOIN url_rating ur ON ur.key = p.key
+        LEFT JOIN domain_rating dr ON dr.domain = p.domain
+        LEFT JOIN domain_rating dt ON dt.domain = l.domain_to
+        ORDER BY url_to_key, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow
+        ) TO '{str(out).replace("'", "''")}'
+        (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})""")
+
+
+STAGES: tuple[tuple[str, Callable[[Connection], None]], ...] = (
+    ("history", history),
+    ("targets", targets),
+    ("graph", graph),
+)

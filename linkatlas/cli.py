@@ -1,0 +1,142 @@
+"""Command-line entry points (spec/CLI.md). Parsing and printing only: each command turns
+options into plain values and calls one function of its package; a LinkatlasError becomes
+one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import LinkatlasError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="linkatlas: a self-hosted backlink index that finds broken backlinks.")
+err = Console(stderr=True)
+out = Console()
+_state: dict[str, Path] = {}
+
+
+def data_dir() -> Path:
+    return _state["data"]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except LinkatlasError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        raise typer.Exit(130) from None
+
+
+@app.callback()
+def main_options(
+    data: Annotated[Path, typer.Option("--data", envvar="LINKATLAS_DATA",
+                                       help="Directory that holds archives, checks, snapshots "
+                                            "and the ledger.")] = Path("linkatlas-data"),
+) -> None:
+    _state["data"] = data
+
+
+@app.command()
+def ingest(files: Annotated[list[Path], typer.Argument(help="WARC, ARC or WAT files, plain "
+                                                             "or gzip.")]) -> None:
+    """Import web archives (e.g. Common Crawl WARC/WAT files) into DIR/archives."""
+    from .extract.ingest import ingest as run
+
+    with _errors():
+        for item in run(data_dir(), files):
+            state = "imported" if item.new else "already imported"
+            out.print(f"{state}: {item.source} → {item.stored.name}", highlight=False)
+
+
+@app.command()
+def build(
+    engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    workers: Annotated[int, typer.Option(help="Extraction processes (default: every core).")
+                       ] = 0,
+    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "1GB",
+) -> None:
+    """Build a new index snapshot from everything in DIR and make it current atomically."""
+    from .build import build as run
+    from .errors import UsageError
+
+    with _errors():
+        if engine != "duckdb":
+            raise UsageError(f"--engine: {engine!r} is not available in this installation; "
+                             "use duckdb")
+        report = run(data_dir(), workers=workers or None, memory_limit=memory_limit)
+        _print_report(report.to_json())
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    table = Table(title=f"snapshot {report['snapshot']}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("archives (parsed now)", f"{report['archives']} ({report['archives_parsed']})")
+    for kind, count in sorted(report["records"].items()):
+        table.add_row(f"records: {kind}", str(count))
+    for name, count in report["counts"].items():
+        table.add_row(name.replace("_", " "), str(count))
+    for reason, count in sorted(report["skipped"].items()):
+        table.add_row(f"skipped: {reason}", str(count))
+    for stage, seconds in report["seconds"].items():
+        table.add_row(f"time: {stage}", f"{seconds:.2f} s")
+    out.print(table)
+
+
+@app.command()
+def query(
+    target: Annotated[str, typer.Option(help="Domain, directory (URL prefix) or URL.")],
+    mode: Annotated[str, typer.Option(help="exact, domain, subdomains or prefix.")],
+    select: Annotated[str, typer.Option(help="Comma-separated columns, * for all.")] = "*",
+    where: Annotated[list[str] | None, typer.Option(help="Condition on backlink rows.")] = None,
+    having: Annotated[list[str] | None, typer.Option(help="Condition on finished rows.")
+                      ] = None,
+    order_by: Annotated[str, typer.Option("--order-by", help="col[:asc|:desc],...")] = "",
+    limit: Annotated[str, typer.Option(help="1 … 5,000,000.")] = "1000",
+    offset: Annotated[str, typer.Option(help="Rows to skip.")] = "0",
+    output: Annotated[str, typer.Option(help="json, xml, php or csv.")] = "json",
+) -> None:
+    """Answer a broken_backlinks request locally: no token, no billing, same result as the API."""
+    from . import snapshot
+    from .api.query import answer, open_reader
+
+    params: dict[str, list[str]] = {
+        "target": [target], "mode": [mode], "select": [select], "where": where or [],
+        "having": having or [], "order_by": [order_by] if order_by else [],
+        "limit": [limit], "offset": [offset], "output": [output]}
+    with _errors():
+        current = snapshot.current(data_dir())
+        _, _, body = answer(open_reader(), current, params)
+        _write(body)
+
+
+def _write(chunks: Iterator[bytes]) -> None:
+    stream = sys.stdout.buffer
+    for chunk in chunks:
+        stream.write(chunk)
+    stream.write(b"\n")
+    stream.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point; `argv` lets tests call the CLI in-process."""
+    command: Callable[..., Any] = typer.main.get_command(app)
+    command(args=argv, prog_name="linkatlas", standalone_mode=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

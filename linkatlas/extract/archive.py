@@ -1,0 +1,300 @@
+"""Read archive files as a stream of captures: WARC (fastwarc) and ARC (warcio), gzip or plain.
+
+A capture is one HTTP response (or one WAT metadata record describing one), with its decoded
+body. Memory is bounded: a body is read up to `max_body` bytes; the rest is counted, not kept.
+A record that cannot be read is reported as a `Skip` with its offset and reason; a file that
+stops mid-record ends the stream with a skip, keeping everything read before it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastwarc.warc import ArchiveIterator as FastIterator
+from fastwarc.warc import WarcRecordType
+
+from ..errors import ArchiveError
+
+__all__ = ["Capture", "Skip", "read_archive", "sniff_format"]
+
+MAX_BODY = 10 * 1024 * 1024  # bytes of a body kept for parsing; page_size still counts all
+MAX_INFLATE = 50 * MAX_BODY  # decoded bytes counted at most: a gzip bomb stops here
+_CHUNK = 1 << 16
+# An ARC record line: URL IP-address archive-date content-type length (ARC v1 and v2).
+_ARC_LINE = re.compile(rb"^\S+ \S+ \d{14} ")
+
+# warcio logs each URI it repairs; we count records ourselves.
+logging.getLogger("warcio").setLevel(logging.ERROR)
+
+
+@dataclass(slots=True)
+class Capture:
+    """One HTTP response of an archive (or, for WAT, the metadata of one)."""
+
+    url: str                    # WARC-Target-URI as written (angle brackets removed)
+    time: datetime              # WARC-Date, UTC
+    status: int                 # HTTP status code
+    reason: str                 # reason phrase of the status line
+    headers: list[tuple[str, str]]
+    body: bytes                 # decoded body, at most MAX_BODY bytes
+    body_size: int              # decoded body size in bytes (all of it)
+    ip: str                     # WARC-IP-Address, "" when absent
+    offset: int                 # byte offset of the record in the file
+    wat: dict[str, object] | None = field(default=None)  # the parsed WAT payload, for WAT
+
+    def header(self, name: str) -> str:
+        """All values of a header joined with ", " (RFC 9110 §5.3), "" when absent."""
+        lower = name.lower()
+        return ", ".join(v for k, v in self.headers if k.lower() == lower)
+
+
+@dataclass(slots=True, frozen=True)
+class Skip:
+    """A record not turned into a capture, counted in the build report by reason: `bad` when
+    it is damaged, else it is a record with nothing to index (DNS, plain metadata)."""
+
+    offset: int
+    reason: str
+    bad: bool = True
+
+
+def _open(path: Path) -> bytes:
+    """The first bytes of the file's content, decompressed when it is gzip."""
+    with path.open("rb") as raw:
+        head = raw.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as stream:  # type: ignore[operator]
+            return stream.read(512)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ArchiveError(f"{path}: cannot read: {exc}") from None
+
+
+def sniff_format(path: Path) -> str:
+    """`warc` or `arc` from the first record; ArchiveError for anything else."""
+    try:
+        head = _open(path).lstrip(b"\r\n")
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read: {exc}") from None
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if head.startswith(b"filedesc://") or _ARC_LINE.match(head):
+        return "arc"
+    raise ArchiveError(f"{path}: not a WARC, ARC or WAT file")
+
+
+def _parse_time(text: str) -> datetime | None:
+    text = text.strip()
+    for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(text, form).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _clean_uri(uri: str) -> str:
+    # The WARC 1.0 text's examples wrote WARC-Target-URI in angle brackets; some tools copied it.
+    uri = uri.strip()
+    if uri.startswith("<") and uri.endswith(">"):
+        uri = uri[1:-1]
+    return uri
+
+
+def _read_body(reader: object, transfer_encoding: str = "", content_encoding: str = ""
+               ) -> tuple[bytes, int]:
+    """The decoded body, at most MAX_BODY bytes, and its decoded size.
+
+    Transfer and content codings are undone only when the bytes really are coded: some
+    crawlers stored payloads decoded but kept the headers (Common Crawl until 2018, node-warc).
+    """
+    raw, size = _collect(reader.read)  # type: ignore[attr-defined]
+    if "chunked" in transfer_encoding.lower():
+        dechunked = _dechunk(raw)
+        if dechunked is not None:
+            raw, size = dechunked, len(dechunked)
+    coding = content_encoding.strip().lower()
+    if coding in ("gzip", "x-gzip", "deflate") and raw:
+        inflated = _inflate(raw, coding)
+        if inflated is not None:
+            return inflated
+    return raw, size
+
+
+def _collect(read: object) -> tuple[bytes, int]:
+    chunks: list[bytes] = []
+    kept = total = 0
+    while chunk := read(_CHUNK):  # type: ignore[operator]
+        total += len(chunk)
+        if kept < MAX_BODY:
+            chunks.append(chunk[: MAX_BODY - kept])
+            kept += len(chunks[-1])
+    return b"".join(chunks), total
+
+
+_CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]+)[^\r\n]*\r?\n")
+
+
+def _dechunk(raw: bytes) -> bytes | None:
+    """RFC 9112 §7.1 chunked coding undone, or None when raw is not chunked."""
+    parts: list[bytes] = []
+    position = 0
+    while True:
+        match = _CHUNK_SIZE.match(raw, position)
+        if match is None:
+            return None if not parts else b"".join(parts)  # a truncated tail is kept as is
+        length = int(match.group(1), 16)
+        if length == 0:
+            return b"".join(parts)
+        start = match.end()
+        parts.append(raw[start : start + length])
+        position = start + length
+        if raw.startswith(b"\r\n", position):
+            position += 2
+        elif raw.startswith(b"\n", position):
+            position += 1
+
+
+def _inflate(raw: bytes, coding: str) -> tuple[bytes, int] | None:
+    """gzip/deflate decoded (output capped; a bomb is counted up to MAX_INFLATE), or None
+    when raw is not coded that way."""
+    if raw[:2] == b"\x1f\x8b":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif coding == "deflate":  # zlib-wrapped or raw deflate, as browsers accept both
+        inflater = zlib.decompressobj(zlib.MAX_WBITS if raw[:1] == b"\x78" else -zlib.MAX_WBITS)
+    else:
+        return None
+    chunks: list[bytes] = []
+    kept = total = 0
+    data = raw
+    try:
+        while data and total < MAX_INFLATE:
+            piece = inflater.decompress(data, _CHUNK)
+            data = inflater.unconsumed_tail
+            if not piece:
+                break
+            total += len(piece)
+            if kept < MAX_BODY:
+                chunks.append(piece[: MAX_BODY - kept])
+                kept += len(chunks[-1])
+    except zlib.error:
+        if not chunks:
+            return None
+    return b"".join(chunks), total
+
+
+def read_archive(path: Path) -> Iterator[Capture | Skip]:
+    """Captures and skips of one archive file, in file order."""
+    if sniff_format(path) == "arc":
+        yield from _read_arc(path)
+    else:
+        yield from _read_warc(path)
+
+
+def _read_warc(path: Path) -> Iterator[Capture | Skip]:
+    wanted = WarcRecordType.response | WarcRecordType.metadata
+    last = 0
+    try:
+        with path.open("rb") as stream:
+            records = FastIterator(stream, record_types=wanted, parse_http=False,
+                                   quirks_mode=True)
+            for record in records:
+                last = record.stream_pos
+                yield _from_fast(record)
+    except (OSError, ValueError, zlib.error, EOFError) as exc:
+        yield Skip(last, f"unreadable record: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:120]
+
+
+def _from_fast(record: object) -> Capture | Skip:
+    rec = record  # fastwarc.warc.WarcRecord
+    offset = rec.stream_pos  # type: ignore[attr-defined]
+    headers = rec.headers  # type: ignore[attr-defined]
+    time = _parse_time(headers.get("WARC-Date", ""))
+    uri = _clean_uri(headers.get("WARC-Target-URI", ""))
+    if time is None:
+        return Skip(offset, "no valid WARC-Date")
+    if rec.record_type == WarcRecordType.metadata:  # type: ignore[attr-defined]
+        if "json" not in headers.get("Content-Type", ""):
+            return Skip(offset, "metadata record", bad=False)
+        from .wat import capture_from_wat
+
+        body, _ = _read_body(rec.reader)  # type: ignore[attr-defined]
+        return capture_from_wat(body, offset)
+    if not uri:
+        return Skip(offset, "no WARC-Target-URI")
+    if not headers.get("Content-Type", "").startswith("application/http"):
+        return Skip(offset, "non-HTTP record", bad=False)  # e.g. DNS records
+    try:
+        ok = rec.parse_http(quirks_mode=True)  # type: ignore[attr-defined]
+    except (OSError, ValueError) as exc:
+        return Skip(offset, f"bad HTTP headers: {_short(exc)}")
+    if ok is False:
+        return Skip(offset, "bad HTTP headers")
+    http = rec.http_headers  # type: ignore[attr-defined]
+    status = http.status_code if http is not None else None
+    if not status:
+        return Skip(offset, "bad HTTP status line")
+    try:
+        body, size = _read_body(rec.reader, http.get("Transfer-Encoding", ""),  # type: ignore[attr-defined]
+                                http.get("Content-Encoding", ""))
+    except (OSError, ValueError, zlib.error) as exc:
+        return Skip(offset, f"bad HTTP body: {_short(exc)}")
+    return Capture(url=uri, time=time, status=int(status), reason=http.reason_phrase or "",
+                   headers=list(http.astuples()), body=body, body_size=size,
+                   ip=headers.get("WARC-IP-Address", "").strip(), offset=offset)
+
+
+def _read_arc(path: Path) -> Iterator[Capture | Skip]:
+    from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    last = 0
+    try:
+        with path.open("rb") as stream:
+            records = WarcioIterator(stream, arc2warc=True)
+            for record in records:
+                last = records.get_record_offset()
+                if record.rec_type != "response":
+                    continue
+                yield _from_warcio(record, last)
+    except (ArchiveLoadFailed, OSError, ValueError, zlib.error, EOFError) as exc:
+        yield Skip(last, f"unreadable record: {_short(exc)}")
+
+
+def _from_warcio(record: object, offset: int) -> Capture | Skip:
+    rec_headers = record.rec_headers  # type: ignore[attr-defined]
+    http = record.http_headers  # type: ignore[attr-defined]
+    time = _parse_time(rec_headers.get_header("WARC-Date") or "")
+    uri = _clean_uri(rec_headers.get_header("WARC-Target-URI") or "")
+    if time is None or not uri:
+        return Skip(offset, "no valid date or URL")
+    if not uri.lower().startswith(("http:", "https:")):
+        return Skip(offset, "non-HTTP record", bad=False)  # dns:, filedesc:
+    if http is None or not http.get_statuscode():
+        return Skip(offset, "bad HTTP status line")
+    try:
+        status = int(http.get_statuscode())
+        body, size = _read_body(record.raw_stream,  # type: ignore[attr-defined]
+                                http.get_header("Transfer-Encoding") or "",
+                                http.get_header("Content-Encoding") or "")
+    except (ValueError, OSError, zlib.error, EOFError) as exc:
+        return Skip(offset, f"bad HTTP record: {_short(exc)}")
+    reason = http.statusline.partition(" ")[2]
+    return Capture(url=uri, time=time, status=status, reason=reason, headers=list(http.headers),
+                   body=body, body_size=size,
+                   ip=(rec_headers.get_header("WARC-IP-Address") or "").strip(), offset=offset)

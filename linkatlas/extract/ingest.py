@@ -1,0 +1,70 @@
+"""`ingest`: copy archive files into DIR/archives, once each.
+
+A file is named by the SHA-256 of its content, so importing the same file twice (under any
+name) changes nothing. It is checked to be a WARC, ARC or WAT file before it is copied, and
+copied under a temporary name then renamed, so a full disk never leaves half an archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ArchiveError
+from .archive import sniff_format
+
+__all__ = ["Imported", "ingest"]
+
+
+@dataclass(frozen=True)
+class Imported:
+    source: Path
+    stored: Path
+    new: bool
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()[:20]
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (".warc.wat.gz", ".wat.gz", ".warc.gz", ".arc.gz", ".warc.wat", ".wat",
+                   ".warc", ".arc", ".gz"):
+        if name.endswith(suffix):
+            return suffix
+    return ".warc"
+
+
+def ingest(data: Path, files: list[Path]) -> list[Imported]:
+    """Import files; ArchiveError names the first file that is not an archive."""
+    folder = data / "archives"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        if not path.is_file():
+            raise ArchiveError(f"{path}: no such file")
+        sniff_format(path)
+    done: list[Imported] = []
+    for path in files:
+        stem = path.name[: len(path.name) - len(_suffix(path))] or "archive"
+        stored = folder / f"imported-{_digest(path)}-{stem[:60]}{_suffix(path)}"
+        existing = sorted(folder.glob(f"imported-{stored.name.split('-')[1]}-*"))
+        if existing:
+            done.append(Imported(path, existing[0], False))
+            continue
+        temp = folder / f".{stored.name}.tmp"
+        try:
+            shutil.copyfile(path, temp)
+            os.replace(temp, stored)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise ArchiveError(f"{path}: cannot import: {exc.strerror or exc}") from None
+        done.append(Imported(path, stored, True))
+    return done

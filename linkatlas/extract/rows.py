@@ -1,0 +1,127 @@
+"""One capture → one visit row and its link rows (pure; runs in worker processes).
+
+A visit is every HTTP response of an archive: it is also an observation of its URL's status.
+Only successful HTML pages and redirects have links (spec/COLUMNS.md, link types).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import urls
+from .archive import Capture
+from .charset import decode
+from .html import parse_html, robots_nofollow
+from .language import detect_language
+from .wat import wat_links, wat_title
+
+__all__ = ["LINK_FIELDS", "VISIT_FIELDS", "capture_rows"]
+
+VISIT_FIELDS = ("url", "key", "domain", "time", "status", "kind", "ip", "title", "language",
+                "encoding", "page_size", "links_internal", "links_external", "offset")
+LINK_FIELDS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type", "redirect",
+               "nofollow", "anchor", "alt", "text_pre", "text_post")
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_SNIFF = (b"<!doctype html", b"<html", b"<head", b"<body", b"<a ", b"<title")
+Row = dict[str, Any]
+# (url_to, link_type, anchor, alt, nofollow, text_pre, text_post)
+_Found = tuple[str, str, str, str, bool, str, str]
+
+
+def _is_html(capture: Capture) -> bool:
+    mime = capture.header("Content-Type").split(";", 1)[0].strip().lower()
+    if mime:
+        return mime in _HTML_TYPES
+    return capture.body[:512].lstrip().lower().startswith(_SNIFF)
+
+
+def _kind(capture: Capture) -> str:
+    if capture.status >= 400:
+        return "error"
+    if 300 <= capture.status < 400:
+        return "redirect" if capture.header("Location") else "other"
+    if capture.status >= 200 and (capture.wat is not None or _is_html(capture)):
+        return "page"
+    return "other"
+
+
+def capture_rows(capture: Capture) -> tuple[Row, list[Row]] | None:
+    """The visit row and deduplicated link rows of a capture; None when its URL is invalid."""
+    url = urls.normalize(capture.url)
+    if url is None:
+        return None
+    domain = urls.registered_domain(urls.host_of(url))
+    kind = _kind(capture)
+    visit: Row = {
+        "url": url, "key": urls.key_of(url), "domain": domain, "time": capture.time,
+        "status": capture.status, "kind": kind, "ip": capture.ip, "title": "", "language": "",
+        "encoding": "", "page_size": capture.body_size, "links_internal": 0,
+        "links_external": 0, "offset": capture.offset,
+    }
+    found: list[_Found] = []
+    if kind == "redirect":
+        found = _redirect(capture, url, visit)
+    elif kind == "page" and capture.wat is not None:
+        found = _wat_page(capture, url, visit)
+    elif kind == "page":
+        found = _html_page(capture, url, visit)
+    return visit, _link_rows(visit, found)
+
+
+def _redirect(capture: Capture, url: str, visit: Row) -> list[_Found]:
+    visit["title"] = f"{capture.status} {capture.reason}".strip()
+    visit["encoding"] = "raw"
+    target = urls.normalize(capture.header("Location").split(",")[0], url)
+    nofollow = robots_nofollow(capture.header("X-Robots-Tag"))
+    return [] if target is None else [(target, "redirect", "", "", nofollow, "", "")]
+
+
+def _html_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
+    text, encoding = decode(capture.body, capture.header("Content-Type") or None)
+    facts = parse_html(text, url, link_header=capture.header("Link"),
+                       robots_header=capture.header("X-Robots-Tag"))
+    visit["title"] = facts.title
+    visit["encoding"] = encoding
+    visit["language"] = detect_language(facts.text, facts.declared_language)
+    return [(link.url_to, link.link_type, link.anchor, link.alt, link.nofollow, link.text_pre,
+             link.text_post) for link in facts.links]
+
+
+def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
+    html: dict[str, Any] = capture.wat or {}
+    visit["title"] = wat_title(html)
+    head = html.get("Head") or {}
+    base = urls.normalize(str(head.get("Base", "")), url) if head.get("Base") else url
+    page_nofollow = robots_nofollow(capture.header("X-Robots-Tag")) or any(
+        robots_nofollow(str(meta.get("content", ""))) for meta in head.get("Metas") or []
+        if isinstance(meta, dict) and str(meta.get("name", "")).lower() == "robots")
+    found: list[_Found] = []
+    for raw, link_type, anchor, rel in wat_links(html):
+        target = urls.normalize(raw, base or url)
+        if target is not None:
+            nofollow = page_nofollow or bool({"nofollow", "ugc", "sponsored"} & set(rel.split()))
+            found.append((target, link_type, " ".join(anchor.split()), "", nofollow, "", ""))
+    return found
+
+
+def _link_rows(visit: Row, found: list[_Found]) -> list[Row]:
+    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow)."""
+    internal = 0
+    seen: set[tuple[str, str, str, str, bool]] = set()
+    rows: list[Row] = []
+    domain, redirect = visit["domain"], visit["status"] if visit["kind"] == "redirect" else 0
+    for url_to, link_type, anchor, alt, nofollow, pre, post in found:
+        domain_to = urls.registered_domain(urls.host_of(url_to))
+        internal += domain_to == domain
+        identity = (url_to, link_type, anchor, alt, nofollow)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        rows.append({"url_from": visit["url"], "time": visit["time"], "url_to": url_to,
+                     "key_to": urls.key_of(url_to), "domain_to": domain_to,
+                     "link_type": link_type, "redirect": redirect, "nofollow": nofollow,
+                     "anchor": anchor, "alt": alt, "text_pre": pre, "text_post": post})
+    visit["links_internal"] = internal
+    visit["links_external"] = len(found) - internal
+    return rows

@@ -1,0 +1,84 @@
+"""Common Crawl WAT records: links and head metadata without bodies.
+
+A WAT metadata record describes one WARC record as JSON (Envelope → Payload-Metadata →
+HTTP-Response-Metadata → HTML-Metadata). Only response records become captures; the columns a
+WAT cannot give (language, encoding, snippets, alt) stay empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .archive import Capture, Skip, _clean_uri, _parse_time
+
+__all__ = ["capture_from_wat", "wat_links"]
+
+# WAT link paths (`A@/href`, `IFRAME@/src`…) → link_type; LINK@/href is decided by rel.
+_PATH_TYPES = {
+    "A@/href": "href",
+    "AREA@/href": "href",
+    "IFRAME@/src": "frame",
+    "FRAME@/src": "frame",
+    "FORM@/action": "form",
+}
+
+
+def capture_from_wat(body: bytes, offset: int) -> Capture | Skip:
+    try:
+        envelope = orjson.loads(body)["Envelope"]
+        warc = envelope["WARC-Header-Metadata"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return Skip(offset, "bad WAT JSON")
+    if warc.get("WARC-Type") != "response":
+        return Skip(offset, "WAT of a non-response record", bad=False)
+    http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
+    message = http.get("Response-Message", {})
+    time = _parse_time(str(warc.get("WARC-Date", "")))
+    uri = _clean_uri(str(warc.get("WARC-Target-URI", "")))
+    try:
+        status = int(message.get("Status", 0))
+        size = int(http.get("Entity-Length", 0))
+    except (TypeError, ValueError):
+        return Skip(offset, "bad WAT status")
+    if time is None or not uri or not status:
+        return Skip(offset, "WAT record without date, URL or status")
+    headers = http.get("Headers", {})
+    return Capture(url=uri, time=time, status=status, reason=str(message.get("Reason", "")),
+                   headers=[(str(k), str(v)) for k, v in headers.items()] if isinstance(
+                       headers, dict) else [],
+                   body=b"", body_size=size, ip=str(warc.get("WARC-IP-Address", "")),
+                   offset=offset, wat=http.get("HTML-Metadata") or {})
+
+
+def wat_title(html: dict[str, Any]) -> str:
+    head = html.get("Head") or {}
+    return " ".join(str(head.get("Title", "")).split())
+
+
+def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(raw url, link_type, anchor text, rel) of every link the WAT lists, in order."""
+    found: list[tuple[str, str, str, str]] = []
+    head = html.get("Head") or {}
+    entries = list(head.get("Link") or []) + list(html.get("Links") or [])
+    for entry in entries:
+        if not isinstance(entry, dict) or "url" not in entry:
+            continue
+        path = str(entry.get("path", ""))
+        rel = str(entry.get("rel", "")).lower()
+        link_type = _PATH_TYPES.get(path)
+        if path == "LINK@/href":
+            link_type = _link_type(rel, str(entry.get("type", "")).lower())
+        if link_type:
+            found.append((str(entry["url"]), link_type, str(entry.get("text", "")), rel))
+    return found
+
+
+def _link_type(rel: str, mime: str) -> str | None:
+    tokens = rel.split()
+    if "canonical" in tokens:
+        return "canonical"
+    if "alternate" in tokens:
+        return "rss" if mime in ("application/rss+xml", "application/atom+xml") else "alternate"
+    return None
