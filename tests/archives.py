@@ -1,0 +1,62 @@
+"""Write small WARC files for tests with warcio (pinned dates, IPs and record IDs)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found",
+           410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+
+
+@dataclass
+class Response:
+    url: str
+    date: str                      # WARC-Date, e.g. 2024-01-01T00:00:00Z
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=lambda: [
+        ("Content-Type", "text/html; charset=utf-8")])
+    ip: str = "203.0.113.7"
+
+
+def page(url: str, date: str, html: str, **kwargs: object) -> Response:
+    return Response(url, date, 200, html.encode("utf-8"), **kwargs)  # type: ignore[arg-type]
+
+
+def redirect(url: str, date: str, location: str, status: int = 301) -> Response:
+    return Response(url, date, status, b"", [("Location", location),
+                                              ("Content-Type", "text/html")])
+
+
+def status(url: str, date: str, code: int) -> Response:
+    return Response(url, date, code, b"<html><title>error</title></html>")
+
+
+def write_warc(path: Path, responses: list[Response], *, gzip_records: bool = True) -> Path:
+    """One response record per Response, in order."""
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=gzip_records)
+        for number, response in enumerate(responses):
+            http = StatusAndHeaders(f"{response.status} {REASONS.get(response.status, 'X')}",
+                                    response.headers, protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                response.url, "response", payload=io.BytesIO(response.body),
+                length=len(response.body),
+                http_headers=http,
+                warc_headers_dict={"WARC-Date": response.date,
+                                   "WARC-IP-Address": response.ip,
+                                   "WARC-Record-ID": f"<urn:uuid:00000000-0000-0000-0000-"
+                                                     f"{number:012d}>"})
+            writer.write_record(record)
+    return path
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linkatlas.api.query import answer, open_reader
+from linkatlas.build import build
+from linkatlas.snapshot import current
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+if not REAL.is_dir():  # CI clones beside shared/ as well
+    REAL = Path(os.environ.get("LINKATLAS_SHARED", "../shared")) / "data" / "real"
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def pinned_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-03-01T00:00:00Z")
+    yield
+
+
+def run_query(data: Path, **params: str | list[str]) -> list[dict[str, object]]:
+    """Answer a request as the API would and decode its JSON rows."""
+    values = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
+    _, _, body = answer(open_reader(), current(data), values)
+    return json.loads(b"".join(body))["refpages"]
+
+
+def build_quietly(data: Path) -> dict[str, object]:
+    return build(data, workers=1).to_json()

@@ -1,0 +1,171 @@
+"""The index end to end: archives the tests write → ingest → build → query, every column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from linkatlas.check.log import CheckLog, Observation
+from linkatlas.columns import NAMES
+from linkatlas.extract.ingest import ingest
+
+from .archives import page, redirect, status, write_warc
+from .conftest import build_quietly, run_query
+
+HOME = """<!doctype html><html lang="en"><head><title> The  Alpha &amp; Omega </title>
+<meta charset="utf-8"></head><body>
+<p>Before the first link there is some text about old tools and gardens.</p>
+<a href="http://dead.test/gone">gone page</a>
+<p>Text after the link, describing why it matters to readers.</p>
+<a href="https://blog.dead.test/post?id=1#frag" rel="nofollow">a post</a>
+{extra}
+<a href="/local">local</a>
+<a href="http://ok.test/">fine</a>
+</body></html>"""
+
+
+def _first_round(tmp: Path) -> Path:
+    return write_warc(tmp / "round1.warc.gz", [
+        page("http://www.alpha.test/", "2024-01-01T10:00:00Z",
+             HOME.format(extra='<a href="http://dns.test/x"><img src=i.png alt="logo"></a>')),
+        status("http://dead.test/gone", "2024-01-02T00:00:00Z", 404),
+        page("http://ok.test/", "2024-01-02T00:00:00Z", "<title>ok</title>"),
+        redirect("http://www.alpha.test/old", "2024-01-01T11:00:00Z", "http://dead.test/moved"),
+        status("http://dead.test/moved", "2024-01-03T00:00:00Z", 410),
+        status("https://blog.dead.test/post?id=1", "2024-01-03T00:00:00Z", 500),
+    ])
+
+
+def _second_round(tmp: Path) -> Path:
+    return write_warc(tmp / "round2.warc.gz", [
+        page("http://www.alpha.test/", "2024-02-01T10:00:00Z", HOME.format(extra="")),
+        page("http://www.alpha.test/", "2024-02-10T10:00:00Z", HOME.format(extra="")),
+        status("http://dead.test/gone", "2024-02-05T00:00:00Z", 404),
+        status("https://blog.dead.test/post?id=1", "2024-02-05T00:00:00Z", 200),
+    ])
+
+
+@pytest.fixture
+def index(tmp_path: Path, data: Path, pinned_now: None) -> Path:
+    ingest(data, [_first_round(tmp_path)])
+    with CheckLog(data, name="checks.jsonl") as log:
+        log.append(Observation("http://dns.test/x", "2024-01-05T00:00:00Z", 0, "dns"))
+    build_quietly(data)
+    return data
+
+
+def _rows(data: Path, **params: str) -> list[dict[str, object]]:
+    defaults = {"target": "dead.test", "mode": "subdomains", "order_by": "url_to"}
+    return run_query(data, **{**defaults, **params})
+
+
+def test_every_column_of_a_backlink(index: Path) -> None:
+    rows = _rows(index, mode="exact", target="dead.test/gone")
+    assert len(rows) == 1
+    row = rows[0]
+    assert list(row) == list(NAMES)
+    assert row == {
+        "url_from": "http://www.alpha.test/", "url_to": "http://dead.test/gone",
+        "ahrefs_rank": row["ahrefs_rank"], "domain_rating": row["domain_rating"],
+        "ahrefs_top": row["ahrefs_top"], "ip_from": "203.0.113.7",
+        "links_internal": 1, "links_external": 4, "page_size": len(HOME.format(
+            extra='<a href="http://dns.test/x"><img src=i.png alt="logo"></a>').encode()),
+        "language": "en", "encoding": "utf8", "title": "The Alpha & Omega",
+        "first_seen": "2024-01-01T10:00:00Z", "last_visited": "2024-01-01T10:00:00Z",
+        "prev_visited": "", "original": True, "link_type": "href", "redirect": 0,
+        "nofollow": False, "alt": "", "anchor": "gone page",
+        "text_pre": "Before the first link there is some text about old tools and gardens.",
+        "text_post": "Text after the link, describing why it matters to readers. a post local "
+                     "fine",
+        "broken_at": "2024-01-02T00:00:00Z", "url_from_first_seen": "2024-01-01T10:00:00Z",
+        "http_code": 404, "error": "",
+    }
+    assert all(isinstance(row[k], int) for k in ("ahrefs_rank", "domain_rating", "ahrefs_top"))
+
+
+def test_redirect_image_dns_and_nofollow_backlinks(index: Path) -> None:
+    by_target = {row["url_to"]: row for row in _rows(index)}
+    moved = by_target["http://dead.test/moved"]
+    assert (moved["link_type"], moved["redirect"], moved["title"], moved["encoding"]) == (
+        "redirect", 301, "301 Moved Permanently", "raw")
+    assert moved["url_from"] == "http://www.alpha.test/old" and moved["http_code"] == 410
+    post = by_target["https://blog.dead.test/post?id=1"]
+    assert post["nofollow"] is True and post["http_code"] == 500
+    dns = _rows(index, target="dns.test", mode="domain")
+    assert [(r["http_code"], r["error"], r["alt"], r["anchor"]) for r in dns] == [
+        (0, "dns", "logo", "")]
+
+
+def test_history_across_visits(index: Path, tmp_path: Path) -> None:
+    ingest(index, [_second_round(tmp_path)])
+    report = build_quietly(index)
+    assert report["archives"] == 2 and report["archives_parsed"] == 1
+    by_target = {row["url_to"]: row for row in _rows(index)}
+    gone = by_target["http://dead.test/gone"]
+    assert (gone["first_seen"], gone["prev_visited"], gone["last_visited"]) == (
+        "2024-01-01T10:00:00Z", "2024-02-01T10:00:00Z", "2024-02-10T10:00:00Z")
+    assert gone["original"] is True and gone["broken_at"] == "2024-01-02T00:00:00Z"
+    # 500 at the first check, 200 later: fixed, so no longer a broken backlink.
+    assert "https://blog.dead.test/post?id=1" not in by_target
+    # The image link is gone from the latest visit: not live, even though its target is dead.
+    assert _rows(index, target="dns.test", mode="domain") == []
+
+
+def test_page_whose_latest_visit_fails_has_no_live_links(index: Path, tmp_path: Path) -> None:
+    ingest(index, [write_warc(tmp_path / "later.warc.gz", [
+        status("http://www.alpha.test/", "2024-02-20T00:00:00Z", 404)])])
+    build_quietly(index)
+    assert all(row["url_from"] != "http://www.alpha.test/" for row in _rows(index))
+
+
+def test_broken_streak_and_transient_observations(index: Path, tmp_path: Path) -> None:
+    with CheckLog(index, name="more.jsonl") as log:
+        for when, code, error in [("2024-02-01T00:00:00Z", 200, ""),
+                                  ("2024-02-02T00:00:00Z", 404, ""),
+                                  ("2024-02-03T00:00:00Z", 404, ""),
+                                  ("2024-02-04T00:00:00Z", 0, "timeout"),
+                                  ("2024-02-05T00:00:00Z", 429, "")]:
+            log.append(Observation("http://dead.test/gone", when, code, error))
+    build_quietly(index)
+    (row,) = _rows(index, mode="exact", target="https://dead.test/gone")
+    assert (row["http_code"], row["broken_at"]) == (404, "2024-02-02T00:00:00Z")
+
+
+def test_a_torn_check_log_line_is_skipped(index: Path) -> None:
+    with (index / "checks" / "torn.jsonl").open("ab") as stream:
+        stream.write(orjson.dumps({"url": "http://ok.test/", "time": "2024-02-01T00:00:00Z",
+                                   "http_code": 404, "error": ""}) + b"\n{\"url\": \"http://")
+    build_quietly(index)
+    assert [r["url_to"] for r in _rows(index, target="ok.test", mode="domain")] == [
+        "http://ok.test/"]
+
+
+def test_rebuild_without_new_input_gives_the_same_rows(index: Path) -> None:
+    before = _rows(index, order_by="url_from")
+    report = build_quietly(index)
+    assert report["archives_parsed"] == 0
+    assert _rows(index, order_by="url_from") == before
+
+
+def test_ingesting_twice_changes_nothing(index: Path, tmp_path: Path) -> None:
+    again = ingest(index, [_first_round(tmp_path)])
+    assert [item.new for item in again] == [False]
+    assert len(list((index / "archives").iterdir())) == 1
+
+
+@pytest.mark.parametrize(("target", "mode", "expected"), [
+    ("dead.test/gone", "exact", {"http://dead.test/gone"}),
+    ("https://DEAD.test/gone", "exact", {"http://dead.test/gone"}),
+    ("dead.test", "domain", {"http://dead.test/gone", "http://dead.test/moved"}),
+    ("dead.test/anything", "domain", {"http://dead.test/gone", "http://dead.test/moved"}),
+    ("dead.test", "subdomains", {"http://dead.test/gone", "http://dead.test/moved",
+                                 "https://blog.dead.test/post?id=1"}),
+    ("blog.dead.test", "subdomains", {"https://blog.dead.test/post?id=1"}),
+    ("ead.test", "subdomains", set()),
+    ("dead.test/mo", "prefix", {"http://dead.test/moved"}),
+    ("dead.test/", "prefix", {"http://dead.test/gone", "http://dead.test/moved"}),
+])
+def test_modes(index: Path, target: str, mode: str, expected: set[str]) -> None:
+    assert {row["url_to"] for row in _rows(index, target=target, mode=mode)} == expected
