@@ -29,6 +29,9 @@ MAX_INFLATE = 50 * MAX_BODY  # decoded bytes counted at most: a gzip bomb stops 
 _CHUNK = 1 << 16
 # An ARC record line: URL IP-address archive-date content-type length (ARC v1 and v2).
 _ARC_LINE = re.compile(rb"^\S+ \S+ \d{14} ")
+# An ARC v1 header whose content type holds a space shifts the fields, and warcio then reads
+# `URL IP` as the URL (with the space escaped): split the address back off.
+_URL_WITH_IP = re.compile(r"(?:%20| )(\d{1,3}(?:\.\d{1,3}){3})$")
 
 # warcio logs each URI it repairs; we count records ourselves.
 logging.getLogger("warcio").setLevel(logging.ERROR)
@@ -268,7 +271,7 @@ def _read_arc(path: Path) -> Iterator[Capture | Skip]:
         with path.open("rb") as stream:
             records = WarcioIterator(stream, arc2warc=True)
             for record in records:
-                last = records.get_record_offset()
+                last = records.offset  # get_record_offset() would consume the record
                 if record.rec_type != "response":
                     continue
                 yield _from_warcio(record, last)
@@ -285,6 +288,10 @@ def _from_warcio(record: object, offset: int) -> Capture | Skip:
         return Skip(offset, "no valid date or URL")
     if not uri.lower().startswith(("http:", "https:")):
         return Skip(offset, "non-HTTP record", bad=False)  # dns:, filedesc:
+    ip = (rec_headers.get_header("WARC-IP-Address") or "").strip()
+    shifted = _URL_WITH_IP.search(uri)
+    if shifted:
+        uri, ip = uri[: shifted.start()], shifted.group(1)
     if http is None or not http.get_statuscode():
         return Skip(offset, "bad HTTP status line")
     try:
@@ -296,5 +303,4 @@ def _from_warcio(record: object, offset: int) -> Capture | Skip:
         return Skip(offset, f"bad HTTP record: {_short(exc)}")
     reason = http.statusline.partition(" ")[2]
     return Capture(url=uri, time=time, status=status, reason=reason, headers=list(http.headers),
-                   body=body, body_size=size,
-                   ip=(rec_headers.get_header("WARC-IP-Address") or "").strip(), offset=offset)
+                   body=body, body_size=size, ip=ip, offset=offset)
