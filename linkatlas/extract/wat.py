@@ -7,6 +7,7 @@ WAT cannot give (language, encoding, snippets, alt) stay empty.
 
 from __future__ import annotations
 
+from html import unescape
 from typing import Any
 
 import orjson
@@ -58,7 +59,7 @@ def wat_title(html: dict[str, Any]) -> str:
 
 
 def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(raw url, link_type, anchor text, rel) of every link the WAT lists, in order."""
+    """(url as written, link_type, anchor text, rel) of every link the WAT lists, in order."""
     found: list[tuple[str, str, str, str]] = []
     head = html.get("Head") or {}
     entries = list(head.get("Link") or []) + list(html.get("Links") or [])
@@ -71,7 +72,9 @@ def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if path == "LINK@/href":
             link_type = _link_type(rel, str(entry.get("type", "")).lower())
         if link_type:
-            found.append((str(entry["url"]), link_type, str(entry.get("text", "")), rel))
+            # WAT gives attribute values as written in the HTML, entities and all.
+            found.append((unescape(str(entry["url"])), link_type,
+                          unescape(str(entry.get("text", ""))), rel))
     return found
 
 
