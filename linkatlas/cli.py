@@ -19,8 +19,8 @@ from .errors import LinkatlasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="linkatlas: a self-hosted backlink index that finds broken backlinks.")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 _state: dict[str, Path] = {}
 
 
@@ -111,6 +111,7 @@ def query(
 ) -> None:
     """Answer a broken_backlinks request locally: no token, no billing, same result as the API."""
     from . import snapshot
+    from .api.planner import parse_request
     from .api.query import answer, open_reader
 
     params: dict[str, list[str]] = {
@@ -118,8 +119,8 @@ def query(
         "having": having or [], "order_by": [order_by] if order_by else [],
         "limit": [limit], "offset": [offset], "output": [output]}
     with _errors():
-        current = snapshot.current(data_dir())
-        _, _, body = answer(open_reader(), current, params)
+        request = parse_request(params)
+        _, body = answer(open_reader(), snapshot.current(data_dir()), request)
         _write(body)
 
 

@@ -60,3 +60,12 @@ def write_warc(path: Path, responses: list[Response], *, gzip_records: bool = Tr
 
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
+
+
+def raw_record(url: str, date: str, block: bytes) -> bytes:
+    """An uncompressed WARC response record around an arbitrary HTTP block (for damage)."""
+    head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\n"
+            f"WARC-Date: {date}\r\nWARC-Record-ID: <urn:uuid:{abs(hash((url, date))):032x}>\r\n"
+            f"Content-Type: application/http; msgtype=response\r\n"
+            f"Content-Length: {len(block)}\r\n\r\n").encode()
+    return head + block + b"\r\n\r\n"

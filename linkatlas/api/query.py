@@ -3,14 +3,14 @@ HTTP API (spec/CLI.md: "same result as the API")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
 
 from ..snapshot import Snapshot
 from .formats import render
-from .planner import Plan, Request, parse_request, plan
+from .planner import Plan, Request, plan
 
 __all__ = ["answer", "fetch", "open_reader"]
 
@@ -32,12 +32,10 @@ def fetch(con: duckdb.DuckDBPyConnection, query: Plan) -> Iterator[list[tuple[An
     cursor.close()
 
 
-def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot,
-           params: Mapping[str, Sequence[str]]) -> tuple[Request, list[list[tuple[Any, ...]]],
-                                                         Iterator[bytes]]:
-    """Validate, run and render a request. Rows are fetched before rendering starts, so a
-    bad request or a failed query raises before any byte is written (and before billing)."""
-    request = parse_request(params)
+def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
+           ) -> tuple[list[list[tuple[Any, ...]]], Iterator[bytes]]:
+    """Run and render a request (validated by `parse_request`). Rows are fetched before
+    rendering starts, so a failed query raises before any byte is written (and billed)."""
     query = plan(request, snapshot.table)
     batches = list(fetch(con, query))
-    return request, batches, render(request.output, query.columns, batches)
+    return batches, render(request.output, query.columns, batches)

@@ -1,0 +1,126 @@
+"""Bad input loses nothing: the bad record is skipped and counted, good ones are kept."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from linkatlas.cli import main
+from linkatlas.errors import ArchiveError
+from linkatlas.extract.archive import MAX_BODY, Capture, read_archive
+from linkatlas.extract.ingest import ingest
+from linkatlas.extract.rows import capture_rows
+
+from .archives import Response, page, raw_record, status, write_warc
+from .conftest import build_quietly, run_query
+
+LINK = '<a href="http://dead.test/{n}">link {n}</a>'
+
+
+def _good(n: int, date: str = "2024-01-01T00:00:00Z") -> Response:
+    return page(f"http://site.test/{n}", date, f"<title>page {n}</title>" + LINK.format(n=n))
+
+
+def _dead(n: int) -> Response:
+    return status(f"http://dead.test/{n}", "2024-01-02T00:00:00Z", 404)
+
+
+def _built(data: Path, files: list[Path]) -> tuple[dict[str, object], set[str]]:
+    ingest(data, files)
+    report = build_quietly(data)
+    rows = run_query(data, target="dead.test", mode="domain", limit="100")
+    return report, {str(row["url_to"]) for row in rows}
+
+
+def test_truncated_gzip_member_keeps_the_records_before_it(tmp_path: Path, data: Path) -> None:
+    whole = write_warc(tmp_path / "a.warc.gz", [_good(1), _dead(1), _good(2), _dead(2)])
+    raw = whole.read_bytes()
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(raw[: len(raw) - 200])
+    report, targets = _built(data, [cut])
+    assert "http://dead.test/1" in targets
+    assert sum(report["skipped"].values()) >= 1  # type: ignore[union-attr]
+
+
+def test_warc_that_stops_mid_record(tmp_path: Path, data: Path) -> None:
+    whole = write_warc(tmp_path / "a.warc", [_good(1), _dead(1), _good(2)], gzip_records=False)
+    raw = whole.read_bytes()
+    cut = tmp_path / "cut.warc"
+    cut.write_bytes(raw[: raw.rindex(b"page 2") ])
+    report, targets = _built(data, [cut])
+    assert targets == {"http://dead.test/1"}
+
+
+def test_garbage_http_headers_and_non_html_payloads(tmp_path: Path, data: Path) -> None:
+    image = Response("http://site.test/logo.png", "2024-01-01T00:00:00Z", 200,
+                     b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10, [("Content-Type", "image/png")])
+    good = write_warc(tmp_path / "g.warc", [image, _good(1), _dead(1)], gzip_records=False)
+    damaged = tmp_path / "damaged.warc"
+    damaged.write_bytes(
+        raw_record("http://site.test/a", "2024-01-01T00:00:00Z",
+                   b"HTTP/1.1 200 OK\r\nContent-Type: \x00\x01\r\nno colon here\r\n"
+                   b"\xff\xfe: y\r\n\r\n<a href='http://dead.test/1'>x</a>")
+        + raw_record("http://site.test/b", "2024-01-01T00:00:00Z", b"NOT HTTP AT ALL\r\n\r\n")
+        + raw_record("http://site.test/c", "2024-01-01T00:00:00Z", b"HTTP/1.1 abc\r\n\r\n")
+        + good.read_bytes())
+    report, targets = _built(data, [damaged])
+    assert "http://dead.test/1" in targets
+    assert report["records"]["other"] >= 1  # type: ignore[index]
+    assert sum(report["skipped"].values()) >= 2  # type: ignore[union-attr]
+
+
+def test_hostile_pages_are_bounded(tmp_path: Path, data: Path) -> None:
+    huge = "<p>" + "word " * (11 * 1024 * 1024 // 5) + "</p>" + LINK.format(n=5)
+    attribute = '<div title="' + "x" * 2_000_000 + '">' + LINK.format(n=6) + "</div>"
+    invalid = b"<title>caf\xc3 \xff\xfe</title>" + LINK.format(n=7).encode() + b"\xed\xa0\x80"
+    broken = "<html><a href='http://dead.test/8'>unclosed <b><i><table><tr><td>" * 3
+    responses = [
+        page("http://site.test/huge", "2024-01-01T00:00:00Z", huge),
+        page("http://site.test/attr", "2024-01-01T00:00:00Z", attribute),
+        Response("http://site.test/invalid", "2024-01-01T00:00:00Z", 200, invalid),
+        page("http://site.test/broken", "2024-01-01T00:00:00Z", broken),
+        *(_dead(n) for n in (5, 6, 7, 8)),
+    ]
+    path = write_warc(tmp_path / "h.warc.gz", responses)
+    sizes = {}
+    for item in read_archive(path):
+        assert isinstance(item, Capture)
+        assert len(item.body) <= MAX_BODY
+        result = capture_rows(item)
+        assert result is not None
+        sizes[result[0]["url"]] = result[0]["page_size"]
+    assert sizes["http://site.test/huge"] == len(huge.encode())  # counted past the cap
+    _, targets = _built(data, [path])
+    # the huge page's link lies beyond the parse cap; the others are found
+    assert {"http://dead.test/6", "http://dead.test/7", "http://dead.test/8"} <= targets
+
+
+def test_gzip_content_encoding_bomb_is_bounded(tmp_path: Path) -> None:
+    bomb = gzip.compress(b"<p>" + b"a" * (200 * 1024 * 1024), compresslevel=9)
+    response = Response("http://site.test/bomb", "2024-01-01T00:00:00Z", 200, bomb,
+                        [("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+    (item,) = read_archive(write_warc(tmp_path / "b.warc.gz", [response]))
+    assert isinstance(item, Capture) and len(item.body) == MAX_BODY
+
+
+def test_a_file_that_is_not_an_archive_is_refused_by_name(tmp_path: Path, data: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello")
+    with pytest.raises(ArchiveError, match="notes.txt"):
+        ingest(data, [junk])
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(tmp_path / "d"), "ingest", str(junk)])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "notes.txt" in lines[0] and "Traceback" not in lines[0]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(tmp_path / "d"), "query", "--target", "x.test", "--mode", "full"])
+    assert exit_info.value.code == 2
+    assert "mode" in capsys.readouterr().err
