@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import idna
 import tldextract
@@ -45,6 +45,7 @@ _QUERY_SAFE = _PATH_SAFE | frozenset("?")
 # WHATWG URL: leading/trailing C0 controls and spaces are stripped, tabs and newlines removed.
 _STRIP = "".join(chr(c) for c in range(0x21))
 _TAB_NL = re.compile(r"[\t\n\r]")
+_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
 
 
 def _unescape_unreserved(match: re.Match[str]) -> str:
@@ -77,9 +78,18 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(out)
 
 
+_SIMPLE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+_SIMPLE_QUERY = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+# scheme://[userinfo@]host[:port][path][?query][#fragment], for URLs already absolute.
+_SPLIT = re.compile(r"(?i)(https?)://(?:[^@/?#\\]*@)?(\[[^\]/?#]*\]|[^:/?#\\]*)(?::([^/?#\\]*))?"
+                    r"([^?#]*)(?:\?([^#]*))?")
+
+
 def _path(path: str) -> str:
     if not path:
         return "/"
+    if _SIMPLE.fullmatch(path) and "/." not in path:
+        return path  # nothing to encode, decode or resolve: the common case
     path = _encode_unsafe(path, _PATH_SAFE)
     if "%" in path:
         path = _PERCENT.sub(_unescape_unreserved, path)
@@ -102,31 +112,55 @@ def _host(host: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """`scheme://authority` of a base URL, for root-relative links."""
+    scheme, sep, rest = base.partition("://")
+    if not sep or scheme.lower() not in _DEFAULT_PORTS:
+        return None
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return f"{scheme}://{rest[:end]}"
+
+
+def _absolute(url: str, base: str | None) -> str:
+    if base is None or url[:7].lower() == "http://" or url[:8].lower() == "https://":
+        return url
+    if url[:1] == "/" and url[1:2] != "/":
+        origin = _origin(base)
+        if origin is not None:
+            return origin + url  # root-relative: the commonest relative link
+    return urljoin(base, url)
+
+
 def normalize(url: str, base: str | None = None) -> str | None:
     """The normalized absolute http(s) URL, or None for other schemes and invalid URLs."""
-    url = _TAB_NL.sub("", url.strip(_STRIP))
+    if url and (url[0] <= " " or url[-1] <= " "):
+        url = url.strip(_STRIP)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = _TAB_NL.sub("", url)
+    if "\\" in url:  # WHATWG: a backslash is a slash in http(s) URLs
+        url = url.replace("\\", "/")
     try:
-        if base is not None:
-            url = urljoin(base, url)
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS:
-            return None
-        port = parts.port
-        hostname = parts.hostname
-    except ValueError:  # invalid port or IPv6 literal
+        url = _absolute(url, base)
+    except ValueError:  # an invalid IPv6 literal in the base or the link
         return None
-    if hostname is None:
+    parts = _SPLIT.match(url)
+    if parts is None:
         return None
-    if ":" in hostname:  # urlsplit drops the brackets of an IPv6 literal
-        hostname = f"[{hostname}]"
+    scheme, hostname, port, path, query = parts.groups()
+    scheme = scheme.lower()
     host = _host(hostname)
     if host is None:
         return None
-    netloc = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    query = parts.query
-    tail = "?" + _encode_unsafe(query, _QUERY_SAFE) if query else ""
-    return f"{scheme}://{netloc}{_path(parts.path)}{tail}"
+    if port:
+        if not port.isdigit() or int(port) > 65535:
+            return None
+        port = str(int(port))
+    netloc = host if not port or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    if query and not _SIMPLE_QUERY.fullmatch(query):
+        query = _encode_unsafe(query, _QUERY_SAFE)
+    tail = "?" + query if query else ""
+    return f"{scheme}://{netloc}{_path(path)}{tail}"
 
 
 def _reverse_host(host: str) -> str:
@@ -186,6 +220,8 @@ def target_url(target: str) -> str:
     if not text:
         raise QueryError("target", "missing")
     if "://" not in text:
+        if _OTHER_SCHEME.match(text):  # mailto:, javascript: … (host:port is fine)
+            raise QueryError("target", f"not a valid domain, directory or URL: {target!r}")
         text = "http://" + text
     url = normalize(text)
     if url is None:

@@ -1,0 +1,84 @@
+"""URL rules (spec/COLUMNS.md Normalization, spec/API.md Modes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linkatlas import urls
+from linkatlas.errors import QueryError
+
+CASES = Path(__file__).parent / "cases" / "normalize.txt"
+
+
+def _cases() -> list[tuple[str, str | None, str | None]]:
+    rows = []
+    for line in CASES.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line:
+            continue
+        url, base, expected = line.split("\t")
+        rows.append((url.replace("\\t", "\t"), None if base == "-" else base,
+                     None if expected == "None" else expected))
+    return rows
+
+
+@pytest.mark.parametrize(("url", "base", "expected"), _cases())
+def test_normalize(url: str, base: str | None, expected: str | None) -> None:
+    assert urls.normalize(url, base) == expected
+
+
+@pytest.mark.parametrize(("url", "key"), [
+    ("http://blog.example.com/a?b", "com,example,blog)/a?b"),
+    ("https://example.com/", "com,example)/"),
+    ("http://example.com:8080/x", "com,example):8080/x"),
+    ("http://127.0.0.1/x", "127.0.0.1)/x"),
+    ("http://[::1]:81/", "[::1]):81/"),
+])
+def test_key_of(url: str, key: str) -> None:
+    assert urls.key_of(url) == key
+
+
+@pytest.mark.parametrize(("host", "domain"), [
+    ("blog.alpha.test", "alpha.test"),      # default rule: unlisted TLD is one label
+    ("a.b.example.co.uk", "example.co.uk"),
+    ("example.com", "example.com"),
+    ("co.uk", "co.uk"),
+    ("127.0.0.1", "127.0.0.1"),
+])
+def test_registered_domain(host: str, domain: str) -> None:
+    assert urls.registered_domain(host) == domain
+
+
+def _matches(target: str, mode: str, url: str) -> bool:
+    low, high = urls.mode_range(target, mode)
+    return low <= urls.key_of(url) < high
+
+
+@pytest.mark.parametrize(("target", "mode", "url", "hit"), [
+    ("example.com/blog/", "exact", "https://example.com/blog/", True),
+    ("example.com/blog/", "exact", "http://example.com/blog/x", False),
+    ("example.com", "exact", "http://example.com/", True),
+    ("example.com/blog/", "domain", "http://example.com/other", True),
+    ("example.com", "domain", "http://www.example.com/", False),
+    ("example.com", "domain", "http://example.com:8080/", True),
+    ("example.com", "subdomains", "http://www.example.com/x", True),
+    ("example.com", "subdomains", "http://a.b.example.com/x", True),
+    ("example.com", "subdomains", "http://notexample.com/", False),
+    ("example.com", "subdomains", "http://example.com.evil.test/", False),
+    ("example.com/blog/", "prefix", "http://example.com/blog/post", True),
+    ("example.com/blog/", "prefix", "http://example.com/blogger", False),
+    ("shop.example.com", "prefix", "http://shop.example.com/x", True),
+    ("Bücher.de", "domain", "http://xn--bcher-kva.de/", True),
+])
+def test_mode_ranges(target: str, mode: str, url: str, hit: bool) -> None:
+    assert _matches(target, mode, url) is hit
+
+
+@pytest.mark.parametrize(("target", "mode", "param"), [
+    ("", "exact", "target"), ("example.com", "full", "mode"), ("mailto:x@y", "exact", "target"),
+])
+def test_bad_targets(target: str, mode: str, param: str) -> None:
+    with pytest.raises(QueryError) as error:
+        urls.mode_range(target, mode)
+    assert error.value.param == param
