@@ -82,6 +82,6 @@ def _link_type(rel: str, mime: str) -> str | None:
     tokens = rel.split()
     if "canonical" in tokens:
         return "canonical"
-    if "alternate" in tokens:
+    if "alternate" in tokens and "stylesheet" not in tokens:  # as extract/html.py
         return "rss" if mime in ("application/rss+xml", "application/atom+xml") else "alternate"
     return None

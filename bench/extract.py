@@ -1,0 +1,173 @@
+"""Pipeline throughput (`ingest` + `build`, pages/s) against two peers, in one run.
+
+    .venv/bin/python bench/extract.py [--mb 104] [--repeat 3]
+
+Corpus: every real HTML page of ../shared/data (archived pages, readability, newspaper,
+chardet), written again and again under new URLs into gzip WARCs until it holds --mb MB of
+HTML. Peers, on the same records:
+  limit     fastwarc iterating the records + resiliparse parsing each page and listing its
+            <a href> (nothing else), one core;
+  warcio+bs4  warcio + BeautifulSoup (html.parser) listing <a href>, the usual WARC link tool
+            (timed on a sample of pages: it is slow).
+Ours: `linkatlas ingest` + `linkatlas build` in a subprocess (every core), and its peak RSS.
+Prints medians over --repeat runs and the ratios the issue sets (≥ 0.5× limit, ≥ 10× bs4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+from resiliparse.parse.html import HTMLTree
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real"
+LINKATLAS = [str(ROOT / ".venv" / "bin" / "linkatlas")]
+
+
+def real_pages() -> list[tuple[str, bytes]]:
+    """(content type, body) of every real HTML page available."""
+    sys.path.insert(0, str(ROOT))
+    from linkatlas.extract.archive import Capture, read_archive
+
+    pages: list[tuple[str, bytes]] = []
+    for path in sorted((REAL / "warc").rglob("*")):
+        if path.is_file():
+            for item in read_archive(path):
+                if (isinstance(item, Capture) and item.status == 200 and item.body
+                        and "html" in item.header("Content-Type").lower()):
+                    pages.append((item.header("Content-Type"), item.body))
+    for path in sorted((REAL / "html").rglob("*.html*")):
+        body = path.read_bytes()
+        if path.suffix == ".gz":
+            body = gzip.decompress(body)
+        pages.append(("text/html", body))
+    return pages
+
+
+def write_corpus(folder: Path, megabytes: int) -> tuple[list[Path], int, int]:
+    pages = real_pages()
+    target = megabytes * 1024 * 1024
+    written = count = 0
+    files: list[Path] = []
+    while written < target:
+        path = folder / f"corpus-{len(files):03d}.warc.gz"
+        with path.open("wb") as stream:
+            writer = WARCWriter(stream, gzip=True)
+            for content_type, body in pages:
+                url = f"http://site{count % 997}.bench.test/page/{count}.html"
+                http = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
+                                        protocol="HTTP/1.1")
+                record = writer.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), length=len(body),
+                    http_headers=http, warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z",
+                                                          "WARC-IP-Address": "203.0.113.9"})
+                writer.write_record(record)
+                written += len(body)
+                count += 1
+                if written >= target:
+                    break
+        files.append(path)
+    return files, count, written
+
+
+def limit_run(files: list[Path]) -> tuple[float, int]:
+    started = time.perf_counter()
+    links = 0
+    for path in files:
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream, record_types=WarcRecordType.response,
+                                          parse_http=True):
+                tree = HTMLTree.parse_from_bytes(record.reader.read())
+                if tree.body is None:
+                    continue
+                # .values() once: iterating the live collection re-runs the query per item
+                anchors = tree.body.query_selector_all("a[href]").values()
+                links += len([a.getattr("href") for a in anchors])
+    return time.perf_counter() - started, links
+
+
+def bs4_run(files: list[Path], sample: int) -> tuple[float, int]:
+    from bs4 import BeautifulSoup
+    from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+
+    started = time.perf_counter()
+    done = 0
+    for path in files:
+        with path.open("rb") as stream:
+            for record in WarcioIterator(stream):
+                if record.rec_type != "response":
+                    continue
+                soup = BeautifulSoup(record.content_stream().read(), "html.parser")
+                [a["href"] for a in soup.find_all("a", href=True)]
+                done += 1
+                if done >= sample:
+                    return time.perf_counter() - started, done
+    return time.perf_counter() - started, done
+
+
+def ours_run(files: list[Path]) -> tuple[float, float]:
+    data = Path(tempfile.mkdtemp(prefix="la-bench-"))
+    try:
+        started = time.perf_counter()
+        subprocess.run([*LINKATLAS, "--data", str(data), "ingest", *map(str, files)],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*LINKATLAS, "--data", str(data), "build"], check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, peak_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=104)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bs4-sample", type=int, default=400)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="la-corpus-"))
+    try:
+        files, pages, size = write_corpus(folder, args.mb)
+        print(f"corpus: {pages} pages, {size / 1e6:.0f} MB of HTML in {len(files)} WARC files, "
+              f"{sum(f.stat().st_size for f in files) / 1e6:.0f} MB gzip; {os.cpu_count()} cores")
+        limit, bs4, ours, peaks = [], [], [], []
+        for _ in range(args.repeat):
+            seconds, _ = limit_run(files)
+            limit.append(pages / seconds)
+            seconds, done = bs4_run(files, args.bs4_sample)
+            bs4.append(done / seconds)
+            seconds, peak = ours_run(files)
+            ours.append(pages / seconds)
+            peaks.append(peak)
+        rows = [("limit (fastwarc + resiliparse a[href], 1 core)", statistics.median(limit)),
+                ("warcio + BeautifulSoup", statistics.median(bs4)),
+                ("linkatlas ingest + build (all cores)", statistics.median(ours))]
+        print(f"{'pipeline':50} {'pages/s':>10}")
+        for name, rate in rows:
+            print(f"{name:50} {rate:10.0f}")
+        print(f"ratio ours / limit: {statistics.median(ours) / statistics.median(limit):.2f} "
+              f"(target ≥ 0.5)")
+        print(f"ratio ours / warcio+bs4: {statistics.median(ours) / statistics.median(bs4):.1f} "
+              f"(target ≥ 10)")
+        print(f"peak RSS of ingest+build: {max(peaks):.0f} MB")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
