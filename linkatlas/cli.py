@@ -124,6 +124,67 @@ def query(
         _write(body)
 
 
+@app.command()
+def check(
+    recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
+                                                 "target is observed again.")] = 7.0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 64,
+    per_host: Annotated[int, typer.Option("--per-host", help="Requests in flight per host.")
+                        ] = 4,
+    hosts: Annotated[Path | None, typer.Option(help="Hosts file overriding DNS.")] = None,
+    hosts_only: Annotated[bool, typer.Option("--hosts-only", help="Names not in --hosts "
+                                             "do not resolve.")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow private and "
+                                                "loopback addresses.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
+) -> None:
+    """Observe the status of every link target not observed within --recheck-after days."""
+    from .build.due import due_targets
+    from .check.checker import CheckOptions, run
+    from .errors import UsageError
+
+    with _errors():
+        if concurrency < 1 or per_host < 1:
+            raise UsageError("--concurrency and --per-host must be at least 1")
+        _check_hosts(hosts, hosts_only)
+        due = due_targets(data_dir(), recheck_after)
+        options = CheckOptions(concurrency=concurrency, per_host=per_host, hosts=hosts,
+                               hosts_only=hosts_only, allow_private=allow_private)
+        with _progress(quiet) as show:
+            stats = run(data_dir(), due.urls, options,
+                        lambda s: show(f"checked {s.observed}/{s.queued}  "
+                                       f"{s.urls_per_second:.0f} URLs/s  "
+                                       f"broken {s.verdicts.get('broken', 0)}"),
+                        previous=due.previous, fresh=due.fresh)
+        table = Table(title=f"check: {stats.observed} observations, {len(due.fresh)} fresh "
+                            f"targets skipped")
+        for name in ("verdict", "http_code", "error", "count"):
+            table.add_column(name)
+        for (verdict, code, error), count in sorted(stats.table.items()):
+            table.add_row(verdict, str(code), error, str(count))
+        out.print(table)
+
+
+def _check_hosts(hosts: Path | None, hosts_only: bool) -> None:
+    from .errors import UsageError
+    from .net import read_hosts
+
+    if hosts_only and hosts is None:
+        raise UsageError("--hosts-only needs --hosts FILE")
+    if hosts is not None:
+        read_hosts(hosts)  # a bad file is named before any work starts
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A live status line on a terminal; nothing when quiet or not a terminal."""
+    if quiet or not err.is_terminal:
+        yield lambda text: None
+        return
+    with err.status("") as status:
+        yield lambda text: status.update(text)
+
+
 def _write(chunks: Iterator[bytes]) -> None:
     stream = sys.stdout.buffer
     for chunk in chunks:

@@ -22,7 +22,7 @@ from ..extract.run import ArchiveStats, extract_archives
 from .ratings import rate
 from .stages import STAGES, load_inputs, serve_table
 
-__all__ = ["Report", "archives_of", "build", "connect"]
+__all__ = ["Inputs", "Report", "archives_of", "build", "connect", "extract_inputs"]
 
 
 @dataclass
@@ -65,6 +65,36 @@ def connect(data: Path, memory_limit: str = "1GB", threads: int | None = None
     return con
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """The extracted tables of every archive, and the check logs, that a build reads."""
+
+    stats: list[ArchiveStats]
+    visits: list[Path]
+    links: list[Path]
+    checks: list[Path]
+
+
+def extract_inputs(data: Path, workers: int | None = None) -> Inputs:
+    """Extract archives not yet in the cache (every core), and list all inputs."""
+    archives = archives_of(data)
+    if not archives:
+        raise BuildError(f"no archives in {data / 'archives'}: run `crawl` or `ingest` first")
+    cache = data / "extract"
+    stats = extract_archives(archives, cache, workers)
+    entries = [cache / name for name in sorted(p.name for p in cache.iterdir())
+               if not name.endswith(".tmp")]
+    folder = log_dir(data)
+    checks = sorted(p for p in folder.glob("*.jsonl") if p.stat().st_size) if (
+        folder.is_dir()) else []
+    return Inputs(stats, [e / "visits.parquet" for e in entries],
+                  [e / "links.parquet" for e in entries], checks)
+
+
+def load(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:
+    load_inputs(con, inputs.visits, inputs.links, inputs.checks)
+
+
 @contextmanager
 def _locked(data: Path) -> Iterator[None]:
     data.mkdir(parents=True, exist_ok=True)
@@ -94,25 +124,16 @@ def build(data: Path, *, workers: int | None = None, memory_limit: str = "1GB") 
 def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
     report = Report()
     started = time.perf_counter()
-    archives = archives_of(data)
-    if not archives:
-        raise BuildError(f"no archives in {data / 'archives'}: run `crawl` or `ingest` first")
-    cache = data / "extract"
-    stats = extract_archives(archives, cache, workers)
-    _tally(report, stats)
+    inputs = extract_inputs(data, workers)
+    _tally(report, inputs.stats)
     report.seconds["extract"] = time.perf_counter() - started
-    entries = [cache / _entry for _entry in sorted(p.name for p in cache.iterdir())
-               if not _entry.endswith(".tmp")]
-    checks = sorted(log_dir(data).glob("*.jsonl")) if log_dir(data).is_dir() else []
     moment = clock.now()
     staging = data / "snapshots" / f".staging-{snapshot.new_id(moment)}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     con = connect(data, memory_limit, workers)
     try:
-        _stage(report, "load", lambda: load_inputs(
-            con, [e / "visits.parquet" for e in entries], [e / "links.parquet" for e in entries],
-            [c for c in checks if c.stat().st_size]))
+        _stage(report, "load", lambda: load(con, inputs))
         for name, stage in STAGES:
             _stage(report, name, lambda stage=stage: stage(con))
         _stage(report, "ratings", lambda: rate(con))
