@@ -1,0 +1,237 @@
+"""Ratings stage: PageRank over the page and domain graphs → URL Rating, Domain Rating, rank.
+
+spec/COLUMNS.md (Ratings) defines the three columns; docs/ratings.md records the choices made
+where the spec leaves room (duplicates, self-links, scale, rounding, ties).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from linkatlas.errors import BuildError
+
+__all__ = ["pagerank", "rate", "to_scale"]
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _transition(
+    src: np.ndarray, dst: np.ndarray, n: int
+) -> tuple[sp.csr_array, np.ndarray]:
+    """Column-stochastic link matrix as CSR (row = target), plus the ids of dangling nodes.
+
+    Each distinct (from, to) pair counts once and self-links are dropped (docs/ratings.md).
+    The 1/out-degree weights are baked into the matrix data, so one iteration is one matvec.
+    """
+    src = np.asarray(src)
+    dst = np.asarray(dst)
+    if src.shape != dst.shape or src.ndim != 1:
+        raise BuildError("pagerank: src and dst must be 1-D arrays of equal length")
+    if n < 0 or n >= 2**31:
+        raise BuildError(f"pagerank: node count {n} outside 0..2^31-1")
+    if src.size and (
+        min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n
+    ):
+        raise BuildError(f"pagerank: an edge endpoint lies outside 0..{n - 1}")
+    # One uint64 per edge, target in the high half: a single in-place sort both groups the
+    # edges by target (CSR rows, sorted columns for a cache-friendly gather) and puts
+    # duplicates side by side.
+    # (Ufuncs with `out=` cast in small buffers, so no edge-sized temporaries beyond `key`.)
+    key = dst.astype(np.uint64)
+    key <<= np.uint64(32)
+    np.bitwise_or(key, src, out=key, dtype=np.uint64, casting="unsafe")
+    loops = src == dst
+    if loops.any():
+        key = key[~loops]
+    del loops
+    key.sort()
+    if key.size > 1:
+        fresh = np.empty(key.size, dtype=bool)
+        fresh[0] = True
+        np.not_equal(key[1:], key[:-1], out=fresh[1:])
+        if not fresh.all():
+            key = key[fresh]
+        del fresh
+    cols = np.empty(key.size, dtype=np.int32)
+    np.bitwise_and(key, _LOW32, out=cols, casting="unsafe")
+    # Row starts: the first key of each target, found by binary search in the sorted keys.
+    starts = np.arange(n + 1, dtype=np.uint64)
+    starts <<= np.uint64(32)
+    indptr = np.searchsorted(key, starts).astype(np.int32 if key.size < 2**31 else np.int64)
+    del key, starts
+    out_degree = np.bincount(cols, minlength=n)
+    inverse = np.zeros(n, dtype=np.float32)
+    np.divide(1.0, out_degree, out=inverse, where=out_degree > 0, casting="unsafe")
+    data = inverse[cols]
+    matrix = sp.csr_array((data, cols, indptr), shape=(n, n))
+    return matrix, np.flatnonzero(out_degree == 0)
+
+
+def _iterate(
+    matrix: sp.csr_array,
+    dangling: np.ndarray,
+    *,
+    damping: float,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, int]:
+    """Power iteration; returns float64 scores summing to 1 and the iterations run."""
+    n = matrix.shape[0]
+    if n == 0:
+        return np.zeros(0), 0
+    # float32 vectors halve the memory traffic of the gather; every reduction (dangling mass,
+    # L1 change) accumulates in float64, so the 1e-6 stop is well above the rounding floor.
+    x = np.full(n, 1.0 / n, dtype=np.float32)
+    iterations = 0
+    while iterations < max_iter:
+        iterations += 1
+        lost = x[dangling].sum(dtype=np.float64) if dangling.size else 0.0
+        y = matrix @ x
+        y *= np.float32(damping)
+        # Teleport plus the dangling nodes' mass, both spread uniformly over all n nodes.
+        y += np.float32((1.0 - damping + damping * lost) / n)
+        np.subtract(x, y, out=x)
+        np.abs(x, out=x)
+        change = x.sum(dtype=np.float64)
+        x = y
+        if change < tol:
+            break
+    scores = x.astype(np.float64)
+    scores /= scores.sum()
+    return scores, iterations
+
+
+def _rank(
+    src: np.ndarray, dst: np.ndarray, n: int, *, damping: float, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """PageRank scores and, per node, whether another node links to it."""
+    matrix, dangling = _transition(src, dst, n)
+    scores, _ = _iterate(matrix, dangling, damping=damping, tol=tol, max_iter=max_iter)
+    return scores, np.diff(matrix.indptr) > 0
+
+
+def pagerank(
+    src: np.ndarray,
+    dst: np.ndarray,
+    n: int,
+    *,
+    damping: float = 0.85,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+) -> np.ndarray:
+    """PageRank of nodes 0..n-1 over edges src[i] → dst[i]; float64 scores summing to 1.
+
+    A repeated (from, to) pair counts once and self-links are ignored; a node without
+    out-links spreads its score uniformly over all nodes. Stops when the L1 change of one
+    iteration is below `tol`, or after `max_iter` iterations.
+    """
+    return _rank(src, dst, n, damping=damping, tol=tol, max_iter=max_iter)[0]
+
+
+def to_scale(scores: np.ndarray, has_inbound: np.ndarray) -> np.ndarray:
+    """Map scores onto integers 0..100, logarithmically (docs/ratings.md has the formula).
+
+    The strongest node is 100, a node without inbound links is 0, any other node is 1..100.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    has_inbound = np.asarray(has_inbound, dtype=bool)
+    out = np.zeros(scores.shape, dtype=np.int32)
+    if not has_inbound.any():
+        return out
+    low = scores.min()
+    high = scores.max()
+    if high > low > 0:
+        scaled = 100.0 * np.log(scores / low) / np.log(high / low)
+        # Nearest integer, so float noise between equal scores cannot split a tie at a
+        # floor boundary; at least 1, so 0 always means "no inbound dofollow link".
+        rounded = np.clip(np.floor(scaled + 0.5), 1, 100).astype(np.int32)
+    else:
+        rounded = np.full(scores.shape, 100, dtype=np.int32)
+    out[has_inbound] = rounded[has_inbound]
+    return out
+
+
+def _number(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str]) -> int:
+    """Create `table(name, id)`: dense ids 0.. over the sorted distinct values of `columns`."""
+    a, b = columns
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT name, (row_number() OVER (ORDER BY name) - 1)::INTEGER AS id
+        FROM (SELECT {a} AS name FROM graph_links UNION SELECT {b} FROM graph_links)
+        WHERE name IS NOT NULL
+        """
+    )
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _edges(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str], distinct: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge endpoints of graph_links as int32 id arrays."""
+    a, b = columns
+    rows = con.execute(
+        f"""
+        SELECT {"DISTINCT" if distinct else ""} f.id AS src, t.id AS dst
+        FROM graph_links g
+        JOIN {table} f ON f.name = g.{a}
+        JOIN {table} t ON t.name = g.{b}
+        """
+    ).fetchnumpy()
+    return np.asarray(rows["src"], dtype=np.int32), np.asarray(rows["dst"], dtype=np.int32)
+
+
+def _scores(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str], distinct: bool
+) -> pa.Table:
+    """PageRank of one graph as an Arrow table (id, score, rating)."""
+    n = _number(con, table, columns)
+    src, dst = _edges(con, table, columns, distinct)
+    scores, inbound = _rank(src, dst, n, damping=0.85, tol=1e-6, max_iter=100)
+    del src, dst
+    return pa.table(
+        {
+            "id": np.arange(n, dtype=np.int32),
+            "score": scores,
+            "rating": to_scale(scores, inbound),
+        }
+    )
+
+
+def rate(con: duckdb.DuckDBPyConnection) -> None:
+    """Create url_rating(key, ahrefs_rank) and domain_rating(domain, domain_rating, ahrefs_top).
+
+    Reads `graph_links(key_from, key_to, domain_from, domain_to)`, one row per dofollow link.
+    """
+    pages = _scores(con, "_rating_pages", ("key_from", "key_to"), distinct=False)
+    con.register("_rating_page_scores", pages)
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE url_rating AS
+        SELECT k.name AS key, s.rating::INTEGER AS ahrefs_rank
+        FROM _rating_pages k JOIN _rating_page_scores s USING (id)
+        ORDER BY k.name
+        """
+    )
+    con.unregister("_rating_page_scores")
+    del pages
+    # Domain graph: one edge per ordered pair of distinct domains (spec/COLUMNS.md); the
+    # pair is deduplicated in SQL, A = B is dropped by the self-link rule.
+    domains = _scores(con, "_rating_domains", ("domain_from", "domain_to"), distinct=True)
+    con.register("_rating_domain_scores", domains)
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE domain_rating AS
+        SELECT k.name AS domain, s.rating::INTEGER AS domain_rating,
+               row_number() OVER (ORDER BY s.score DESC, k.name)::INTEGER AS ahrefs_top
+        FROM _rating_domains k JOIN _rating_domain_scores s USING (id)
+        ORDER BY k.name
+        """
+    )
+    con.unregister("_rating_domain_scores")
+    con.execute("DROP TABLE _rating_pages")
+    con.execute("DROP TABLE _rating_domains")
