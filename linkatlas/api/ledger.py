@@ -1,0 +1,404 @@
+"""The token ledger: row budgets per API token, stored as hashes, debited atomically.
+
+spec/API.md "Billing (rows)": tokens are 40 lower-case hex characters; each has `rows_limit` and
+`rows_left`; a request that `rows_left` cannot pay is refused and charges nothing; concurrent
+debits from any number of threads and server processes never overspend or lose a debit.
+
+Only the SHA-256 of a token is stored, so a copy of the ledger cannot be used to call the API.
+Every successful debit also appends a row to the `charges` journal in the same transaction, so
+`rows_limit - rows_left` always equals the journal's sum for a token (audits, and the tests).
+Both backends run the same SQL; `?` marks are rewritten for PostgreSQL in `ledger_pg.py`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import hmac
+import os
+import queue
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, NoReturn, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from .. import clock
+from ..errors import LedgerError
+
+__all__ = [
+    "Charge",
+    "Debit",
+    "Ledger",
+    "SqliteLedger",
+    "TokenInfo",
+    "new_token",
+    "open_ledger",
+    "redact_url",
+    "token_hash",
+]
+
+_TOKEN = re.compile(r"[0-9a-f]{40}")
+MAX_ROWS = 2**62  # far below the 64-bit limit of both databases, so sums cannot overflow
+_NAME_MAX = 100
+
+Row = tuple[Any, ...]
+Run = Callable[[str, tuple[object, ...]], list[Row]]
+_Conn = TypeVar("_Conn")
+
+_COLUMNS = "hash, name, rows_limit, rows_left, revoked, created"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One token as `tokens list` shows it; `hint` is the first 8 hex digits of its hash."""
+
+    name: str
+    rows_limit: int
+    rows_left: int
+    revoked: bool
+    created: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Charge:
+    """The outcome of one debit: `ok` is False when `rows_left` could not pay `cost`."""
+
+    ok: bool
+    rows_left: int
+    cost: int
+
+
+@dataclass(frozen=True)
+class Debit:
+    """One row of the append-only `charges` journal."""
+
+    at: str
+    cost: int
+    rows_left_after: int
+
+
+def new_token() -> str:
+    """A fresh token: 40 lower-case hex digits, never all digits (some clients take those for
+    numbers and drop leading zeros)."""
+    while True:
+        token = secrets.token_hex(20)
+        if not token.isdigit():
+            return token
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a well-formed token."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _digest(token: object) -> str | None:
+    """The hash of `token`, or None when it is not a well-formed token (any input is safe)."""
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        return None
+    return token_hash(token)
+
+
+def _info(row: Row) -> TokenInfo:
+    digest, name, rows_limit, rows_left, revoked, created = row
+    return TokenInfo(str(name), int(rows_limit), int(rows_left), bool(revoked), str(created),
+                     str(digest)[:8])
+
+
+def _check_rows(rows: object, what: str, minimum: int) -> int:
+    if isinstance(rows, bool) or not isinstance(rows, int) or not minimum <= rows <= MAX_ROWS:
+        raise LedgerError(f"{what}: must be a whole number from {minimum} to {MAX_ROWS}")
+    return rows
+
+
+def _check_name(name: object) -> str:
+    if (not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX
+            or not name.isprintable()):
+        raise LedgerError(f"name: must be 1 to {_NAME_MAX} printable characters")
+    return name
+
+
+def redact_url(url: str) -> str:
+    """`url` fit for a message or a log: any password replaced by `***`, length bounded."""
+    # Everything up to the last `@` counts as user info: redacting too much beats leaking.
+    text = url
+    head, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, tail = rest.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        if colon:
+            text = f"{head}://{user}:***@{tail}"
+    text = re.sub(r"(?i)(password\s*=\s*)[^&\s]*", r"\1***", text)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _scrub(message: str, url: str) -> str:
+    """`message` (from a database driver) with the password of `url` taken out, if it is there."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password)} if password else ():
+        message = message.replace(secret, "***")
+    return message.strip().splitlines()[0] if message.strip() else "unknown error"
+
+
+class _Pool(Generic[_Conn]):
+    """At most `size` connections, made on demand, each lent to one thread at a time.
+
+    A connection that saw an exception is closed, not reused: its state is unknown.
+    """
+
+    def __init__(self, connect: Callable[[], _Conn], close: Callable[[_Conn], None],
+                 size: int, wait: float) -> None:
+        self._connect, self._close, self._wait = connect, close, wait
+        self._idle: queue.LifoQueue[_Conn] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._closed = False
+        self._pid = os.getpid()
+
+    @contextmanager
+    def lend(self) -> Iterator[_Conn]:
+        if self._closed:
+            raise LedgerError("ledger is closed")
+        if os.getpid() != self._pid:  # a forked worker must not share the parent's sockets
+            raise LedgerError("ledger was opened in another process: open it in each worker")
+        if not self._slots.acquire(timeout=self._wait):
+            raise LedgerError(f"no ledger connection free after {self._wait:g} s")
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                yield conn
+            except BaseException:
+                self._close(conn)
+                raise
+            if self._closed:
+                self._close(conn)
+            else:
+                self._idle.put(conn)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._close(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+class Ledger:
+    """Tokens and their row budgets; subclasses supply a transaction over their database."""
+
+    label = "ledger"
+
+    def _tx(self, write: bool) -> AbstractContextManager[Run]:
+        """A transaction; `write` ones take the write lock before reading anything."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def create(self, name: str, rows: int) -> str:
+        """A new token with a budget of `rows`; the token is returned once and never stored."""
+        name = _check_name(name)
+        rows = _check_rows(rows, "rows", 0)
+        token = new_token()
+        with self._tx(write=True) as run:
+            run(f"INSERT INTO tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (token_hash(token), name, rows, rows, False, clock.iso(clock.now())))
+        return token
+
+    def list(self) -> list[TokenInfo]:
+        """Every token, revoked ones too, oldest first."""
+        with self._tx(write=False) as run:
+            rows = run(f"SELECT {_COLUMNS} FROM tokens ORDER BY created, name, hash", ())
+        return [_info(row) for row in rows]
+
+    def topup(self, token: str, rows: int) -> TokenInfo:
+        """Add `rows` to both `rows_left` and `rows_limit` of a live token."""
+        rows = _check_rows(rows, "rows", 1)
+        digest = self._known(token)
+        with self._tx(write=True) as run:
+            found = run("UPDATE tokens SET rows_limit = rows_limit + ?, rows_left = rows_left + ?"
+                        f" WHERE hash = ? AND NOT revoked AND rows_limit <= ? RETURNING {_COLUMNS}",
+                        (rows, rows, digest, MAX_ROWS - rows))
+            if not found:
+                self._why_not(run, digest, f"rows: the limit would pass {MAX_ROWS}")
+        return _info(found[0])
+
+    def revoke(self, token: str) -> None:
+        """Revoke a token for good; revoking it again is harmless."""
+        digest = self._known(token)
+        with self._tx(write=True) as run:
+            if not run("UPDATE tokens SET revoked = ? WHERE hash = ? RETURNING hash",
+                       (True, digest)):
+                raise LedgerError("unknown token")
+
+    def info(self, token: str) -> TokenInfo | None:
+        """The live token `token`, or None when it is unknown, revoked or not a token at all."""
+        digest = _digest(token)
+        if digest is None:
+            return None
+        with self._tx(write=False) as run:
+            rows = run(f"SELECT {_COLUMNS} FROM tokens WHERE hash = ? AND NOT revoked", (digest,))
+        if not rows or not hmac.compare_digest(str(rows[0][0]), digest):
+            return None
+        return _info(rows[0])
+
+    def charge(self, token: str, cost: int) -> Charge:
+        """Debit `cost` rows if `rows_left` can pay them, in one statement; else charge nothing.
+
+        An unknown, revoked or malformed token is refused with `rows_left` 0.
+        """
+        cost = _check_rows(cost, "cost", 0)
+        digest = _digest(token)
+        if digest is None:
+            return Charge(False, 0, cost)
+        with self._tx(write=True) as run:
+            # The row lock (PostgreSQL) or the write lock (SQLite) makes test-and-debit one step.
+            done = run("UPDATE tokens SET rows_left = rows_left - ? WHERE hash = ?"
+                       " AND NOT revoked AND rows_left >= ? RETURNING hash, rows_left",
+                       (cost, digest, cost))
+            if done and hmac.compare_digest(str(done[0][0]), digest):
+                left = int(done[0][1])
+                run("INSERT INTO charges (hash, at, cost, rows_left_after) VALUES (?, ?, ?, ?)",
+                    (digest, clock.iso(clock.now()), cost, left))
+                return Charge(True, left, cost)
+            rows = run("SELECT rows_left FROM tokens WHERE hash = ? AND NOT revoked", (digest,))
+        return Charge(False, int(rows[0][0]) if rows else 0, cost)
+
+    def journal(self, token: str) -> builtins.list[Debit]:
+        """The successful debits of `token`, oldest first (empty for anything not a token)."""
+        digest = _digest(token)
+        if digest is None:
+            return []
+        with self._tx(write=False) as run:
+            rows = run("SELECT at, cost, rows_left_after FROM charges WHERE hash = ? ORDER BY id",
+                       (digest,))
+        return [Debit(str(at), int(cost), int(after)) for at, cost, after in rows]
+
+    def _known(self, token: str) -> str:
+        digest = _digest(token)
+        if digest is None:
+            raise LedgerError("token: not a token (40 lower-case hex characters)")
+        return digest
+
+    @staticmethod
+    def _why_not(run: Run, digest: str, otherwise: str) -> NoReturn:
+        rows = run("SELECT revoked FROM tokens WHERE hash = ?", (digest,))
+        if not rows:
+            raise LedgerError("unknown token")
+        raise LedgerError("token is revoked" if rows[0][0] else otherwise)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_SQLITE_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tokens (
+        hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        rows_limit INTEGER NOT NULL CHECK (rows_limit >= 0),
+        rows_left INTEGER NOT NULL CHECK (rows_left >= 0),
+        revoked INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS charges (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        hash TEXT NOT NULL REFERENCES tokens (hash),
+        at TEXT NOT NULL,
+        cost INTEGER NOT NULL CHECK (cost >= 0),
+        rows_left_after INTEGER NOT NULL CHECK (rows_left_after >= 0))""",
+    "CREATE INDEX IF NOT EXISTS charges_hash ON charges (hash, id)",
+)
+
+
+class SqliteLedger(Ledger):
+    """The default ledger, one SQLite file in WAL mode shared by every server process.
+
+    Writes start with BEGIN IMMEDIATE, which takes the file's write lock before reading, so a
+    debit cannot interleave with another from any thread or process; waiters queue on
+    busy_timeout.
+    """
+
+    def __init__(self, path: Path, *, timeout: float = 30.0, pool_size: int = 16) -> None:
+        self.path = path
+        self.label = f"sqlite://{path}"
+        self._timeout = timeout
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"cannot open ledger {self.label}: {exc.strerror}") from None
+        self._pool: _Pool[sqlite3.Connection] = _Pool(self._connect, _close_sqlite, pool_size,
+                                                      timeout)
+        with self._tx(write=True) as run:
+            for statement in _SQLITE_SCHEMA:
+                run(statement, ())
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger {self.label}: {exc}") from None
+        return conn
+
+    @contextmanager
+    def _tx(self, write: bool) -> Iterator[Run]:
+        try:
+            with self._pool.lend() as conn:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield lambda sql, params: conn.execute(sql, params).fetchall()
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may have rolled back already
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.label}: {exc}") from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _close_sqlite(conn: sqlite3.Connection) -> None:
+    conn.close()
+
+
+def open_ledger(url: str | None, data: Path) -> Ledger:
+    """The ledger at `url` (spec/CLI.md `--ledger`): None is `sqlite:///DATA/ledger.sqlite`,
+    `sqlite:///abs/path` a SQLite file (always absolute), `postgresql://…` a PostgreSQL
+    database. Anything else is a LedgerError that names the URL, password redacted."""
+    if url is None:
+        return SqliteLedger(data / "ledger.sqlite")
+    scheme = url.partition(":")[0].lower()
+    path = url[len("sqlite:"):]
+    if scheme == "sqlite" and path.startswith("///") and path.strip("/"):
+        # `sqlite:///abs/path`; the `sqlite:////abs/path` of SQLAlchemy means the same here.
+        return SqliteLedger(Path("/" + path.lstrip("/")))
+    if scheme in ("postgresql", "postgres") and url[len(scheme):].startswith("://"):
+        try:
+            from .ledger_pg import PgLedger
+        except ImportError:
+            raise LedgerError("a PostgreSQL ledger needs psycopg: pip install 'psycopg[binary]'"
+                              ) from None
+        return PgLedger(url)
+    raise LedgerError(f"ledger: unsupported URL {redact_url(url)!r}"
+                      " (use sqlite:///PATH or postgresql://…)")

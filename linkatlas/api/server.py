@@ -1,0 +1,47 @@
+"""`serve`: the API app on uvicorn, with N worker processes.
+
+uvicorn starts workers from an import string, so settings travel in environment variables;
+PROMETHEUS_MULTIPROC_DIR lets /metrics sum all workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ..errors import UsageError
+from .app import Settings, create_app
+
+__all__ = ["app_from_environment", "serve"]
+
+_ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT")
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn factory: the app for the settings `serve` put in the environment."""
+    ledger = os.environ.get("LINKATLAS_LEDGER") or None
+    return create_app(Settings(Path(os.environ["LINKATLAS_DATA"]), ledger,
+                               float(os.environ.get("LINKATLAS_QUERY_TIMEOUT", "30"))))
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers: int = 1
+          ) -> None:
+    if workers < 1:
+        raise UsageError(f"--workers: must be at least 1, got {workers}")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port: not a port number: {port}")
+    os.environ["LINKATLAS_DATA"] = str(settings.data.resolve())
+    os.environ["LINKATLAS_LEDGER"] = settings.ledger or ""
+    os.environ["LINKATLAS_QUERY_TIMEOUT"] = str(settings.query_timeout)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="linkatlas-metrics-")
+    create_app(settings).state.api.ledger.close()  # fail fast on a bad ledger URL
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    uvicorn.run("linkatlas.api.server:app_from_environment", factory=True, host=host,
+                port=port, workers=workers, access_log=False, log_level="warning")

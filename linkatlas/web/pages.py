@@ -1,0 +1,112 @@
+"""HTML pages over the same API: a query form (`/` without parameters) and `/docs`, both
+generated from the column table, so they cannot drift from what the API accepts."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from urllib.parse import urlencode
+
+from ..columns import COLUMNS
+from ..urls import MODES
+
+__all__ = ["docs", "home"]
+
+_STYLE = """<style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;
+text-align:left;vertical-align:top}code,pre{background:#f4f4f4;padding:0 .2rem}
+pre{padding:.6rem;overflow:auto}input,select{font:inherit;padding:.2rem}label{margin-right:1rem}
+</style>"""
+
+_PARAMS = (
+    ("token", "yes", "–", "API token (40 hex characters); authenticates and bills the caller"),
+    ("from", "yes", "–", "`broken_backlinks` or `subscription_info`"),
+    ("target", "yes", "–", "a domain, a directory (URL prefix) or a URL; scheme ignored"),
+    ("mode", "yes", "–", "`exact`, `domain`, `subdomains` or `prefix`"),
+    ("select", "no", "*", "comma-separated column names"),
+    ("where", "no", "–", "condition on backlink rows (repeatable; parts are ANDed)"),
+    ("having", "no", "–", "condition on finished rows (repeatable)"),
+    ("order_by", "no", "ahrefs_rank:desc", "`col[:asc|:desc],...`; ties broken by url_from, "
+     "url_to, link_type, anchor"),
+    ("limit", "no", "1000", "1 … 5,000,000"),
+    ("offset", "no", "0", "rows to skip (costs 5 rows)"),
+    ("output", "no", "json", "`json`, `xml`, `php` or `csv`"),
+)
+
+_EXAMPLES = (
+    ("Every broken backlink of a domain", {"mode": "domain"}),
+    ("404s only, best pages first", {"mode": "subdomains", "where": "http_code=404",
+                                     "order_by": "ahrefs_rank:desc"}),
+    ("Dofollow links from strong domains, as CSV",
+     {"mode": "subdomains", "where": "nofollow=false", "having": "domain_rating>=10",
+      "select": "url_from,url_to,anchor,http_code", "output": "csv"}),
+    ("Unresolvable hosts", {"mode": "subdomains", "where": 'error="dns"'}),
+    ("Anchors that mention a word",
+     {"mode": "subdomains", "where": 'or(word(anchor,"docs"),substring(url_from,"blog"))'}),
+)
+
+
+def _code(text: str) -> str:
+    parts = escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}"
+            f"</title>{_STYLE}</head><body>{body}</body></html>")
+
+
+def docs(target: str = "example.com", token: str = "YOUR_TOKEN") -> str:
+    """The API reference: parameters, columns with where/having, conditions, examples."""
+    params = "".join(f"<tr><td><code>{n}</code></td><td>{r}</td><td><code>{escape(d)}</code>"
+                     f"</td><td>{_code(m)}</td></tr>" for n, r, d, m in _PARAMS)
+    columns = "".join(
+        f"<tr><td><code>{c.name}</code></td><td>{c.kind.value}</td>"
+        f"<td>{'+' if c.where else '−'}</td><td>{'+' if c.having else '−'}</td>"
+        f"<td>{_code(c.description)}</td></tr>" for c in COLUMNS)
+    examples = "".join(
+        f'<li>{escape(label)}: <a href="/?{escape(query)}"><code>/?{escape(query)}</code></a></li>'
+        for label, extra in _EXAMPLES
+        for query in [urlencode({"token": token, "from": "broken_backlinks", "target": target,
+                                 **extra})])
+    body = f"""<h1>linkatlas API</h1>
+<p>The v2 <code>broken_backlinks</code> API: <code>GET /?token=…&amp;from=broken_backlinks&amp;
+target=…&amp;mode=…</code> (also <code>POST</code>, <code>//</code> and <code>/v2</code>).
+Errors answer HTTP 200 with <code>{{"error": "…"}}</code> and <code>X-Status: error</code>.</p>
+<h2>Parameters</h2><table><tr><th>param</th><th>required</th><th>default</th><th>meaning</th>
+</tr>{params}</table>
+<h2>Columns</h2><p>W/H: usable in <code>where</code> / <code>having</code>.</p>
+<table><tr><th>column</th><th>type</th><th>W</th><th>H</th><th>meaning</th></tr>{columns}</table>
+<h2>Conditions</h2><pre>expr    := column OP literal
+         | subdomain(column,"host") | substring(column,"text") | word(column,"text")
+         | or(expr,expr,...) | and(expr,...) | not(expr)
+OP      := =  &lt;&gt;  &lt;  &lt;=  &gt;  &gt;=
+literal := integer | true | false | "double-quoted string"   (\\" and \\\\ escape)</pre>
+<p>A condition is a comma-separated list; a row passes when all hold. Dates are
+<code>"YYYY-MM-DD"</code> or <code>"YYYY-MM-DDTHH:MM:SSZ"</code>; an unknown date satisfies no
+comparison. <code>substring</code> and <code>word</code> ignore case.</p>
+<h2>Modes</h2><p>{", ".join(f"<code>{m}</code>" for m in MODES)}: the scheme never matters;
+<code>subdomains</code> matches the host and every <code>*.host</code>; <code>prefix</code>
+matches URLs that start with the target.</p>
+<h2>Billing</h2><p>A request costs <code>1 + 5 × rows + 5</code> per <code>where</code>,
+<code>having</code> and <code>offset &gt; 0</code>; a request the rows left cannot pay is refused
+and costs nothing. <code>from=subscription_info</code> is free.</p>
+<h2>Examples</h2><ul>{examples}</ul>"""
+    return _page("linkatlas API", body)
+
+
+def home(data: Path) -> str:
+    """A small query form that sends an ordinary API request."""
+    modes = "".join(f"<option>{m}</option>" for m in MODES)
+    body = f"""<h1>linkatlas</h1><p>Broken backlinks from the index in
+<code>{escape(str(data))}</code>. Reference: <a href="/docs">/docs</a>.</p>
+<form method=get action="/"><input type=hidden name=from value=broken_backlinks>
+<label>token <input name=token size=42 required></label>
+<label>target <input name=target value="" required></label>
+<label>mode <select name=mode>{modes}</select></label>
+<label>where <input name=where size=30></label>
+<label>output <select name=output><option>json</option><option>csv</option>
+<option>xml</option></select></label>
+<button>query</button></form>"""
+    return _page("linkatlas", body)

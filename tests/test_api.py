@@ -1,0 +1,264 @@
+"""The v2 API in-process (httpx ASGI transport): modes, formats, errors, billing."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import orjson
+import pytest
+
+from linkatlas.api.app import Settings, cost_of, create_app, redact
+from linkatlas.api.planner import parse_request
+from linkatlas.cli import main
+from linkatlas.extract.ingest import ingest
+
+from .archives import page, redirect, status, write_warc
+from .conftest import build_quietly
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
+
+
+def _html(links: list[tuple[str, str]], title: str) -> str:
+    anchors = " ".join(f'<p>text {i}</p><a href="{href}">{text}</a>'
+                       for i, (href, text) in enumerate(links))
+    return f"<html><head><title>{title}</title></head><body>{anchors}</body></html>"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("api")
+    folder = root / "data"
+    responses = []
+    for n in range(12):
+        links = [(f"http://example.com/dead/{n}", f"dead {n}"),
+                 (f"https://blog.example.com/post-{n % 3}", "blog post"),
+                 ("http://notexample.com/x", "lookalike")]
+        responses.append(page(f"http://site{n}.test/page", f"2024-01-0{1 + n % 9}T00:00:00Z",
+                              _html(links, f"Site {n}")))
+    responses += [status(f"http://example.com/dead/{n}", "2024-01-10T00:00:00Z",
+                         404 if n % 2 else 410) for n in range(12)]
+    responses += [status(f"https://blog.example.com/post-{n}", "2024-01-10T00:00:00Z", 500)
+                  for n in range(3)]
+    responses.append(status("http://notexample.com/x", "2024-01-10T00:00:00Z", 404))
+    responses.append(redirect("http://site0.test/old", "2024-01-02T00:00:00Z",
+                              "http://example.com/moved"))
+    responses.append(status("http://example.com/moved", "2024-01-10T00:00:00Z", 404))
+    ingest(folder, [write_warc(root / "a.warc.gz", responses)])
+    build_quietly(folder)
+    return folder
+
+
+@pytest.fixture
+def client(data: Path) -> Iterator[httpx.Client]:
+    app = create_app(Settings(data, f"sqlite:///{data.parent}/ledger-{id(data)}.sqlite"))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async def call(method: str, url: str, **kwargs: object) -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            response = await c.request(method, url, **kwargs)  # type: ignore[arg-type]
+            await response.aread()
+            return response
+
+    class Client:
+        ledger = app.state.api.ledger
+
+        def get(self, url: str, **kwargs: object) -> httpx.Response:
+            return asyncio.run(call("GET", url, **kwargs))
+
+        def post(self, url: str, **kwargs: object) -> httpx.Response:
+            return asyncio.run(call("POST", url, **kwargs))
+
+    yield Client()  # type: ignore[misc]
+    app.state.api.ledger.close()
+
+
+@pytest.fixture
+def token(client: httpx.Client) -> str:
+    return client.ledger.create("team", 100_000)  # type: ignore[attr-defined]
+
+
+def _get(client: httpx.Client, token: str, **params: str) -> httpx.Response:
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in
+                     {"token": token, "from": "broken_backlinks", **params}.items())
+    return client.get("/?" + query)
+
+
+def _rows(response: httpx.Response) -> list[dict[str, object]]:
+    assert response.status_code == 200
+    body = orjson.loads(response.content)
+    assert "error" not in body, body
+    return body["refpages"]
+
+
+@pytest.mark.parametrize(("target", "mode", "count"), [
+    ("example.com", "domain", 13), ("example.com", "subdomains", 25),
+    ("https://example.com/dead/1", "exact", 1), ("example.com/dead/", "prefix", 12),
+    ("blog.example.com", "subdomains", 12), ("notexample.com", "domain", 12),
+])
+def test_modes(client: httpx.Client, token: str, target: str, mode: str, count: int) -> None:
+    response = _get(client, token, target=target, mode=mode)
+    rows = _rows(response)
+    assert len(rows) == count and response.headers["X-Results-Count"] == str(count)
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_select_keeps_order_and_no_nulls(client: httpx.Client, token: str) -> None:
+    rows = _rows(_get(client, token, target="example.com", mode="domain",
+                      select="http_code,url_from,prev_visited"))
+    assert all(list(row) == ["http_code", "url_from", "prev_visited"] for row in rows)
+    assert all(row["prev_visited"] == "" for row in rows)
+    everything = _rows(_get(client, token, target="example.com", mode="domain", limit="1"))
+    assert None not in everything[0].values() and len(everything[0]) == 27
+
+
+def test_where_having_order_and_paging(client: httpx.Client, token: str) -> None:
+    base = {"target": "example.com", "mode": "subdomains", "order_by": "http_code:desc,url_to"}
+    rows = _rows(_get(client, token, **base, where="http_code=404,substring(url_to,\"dead\")"))
+    assert {r["http_code"] for r in rows} == {404}
+    assert all("dead" in str(r["url_to"]) for r in rows)
+    everything = _rows(_get(client, token, **base))
+    assert [r["http_code"] for r in everything] == sorted((r["http_code"] for r in everything),
+                                                          reverse=True)
+    pages = [_rows(_get(client, token, **base, limit="5", offset=str(o))) for o in (0, 5, 10)]
+    assert [r for p in pages for r in p] == everything[:15]
+    assert _rows(_get(client, token, **base, having="domain_rating>=0")) == everything
+
+
+def test_other_outputs(client: httpx.Client, token: str) -> None:
+    params = {"target": "example.com/dead/1", "mode": "exact",
+              "select": "url_to,http_code,nofollow"}
+    xml = _get(client, token, **params, output="xml").text
+    assert xml.startswith('<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse>'
+                          "<refpages>")
+    assert "<url_to>http://example.com/dead/1</url_to><http_code>404</http_code>" in xml
+    assert "<nofollow>false</nofollow>" in xml
+    php = _get(client, token, **params, output="php").text
+    assert php == ('a:1:{s:8:"refpages";a:1:{i:0;a:3:{s:6:"url_to";s:25:"http://example.com/'
+                   'dead/1";s:9:"http_code";i:404;s:8:"nofollow";b:0;}}}')
+    csv = _get(client, token, **params, output="csv").text
+    assert csv == "url_to,http_code,nofollow\r\nhttp://example.com/dead/1,404,false\r\n"
+
+
+def test_gzip_when_accepted(client: httpx.Client, token: str) -> None:
+    response = client.get(f"/?token={token}&from=broken_backlinks&target=example.com&"
+                          "mode=subdomains", headers={"Accept-Encoding": "gzip"})
+    assert response.headers.get("content-encoding") == "gzip"
+    assert len(orjson.loads(response.content)["refpages"]) == 25
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"token": "0" * 40}, "invalid token"),
+    ({"from": ""}, "from: missing"),
+    ({"from": "backlinkz"}, "from: table 'backlinkz' not found"),
+    ({"target": ""}, "target: missing"),
+    ({"mode": "full"}, "mode: invalid value 'full'; expected exact, domain, subdomains or prefix"),
+    ({"select": "url_from,foo"}, "select: column 'foo' not found"),
+    ({"order_by": "foobar_rating"}, "order_by: column 'foobar_rating' not found"),
+    ({"where": "domain_rating>3"}, "where: column 'domain_rating' can not be used in where"),
+    ({"where": "ahrefs_rank>="}, "where: syntax error at position 14: expected a value after '>='"),
+    ({"where": 'ahrefs_rank="abc"'}, 'where: column \'ahrefs_rank\' is int, got string "abc"'),
+    ({"where": "sitewide=true"}, "where: column 'sitewide' not found"),
+    ({"limit": "0"}, "limit: must be an integer from 1 to 5000000"),
+    ({"limit": "5000001"}, "limit: must be an integer from 1 to 5000000"),
+    ({"offset": "-1"}, "offset: must be an integer from 0 to 4611686018427387904"),
+])
+def test_errors_are_v2_errors_and_free(client: httpx.Client, token: str,
+                                       params: dict[str, str], message: str) -> None:
+    before = client.ledger.info(token).rows_left  # type: ignore[attr-defined]
+    merged = {"target": "example.com", "mode": "domain", **params}
+    the_token = merged.pop("token", token)
+    response = _get(client, the_token, **merged) if "from" not in params else client.get(
+        "/?" + "&".join(f"{k}={quote(v)}" for k, v in {"token": the_token, **merged}.items()))
+    assert response.status_code == 200
+    assert response.headers["X-Status"] == "error"
+    assert orjson.loads(response.content) == {"error": message}
+    assert client.ledger.info(token).rows_left == before  # type: ignore[attr-defined]
+
+
+def test_billing_and_refusal(client: httpx.Client) -> None:
+    token = client.ledger.create("small", 100)  # type: ignore[attr-defined]
+    rows = _rows(_get(client, token, target="example.com", mode="domain", limit="3",
+                      where="http_code>0", offset="1"))
+    assert len(rows) == 3
+    left = 100 - (1 + 5 * 3 + 5 + 5)
+    info = orjson.loads(client.get(f"/?token={token}&from=subscription_info").content)
+    assert info == {"info": {"rows_left": left, "rows_limit": 100, "subscription": "small"}}
+    refused = _get(client, token, target="example.com", mode="subdomains")
+    assert orjson.loads(refused.content) == {
+        "error": f"rows limit exceeded: this request costs {1 + 5 * 25} rows, {left} left"}
+    assert client.ledger.info(token).rows_left == left  # type: ignore[attr-defined]
+
+
+def test_cost_formula() -> None:
+    request = parse_request({"target": ["a.test"], "mode": ["domain"], "where": ["x"],
+                             "having": ["y"], "offset": ["3"]})
+    assert cost_of(request, 10) == 1 + 50 + 15
+
+
+def _client_requests() -> list[str]:
+    text = (SPEC / "CLIENT-REQUESTS.md").read_text()
+    return re.findall(r"^((?:GET|POST) \S+) HTTP/1\.1$", text, re.M)
+
+
+@pytest.mark.skipif(not SPEC.is_dir(), reason="shared/spec not present")
+def test_requests_of_real_clients(client: httpx.Client, token: str) -> None:
+    lines = _client_requests()
+    assert len(lines) == 13
+    for line in lines:
+        method, target = line.split(" ", 1)
+        target = re.sub(r"token=[^&]*", f"token={token}", target)
+        response = client.get(target) if method == "GET" else client.post(target, content=b"")
+        assert response.status_code == 200, line
+        body = orjson.loads(response.content)
+        if "sitewide" in target:
+            assert body == {"error": "where: column 'sitewide' not found"}
+        else:
+            assert "refpages" in body, (line, body)
+            keys = {tuple(row) for row in body["refpages"]}
+            assert len(keys) <= 1
+
+
+def test_python_client_target_is_reassembled(client: httpx.Client, token: str) -> None:
+    response = client.get(f"/?token={token}&from=broken_backlinks&target=https://example.com/"
+                          "dead/1?x=1&y=2&output=json&mode=exact")
+    assert _rows(response) == []  # the target kept its query: no such URL, but no error
+
+
+def test_post_and_double_slash(client: httpx.Client, token: str) -> None:
+    form = f"token={token}&from=broken_backlinks&target=example.com&mode=domain&limit=2"
+    assert len(_rows(client.post("/", content=form.encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded"}))) == 2
+    assert len(_rows(client.get("//?" + form))) == 2
+    assert len(_rows(client.get("/v2?" + form))) == 2
+
+
+def test_query_cli_gives_the_api_bytes(client: httpx.Client, token: str, data: Path,
+                                       capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    api = _get(client, token, target="example.com", mode="subdomains", where="http_code=404",
+               order_by="url_from").content
+    with pytest.raises(SystemExit) as done:
+        main(["--data", str(data), "query", "--target", "example.com", "--mode", "subdomains",
+              "--where", "http_code=404", "--order-by", "url_from"])
+    assert done.value.code == 0
+    assert capfdbinary.readouterr().out == api + b"\n"
+
+
+def test_docs_and_web_page(client: httpx.Client) -> None:
+    docs = client.get("/docs").text
+    assert all(f"<code>{name}</code>" in docs for name in ("url_from", "http_code", "error"))
+    assert "<form" in client.get("/").text
+
+
+def test_metrics(client: httpx.Client, token: str) -> None:
+    _get(client, token, target="example.com", mode="domain")
+    text = client.get("/metrics").text
+    assert "linkatlas_requests_total" in text and "linkatlas_snapshot_info" in text
+    assert token not in text
+
+
+def test_tokens_are_redacted() -> None:
+    assert redact("/?a=1&token=abc123&b=2") == "/?a=1&token=[redacted]&b=2"
