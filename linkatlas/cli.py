@@ -185,6 +185,86 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
         yield lambda text: status.update(text)
 
 
+LedgerOption = Annotated[str | None, typer.Option(
+    "--ledger", envvar="LINKATLAS_LEDGER",
+    help="sqlite:///PATH (default DIR/ledger.sqlite) or postgresql://…")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    ledger: LedgerOption = None,
+    query_timeout: Annotated[float, typer.Option("--query-timeout", help="Seconds before a "
+                                                 "query is cancelled.")] = 30.0,
+) -> None:
+    """Serve the API and web pages from the current snapshot (new snapshots without restart)."""
+    from .api.app import Settings
+    from .api.server import serve as run
+
+    with _errors():
+        err.print(f"linkatlas API on http://{host}:{port}/ (docs: /docs)", highlight=False)
+        run(Settings(data_dir(), ledger, query_timeout), host, port, workers)
+
+
+tokens_app = typer.Typer(help="Create, list, top up and revoke API tokens.",
+                         no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@contextmanager
+def _ledger(url: str | None) -> Iterator[Any]:
+    from .api.ledger import open_ledger
+
+    with _errors():
+        ledger = open_ledger(url, data_dir())
+        try:
+            yield ledger
+        finally:
+            ledger.close()
+
+
+@tokens_app.command("create")
+def tokens_create(name: Annotated[str, typer.Argument(help="Who the token is for.")],
+                  rows: Annotated[int, typer.Option(help="Row budget.")],
+                  ledger: LedgerOption = None) -> None:
+    """Create a token; prints the token alone on stdout (it is stored only as a hash)."""
+    with _ledger(ledger) as book:
+        print(book.create(name, rows))
+
+
+@tokens_app.command("list")
+def tokens_list(ledger: LedgerOption = None) -> None:
+    """List tokens (by hint: the first 8 hex digits of the token's hash)."""
+    with _ledger(ledger) as book:
+        table = Table()
+        for name in ("hint", "name", "rows_left", "rows_limit", "state", "created"):
+            table.add_column(name)
+        for info in book.list():
+            table.add_row(info.hint, info.name, str(info.rows_left), str(info.rows_limit),
+                          "revoked" if info.revoked else "active", info.created)
+        out.print(table)
+
+
+@tokens_app.command("topup")
+def tokens_topup(token: str, rows: Annotated[int, typer.Option(help="Rows to add.")],
+                 ledger: LedgerOption = None) -> None:
+    """Add rows to a token's budget."""
+    with _ledger(ledger) as book:
+        info = book.topup(token, rows)
+        out.print(f"{info.name}: {info.rows_left} of {info.rows_limit} rows left",
+                  highlight=False)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token: str, ledger: LedgerOption = None) -> None:
+    """Revoke a token: every later request with it answers `invalid token`."""
+    with _ledger(ledger) as book:
+        book.revoke(token)
+        out.print("revoked")
+
+
 def _write(chunks: Iterator[bytes]) -> None:
     stream = sys.stdout.buffer
     for chunk in chunks:

@@ -31,14 +31,21 @@ LATENCY = Histogram("linkatlas_request_seconds", "Time to answer an API request"
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                              5, 10, 30))
 ROWS = Counter("linkatlas_rows_charged_total", "Result rows charged to tokens")
-SNAPSHOT = Gauge("linkatlas_snapshot_info", "The current snapshot (value 1)", ["snapshot"],
-                 multiprocess_mode="liveall")
+SNAPSHOT = Gauge("linkatlas_snapshot_info", "The current snapshot (1; earlier ones 0)",
+                 ["snapshot"], multiprocess_mode="max")
 SNAPSHOT_AGE = Gauge("linkatlas_snapshot_age_seconds", "Age of the current snapshot",
                      multiprocess_mode="max")
 
 
+_shown: list[str] = []  # snapshot ids this process has exported
+
+
 def observe_snapshot(current: Snapshot) -> None:
-    SNAPSHOT.clear()
+    for old in _shown:  # .clear() is not available in multiprocess mode
+        if old != current.id:
+            SNAPSHOT.labels(snapshot=old).set(0)
+    if current.id not in _shown:
+        _shown.append(current.id)
     SNAPSHOT.labels(snapshot=current.id).set(1)
     built = current.manifest.get("built_at", "")
     if built:

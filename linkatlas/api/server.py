@@ -25,9 +25,14 @@ _ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT")
 
 def app_from_environment() -> Starlette:
     """uvicorn factory: the app for the settings `serve` put in the environment."""
+    _log_to_stderr()
     ledger = os.environ.get("LINKATLAS_LEDGER") or None
     return create_app(Settings(Path(os.environ["LINKATLAS_DATA"]), ledger,
                                float(os.environ.get("LINKATLAS_QUERY_TIMEOUT", "30"))))
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers: int = 1
@@ -42,6 +47,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="linkatlas-metrics-")
     create_app(settings).state.api.ledger.close()  # fail fast on a bad ledger URL
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     uvicorn.run("linkatlas.api.server:app_from_environment", factory=True, host=host,
                 port=port, workers=workers, access_log=False, log_level="warning")
