@@ -204,8 +204,8 @@ def serve(
     from .api.server import serve as run
 
     with _errors():
-        err.print(f"linkatlas API on http://{host}:{port}/ (docs: /docs)", highlight=False)
-        run(Settings(data_dir(), ledger, query_timeout), host, port, workers)
+        run(Settings(data_dir(), ledger, query_timeout), host, port, workers,
+            lambda url: err.print(f"linkatlas API on {url} (docs: {url}docs)", highlight=False))
 
 
 tokens_app = typer.Typer(help="Create, list, top up and revoke API tokens.",

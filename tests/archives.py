@@ -69,3 +69,36 @@ def raw_record(url: str, date: str, block: bytes) -> bytes:
             f"Content-Type: application/http; msgtype=response\r\n"
             f"Content-Length: {len(block)}\r\n\r\n").encode()
     return head + block + b"\r\n\r\n"
+
+
+def _html(links: list[tuple[str, str]], title: str) -> str:
+    anchors = " ".join(f'<p>text {i}</p><a href="{href}">{text}</a>'
+                       for i, (href, text) in enumerate(links))
+    return f"<html><head><title>{title}</title></head><body>{anchors}</body></html>"
+
+
+def example_index(root: Path, n_pages: int = 12) -> Path:
+    """An index of 25 broken backlinks to example.com and its subdomains, 12 to
+    notexample.com, from `n_pages` pages of siteN.test; returns its data directory."""
+    from linkatlas.build import build
+    from linkatlas.extract.ingest import ingest
+
+    folder = root / "data"
+    responses = []
+    for n in range(n_pages):
+        links = [(f"http://example.com/dead/{n}", f"dead {n}"),
+                 (f"https://blog.example.com/post-{n % 3}", "blog post"),
+                 ("http://notexample.com/x", "lookalike")]
+        responses.append(page(f"http://site{n}.test/page", f"2024-01-0{1 + n % 9}T00:00:00Z",
+                              _html(links, f"Site {n}")))
+    responses += [status(f"http://example.com/dead/{n}", "2024-01-10T00:00:00Z",
+                         404 if n % 2 else 410) for n in range(12)]
+    responses += [status(f"https://blog.example.com/post-{n}", "2024-01-10T00:00:00Z", 500)
+                  for n in range(3)]
+    responses.append(status("http://notexample.com/x", "2024-01-10T00:00:00Z", 404))
+    responses.append(redirect("http://site0.test/old", "2024-01-02T00:00:00Z",
+                              "http://example.com/moved"))
+    responses.append(status("http://example.com/moved", "2024-01-10T00:00:00Z", 404))
+    ingest(folder, [write_warc(root / "a.warc.gz", responses)])
+    build(folder, workers=1)
+    return folder

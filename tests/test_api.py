@@ -15,42 +15,15 @@ import pytest
 from linkatlas.api.app import Settings, cost_of, create_app, redact
 from linkatlas.api.planner import parse_request
 from linkatlas.cli import main
-from linkatlas.extract.ingest import ingest
 
-from .archives import page, redirect, status, write_warc
-from .conftest import build_quietly
+from .archives import example_index
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
 
 
-def _html(links: list[tuple[str, str]], title: str) -> str:
-    anchors = " ".join(f'<p>text {i}</p><a href="{href}">{text}</a>'
-                       for i, (href, text) in enumerate(links))
-    return f"<html><head><title>{title}</title></head><body>{anchors}</body></html>"
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("api")
-    folder = root / "data"
-    responses = []
-    for n in range(12):
-        links = [(f"http://example.com/dead/{n}", f"dead {n}"),
-                 (f"https://blog.example.com/post-{n % 3}", "blog post"),
-                 ("http://notexample.com/x", "lookalike")]
-        responses.append(page(f"http://site{n}.test/page", f"2024-01-0{1 + n % 9}T00:00:00Z",
-                              _html(links, f"Site {n}")))
-    responses += [status(f"http://example.com/dead/{n}", "2024-01-10T00:00:00Z",
-                         404 if n % 2 else 410) for n in range(12)]
-    responses += [status(f"https://blog.example.com/post-{n}", "2024-01-10T00:00:00Z", 500)
-                  for n in range(3)]
-    responses.append(status("http://notexample.com/x", "2024-01-10T00:00:00Z", 404))
-    responses.append(redirect("http://site0.test/old", "2024-01-02T00:00:00Z",
-                              "http://example.com/moved"))
-    responses.append(status("http://example.com/moved", "2024-01-10T00:00:00Z", 404))
-    ingest(folder, [write_warc(root / "a.warc.gz", responses)])
-    build_quietly(folder)
-    return folder
+    return example_index(tmp_path_factory.mktemp("api"))
 
 
 @pytest.fixture

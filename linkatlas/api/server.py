@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -35,8 +36,8 @@ def _log_to_stderr() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers: int = 1
-          ) -> None:
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
+          announce: Callable[[str], None] | None = None) -> None:
     if workers < 1:
         raise UsageError(f"--workers: must be at least 1, got {workers}")
     if not 0 <= port <= 65535:
@@ -47,5 +48,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="linkatlas-metrics-")
     create_app(settings).state.api.ledger.close()  # fail fast on a bad ledger URL
+    if announce:
+        announce(f"http://{host}:{port}/")
     uvicorn.run("linkatlas.api.server:app_from_environment", factory=True, host=host,
                 port=port, workers=workers, access_log=False, log_level="warning")

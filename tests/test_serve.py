@@ -1,0 +1,167 @@
+"""`serve` as users run it: uvicorn with 2 workers on loopback, both ledgers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+import pytest
+
+from linkatlas.api.ledger import open_ledger
+from linkatlas.build import build
+from linkatlas.extract.ingest import ingest
+
+from .archives import example_index, page, status, write_warc
+from .postgres import fresh_database, postgres_url  # noqa: F401
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return example_index(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, data: Path, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/ledger.sqlite"
+    return fresh_database(request.getfixturevalue("postgres_url"), "serve")
+
+
+class Server:
+    def __init__(self, data: Path, ledger: str, *extra: str) -> None:
+        self.port = _free_port()
+        self.log = data.parent / f"serve-{self.port}.log"
+        command = [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "serve",
+                   "--port", str(self.port), "--workers", "2", "--ledger", ledger, *extra]
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=self._log_file)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                self.get("/docs")
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def get(self, path: str) -> tuple[dict[str, str], bytes]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as r:
+            return dict(r.headers), r.read()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self._log_file.close()
+
+
+@pytest.fixture
+def server(data: Path, ledger_url: str) -> Iterator[Server]:
+    running = Server(data, ledger_url)
+    yield running
+    running.stop()
+
+
+def test_concurrent_clients_never_overspend_nor_lose_a_debit(server: Server, ledger_url: str,
+                                                             data: Path) -> None:
+    with open_ledger(ledger_url, data) as book:
+        token = book.create("shared", 2000)
+    query = (f"/?token={token}&from=broken_backlinks&target=example.com/dead/1&mode=exact"
+             "&select=url_to")
+
+    def client(_: int) -> list[int]:
+        outcomes = []
+        for _ in range(8):
+            _, body = server.get(query)
+            answer = orjson.loads(body)
+            outcomes.append(len(answer["refpages"]) if "refpages" in answer else -1)
+            assert "refpages" in answer or answer["error"].startswith("rows limit exceeded")
+        return outcomes
+
+    with ThreadPoolExecutor(60) as pool:
+        results = [o for batch in pool.map(client, range(60)) for o in batch]
+    served = results.count(1)
+    cost = 1 + 5 * 1
+    assert served + results.count(-1) == 480 and results.count(-1) > 0
+    with open_ledger(ledger_url, data) as book:
+        info = book.info(token)
+        journal = book.journal(token)
+    assert info is not None
+    assert info.rows_left == 2000 - served * cost and 0 <= info.rows_left < cost
+    assert len(journal) == served and sum(debit.cost for debit in journal) == served * cost
+
+
+def test_new_snapshot_without_restart_or_failed_request(server: Server, ledger_url: str,
+                                                       data: Path, tmp_path: Path) -> None:
+    with open_ledger(ledger_url, data) as book:
+        token = book.create("switch", 10_000_000)
+    query = f"/?token={token}&from=broken_backlinks&target=late.test&mode=domain&select=url_to"
+    failures: list[str] = []
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                headers, body = server.get(query)
+                answer = orjson.loads(body)
+                if "refpages" not in answer:
+                    failures.append(str(answer))
+                seen.add(len(answer.get("refpages", [])))
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        ingest(data, [write_warc(tmp_path / "late.warc.gz", [
+            page("http://late-linker.test/", "2024-02-01T00:00:00Z",
+                 '<a href="http://late.test/gone">gone</a>'),
+            status("http://late.test/gone", "2024-02-02T00:00:00Z", 404)])])
+        build(data, workers=1)
+        deadline = time.monotonic() + 20
+        while 1 not in seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        build(data, workers=1)  # and once more, while requests keep coming
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert seen == {0, 1} or seen == {1}
+
+
+def test_access_log_redacts_tokens(server: Server, ledger_url: str, data: Path) -> None:
+    with open_ledger(ledger_url, data) as book:
+        token = book.create("log", 100)
+    server.get(f"/?token={token}&from=subscription_info")
+    server.stop()
+    text = server.log.read_text()
+    assert "subscription_info" in text and token not in text and "token=[redacted]" in text
+    server.process = subprocess.Popen(["true"])  # stop() again at teardown is harmless
+
+
+def test_bad_ledger_url_is_one_line(data: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "linkatlas.cli", "--data", str(data), "serve",
+                           "--ledger", "mysql://u:secret@h/db"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ})
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "secret" not in done.stderr
