@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -235,3 +236,33 @@ def test_metrics(client: httpx.Client, token: str) -> None:
 
 def test_tokens_are_redacted() -> None:
     assert redact("/?a=1&token=abc123&b=2") == "/?a=1&token=[redacted]&b=2"
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from linkatlas.sample.snapshot import write_synthetic
+
+    folder = tmp_path_factory.mktemp("big") / "data"
+    write_synthetic(folder, 400_000, 2_000)
+    return folder
+
+
+def test_a_query_past_the_timeout_is_cancelled_and_free(big: Path) -> None:
+    app = create_app(Settings(big, f"sqlite:///{big}/ledger.sqlite", query_timeout=0.05))
+    token = app.state.api.ledger.create("slow", 10_000_000)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+
+    async def call(where: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.get("/", params={
+                "token": token, "from": "broken_backlinks", "target": "test",
+                "mode": "subdomains", "where": where, "order_by": "title:desc",
+                "limit": "5000000"})
+
+    started = time.perf_counter()
+    response = asyncio.run(call('or(word(anchor,"7"),word(title,"9"),substring(text_pre,"x"))'))
+    assert time.perf_counter() - started < 5
+    assert response.headers["X-Status"] == "error"
+    assert orjson.loads(response.content)["error"].startswith("query timeout")
+    assert app.state.api.ledger.info(token).rows_left == 10_000_000
+    app.state.api.ledger.close()

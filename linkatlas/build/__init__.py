@@ -60,6 +60,7 @@ def connect(data: Path, memory_limit: str = "1GB", threads: int | None = None
     spill.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
