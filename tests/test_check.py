@@ -398,3 +398,15 @@ def test_error_kinds() -> None:
     assert error_kind(TimeoutError()) == "timeout"
     assert error_kind(ConnectionResetError()) == "reset"
     assert error_kind(RuntimeError()) == "other"
+
+
+@pytest.mark.parametrize("pause_host", [False, True])
+def test_retry_after_pauses_the_host_only_when_asked(site: Site, tmp_path: Path,
+                                                     pause_host: bool) -> None:
+    host = "h4.test" if pause_host else "h5.test"
+    other = f"/ok-{host}"
+    site.hits[("HEAD", host, "/429-once")] = 0  # its next HEAD answers 429, Retry-After: 1
+    check(tmp_path, [site.url(host, "/429-once"), site.url(host, other)], per_host=1,
+          pause_host=pause_host)
+    waited = site.times[other][0] - site.times["/429-once"][-2]  # since the 429
+    assert (waited >= 0.95) is pause_host, waited

@@ -8,7 +8,7 @@ mid-line leaves at most one torn last line, which readers skip. Files are never 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -51,7 +51,7 @@ class CheckLog:
         self._unsynced = 0
 
     def append(self, observation: Observation) -> None:
-        self._file.write(orjson.dumps(asdict(observation)) + b"\n")
+        self._file.write(orjson.dumps(observation) + b"\n")
         self._file.flush()
         self._unsynced += 1
         if self._unsynced >= self._sync_every:

@@ -1,0 +1,496 @@
+"""The target checker: observe link targets over HTTP and append each final observation to
+the check log (issue 6; verdicts as spec/COLUMNS.md "Broken", see verdict.py).
+
+How one URL is observed:
+
+- HEAD first, with redirects observed, not followed. A 4xx/5xx to HEAD is never believed on
+  its own (servers lie to HEAD, refuse it with 405/501, or block it): a GET that reads at most
+  `max_get_bytes` of the body and then drops the connection decides.
+- A 3xx is logged with its Location, and the Location is queued for its own observation
+  (normalized, deduplicated, at most `max_redirects` hops from an input URL).
+- 429, and 503 with Retry-After, mean "busy": when Retry-After (or, without one, the backoff)
+  is at most `retry_after_cap`, the URL is tried again after that long, up to `retries` times;
+  a host still busy after a wait is asked one request at a time from then on. With
+  `pause_host`, every request to the host also waits for the Retry-After: politer, but a web
+  whose hosts limit per URL then pays one pause per busy URL, one after the other. A longer
+  Retry-After is not waited for (the server says it is away for long). What is left is logged
+  as it came: 429 is transient (COLUMNS.md); a 503 that outlasts the retries or announces a
+  long absence is broken like any 5xx. The per-host limits keep the checker from being the
+  cause of a 429/503.
+- 502, 503 and 504 without Retry-After are tried again too (backoff), then believed (broken).
+- Timeouts, refused or reset connections and TLS failures are retried with doubling backoff,
+  then logged with http_code 0 and the error; a host that timed out is then asked one request
+  at a time. NXDOMAIN is a verdict at once (`error=dns`); a refused address is `error=address`.
+- A verdict that differs from the caller's previous one (broken ↔ good) is confirmed by a
+  second observation after `confirm_delay`, and only that second observation is logged.
+
+Scheduling: one dispatcher hands out at most `concurrency` attempts at a time, at most
+`per_host` to one host, round-robin over hosts with work, with at least `delay` seconds between
+request starts to one host. Slots are held only while requests run: a URL waiting for a retry
+or a confirmation waits outside, so a busy host slows only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import heapq
+import itertools
+import ssl
+from collections import Counter, deque
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import aiohttp
+from yarl import URL
+
+from .. import clock
+from ..net.resolver import AddressRefused, HostNotFound, Resolver, read_hosts
+from ..urls import host_of, normalize
+from .log import CheckLog, Observation
+from .verdict import is_broken, retry_after, verdict
+
+__all__ = ["USER_AGENT", "CheckOptions", "CheckStats", "check_urls", "run"]
+
+USER_AGENT = "Mozilla/5.0 (compatible; linkatlas/0.1; link checker)"
+_PROGRESS_EVERY = 0.2  # seconds between progress callbacks
+
+
+@dataclass
+class CheckOptions:
+    """Knobs of one check run; the CLI maps its flags onto these."""
+
+    concurrency: int = 64          # attempts in flight at once, over all hosts
+    per_host: int = 4              # attempts in flight to one host
+    hosts: Path | None = None      # hosts file (spec/CLI.md)
+    hosts_only: bool = False       # names not in the hosts file are NXDOMAIN
+    allow_private: bool = False    # allow private, loopback and link-local addresses
+    timeout: float = 15.0          # seconds for one request, connect to last byte read
+    max_get_bytes: int = 8192      # body bytes a GET reads before it drops the connection
+    user_agent: str = USER_AGENT
+    delay: float = 0.0             # seconds between request starts to one host
+    retries: int = 2               # further attempts after a transient failure or a busy answer
+    backoff: float = 1.0           # pause before the first retry; doubles per retry
+    retry_after_cap: float = 30.0  # longest Retry-After honoured, seconds
+    pause_host: bool = False       # a Retry-After also pauses every other URL of the host
+    confirm_delay: float = 2.0     # pause before re-confirming a changed verdict
+    max_redirects: int = 10        # redirect hops followed (as new observations) per input URL
+    window: int = 50_000           # input URLs read ahead of the requests
+
+
+@dataclass
+class CheckStats:
+    """What a run has done so far; passed to the progress callback and returned at the end."""
+
+    observed: int = 0                 # observations logged
+    queued: int = 0                   # distinct URLs accepted (inputs + redirect targets)
+    redirects_queued: int = 0         # of those, Locations found during the run
+    skipped: int = 0                  # inputs that are duplicates or not http(s) URLs
+    requests: int = 0                 # HTTP requests sent
+    retries: int = 0                  # attempts repeated after a transient or busy answer
+    confirmations: int = 0            # changed verdicts observed a second time
+    elapsed: float = 0.0              # seconds since the run started
+    verdicts: Counter[str] = field(default_factory=Counter)
+    codes: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    table: Counter[tuple[str, int, str]] = field(default_factory=Counter)  # (verdict, code, error)
+
+    @property
+    def urls_per_second(self) -> float:
+        return self.observed / self.elapsed if self.elapsed > 0 else 0.0
+
+    def count(self, observation: Observation) -> None:
+        kind = verdict(observation.http_code, observation.error)
+        self.observed += 1
+        self.verdicts[kind] += 1
+        self.codes[observation.http_code] += 1
+        if observation.error:
+            self.errors[observation.error] += 1
+        self.table[(kind, observation.http_code, observation.error)] += 1
+
+
+@dataclass(slots=True)
+class _Job:
+    url: str
+    host: str
+    hops: int = 0             # redirect hops from the input URL
+    tries: int = 0            # retries spent on the current observation
+    confirming: bool = False  # the current observation is the re-confirmation
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The outcome of one attempt: an HTTP answer (code > 0) or an error kind."""
+
+    code: int = 0
+    error: str = ""
+    method: str = ""
+    location: str = ""
+    pause: float | None = None  # Retry-After, seconds
+
+    @property
+    def busy(self) -> bool:
+        return self.code == 429 or (self.code == 503 and self.pause is not None)
+
+
+@dataclass(slots=True)
+class _Host:
+    name: str
+    limit: int
+    queue: deque[_Job] = field(default_factory=deque)
+    active: int = 0
+    next_start: float = 0.0   # loop time before which no request to this host starts
+    listed: bool = False      # in the dispatcher's runnable deque
+
+
+_FINAL_ERRORS = frozenset({"dns", "address", "invalid"})
+# Gateway answers that are often momentary: tried again before a 5xx is believed (still broken
+# when they persist, as COLUMNS.md says).
+_RETRY_CODES = frozenset({502, 503, 504})
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo += [item.__cause__, item.__context__, getattr(item, "os_error", None)]
+
+
+def error_kind(exc: BaseException) -> str:
+    """The check-log error for an exception raised while observing a URL."""
+    causes = list(_causes(exc))
+    for kind, classes in (("dns", (HostNotFound,)), ("address", (AddressRefused,)),
+                          ("tls", (aiohttp.ClientSSLError, ssl.SSLError)),
+                          ("timeout", (TimeoutError,)),
+                          ("refused", (ConnectionRefusedError,)),
+                          ("reset", (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
+                                     ConnectionResetError, ConnectionAbortedError,
+                                     BrokenPipeError))):
+        if any(isinstance(cause, classes) for cause in causes):
+            return kind
+    codes = {getattr(cause, "errno", None) for cause in causes}
+    if errno.ECONNREFUSED in codes:
+        return "refused"
+    if codes & {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}:
+        return "reset"
+    return "other"
+
+
+class _Checker:
+    """One run: the dispatcher, the attempts, and the decisions on their answers."""
+
+    def __init__(self, urls: Iterable[str], log: CheckLog, options: CheckOptions,
+                 progress: Callable[[CheckStats], None] | None,
+                 previous: Mapping[str, tuple[int, str]] | None,
+                 fresh: Container[str]) -> None:
+        self.options = options
+        self.log = log
+        self.stats = CheckStats()
+        self._inputs = iter(urls)
+        self._exhausted = False
+        self._progress = progress
+        self._previous = previous or {}
+        self._fresh = fresh
+        self._seen: set[str] = set()
+        self._hosts: dict[str, _Host] = {}
+        self._runnable: deque[_Host] = deque()
+        self._timers: list[tuple[float, int, _Host | _Job]] = []
+        self._order = itertools.count()
+        self._tasks: set[asyncio.Task[_Answer]] = set()
+        self._pending = 0            # accepted URLs not yet logged
+        self._active = 0
+        self._failure: BaseException | None = None
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._started = self._loop.time()
+        self._reported = 0.0
+        hosts = read_hosts(options.hosts) if options.hosts else None
+        self.resolver = Resolver(hosts, hosts_only=options.hosts_only,
+                                 allow_private=options.allow_private)
+        self.session: aiohttp.ClientSession | None = None
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> CheckStats:
+        connector = aiohttp.TCPConnector(resolver=self.resolver, limit=self.options.concurrency,
+                                         limit_per_host=0, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(total=self.options.timeout)
+        headers = {"User-Agent": self.options.user_agent, "Accept": "*/*"}
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                             headers=headers, cookie_jar=aiohttp.DummyCookieJar(),
+                                             max_line_size=32768, max_field_size=32768)
+        try:
+            await self._dispatch()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.session.close()
+            await self.resolver.close()
+            self.stats.elapsed = self._loop.time() - self._started
+            self._report(force=True)
+        return self.stats
+
+    async def _dispatch(self) -> None:
+        while True:
+            self._wake.clear()
+            self._fill()
+            self._release_timers()
+            self._launch()
+            if self._failure is not None:
+                raise self._failure
+            if self._pending == 0 and self._exhausted:
+                return
+            wait = self._timers[0][0] - self._loop.time() if self._timers else None
+            if wait is None or wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _fill(self) -> None:
+        while not self._exhausted and self._pending < self.options.window:
+            try:
+                url = next(self._inputs)
+            except StopIteration:
+                self._exhausted = True
+                return
+            if not self._accept(normalize(url) or "", 0):
+                self.stats.skipped += 1
+
+    def _accept(self, url: str, hops: int) -> bool:
+        """Queue a URL unless it is empty or already seen in this run."""
+        if not url or url in self._seen:
+            return False
+        self._seen.add(url)
+        self._pending += 1
+        self.stats.queued += 1
+        self._enqueue(_Job(url, host_of(url), hops))
+        return True
+
+    def _host(self, name: str) -> _Host:
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._hosts[name] = _Host(name, max(1, self.options.per_host))
+        return host
+
+    def _enqueue(self, job: _Job, *, first: bool = False) -> None:
+        host = self._host(job.host)
+        if first:
+            host.queue.appendleft(job)
+        else:
+            host.queue.append(job)
+        self._schedule(host)
+
+    def _schedule(self, host: _Host) -> None:
+        if host.listed or not host.queue or host.active >= host.limit:
+            return
+        if host.next_start > self._loop.time():
+            self._push_timer(host.next_start, host)
+            return
+        host.listed = True
+        self._runnable.append(host)
+
+    def _push_timer(self, when: float, item: _Host | _Job) -> None:
+        heapq.heappush(self._timers, (when, next(self._order), item))
+
+    def _release_timers(self) -> None:
+        now = self._loop.time()
+        while self._timers and self._timers[0][0] <= now:
+            item = heapq.heappop(self._timers)[2]
+            if isinstance(item, _Job):
+                self._enqueue(item, first=True)
+            else:
+                self._schedule(item)
+
+    def _launch(self) -> None:
+        while self._active < self.options.concurrency and self._runnable:
+            host = self._runnable.popleft()
+            host.listed = False
+            if not host.queue or host.active >= host.limit:
+                continue
+            now = self._loop.time()
+            if host.next_start > now:
+                self._push_timer(host.next_start, host)
+                continue
+            job = host.queue.popleft()
+            host.active += 1
+            self._active += 1
+            host.next_start = now + self.options.delay
+            task = asyncio.create_task(self._attempt(job))
+            self._tasks.add(task)
+            task.add_done_callback(lambda done, job=job, host=host: self._done(done, job, host))
+            self._schedule(host)
+
+    def _done(self, task: asyncio.Task[_Answer], job: _Job, host: _Host) -> None:
+        self._tasks.discard(task)
+        host.active -= 1
+        self._active -= 1
+        self._wake.set()
+        if task.cancelled():
+            return
+        failure = task.exception()
+        if failure is not None:
+            self._failure = self._failure or failure
+            return
+        outcome = self._decide(job, host, task.result())
+        if isinstance(outcome, Observation):
+            self._finish(job, outcome)
+        else:
+            self._push_timer(self._loop.time() + outcome, job)
+        self._schedule(host)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _decide(self, job: _Job, host: _Host, answer: _Answer) -> Observation | float:
+        """The observation to log, or the seconds to wait before trying the URL again."""
+        options = self.options
+        if answer.error == "timeout":
+            host.limit = 1  # a slow host is asked one request at a time from now on
+        if job.tries < options.retries:
+            pause = self._retry_pause(job, host, answer)
+            if pause is not None:
+                job.tries += 1
+                self.stats.retries += 1
+                return pause
+        error = "other" if answer.error == "invalid" else answer.error
+        observation = Observation(url=job.url, time=clock.iso(clock.now()),
+                                  http_code=answer.code, error=error,
+                                  location=answer.location, method=answer.method)
+        if not job.confirming and self._changed(job.url, observation):
+            job.confirming = True
+            job.tries = 0
+            self.stats.confirmations += 1
+            return options.confirm_delay
+        return observation
+
+    def _retry_pause(self, job: _Job, host: _Host, answer: _Answer) -> float | None:
+        """Seconds to wait before trying again, or None when the answer is to be believed."""
+        options = self.options
+        pause = options.backoff * 2 ** job.tries
+        if answer.busy:
+            if answer.pause is not None:
+                pause = answer.pause
+            if pause > options.retry_after_cap:
+                return None
+            if job.tries > 0:  # busy again after waiting: one request at a time from now on
+                host.limit = 1
+            if options.pause_host:
+                host.next_start = max(host.next_start, self._loop.time() + pause)
+            return pause
+        if answer.code in _RETRY_CODES or (answer.error and answer.error not in _FINAL_ERRORS):
+            return pause
+        return None
+
+    def _changed(self, url: str, observation: Observation) -> bool:
+        previous = self._previous.get(url)
+        if previous is None:
+            return False
+        before = is_broken(*previous)
+        now = is_broken(observation.http_code, observation.error)
+        return before is not None and now is not None and before != now
+
+    def _finish(self, job: _Job, observation: Observation) -> None:
+        self.log.append(observation)
+        self._pending -= 1
+        self.stats.count(observation)
+        location = observation.location
+        if (location and job.hops < self.options.max_redirects
+                and location not in self._fresh and self._accept(location, job.hops + 1)):
+            self.stats.redirects_queued += 1
+        self._report()
+
+    def _report(self, *, force: bool = False) -> None:
+        now = self._loop.time()
+        self.stats.elapsed = now - self._started
+        if self._progress is not None and (force or now - self._reported >= _PROGRESS_EVERY):
+            self._reported = now
+            self._progress(self.stats)
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _attempt(self, job: _Job) -> _Answer:
+        """HEAD, then GET unless HEAD gave a believable answer (module docstring)."""
+        try:
+            if job.host[0].isdigit() or job.host[0] == "[":
+                self.resolver.check_literal(job.host)
+            url = URL(job.url, encoded=True)
+            head = await self._request("HEAD", url)
+            if head.code < 400 or head.busy:
+                return head
+            return await self._request("GET", url)
+        except (aiohttp.InvalidURL, ValueError):
+            return _Answer(error="invalid")
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return _Answer(error=error_kind(exc))
+
+    async def _request(self, method: str, url: URL) -> _Answer:
+        assert self.session is not None
+        self.stats.requests += 1
+        async with self.session.request(method, url, allow_redirects=False) as response:
+            if method == "GET":
+                # The status line came: that is the observation, whatever the body does.
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    await _read_some(response.content, self.options.max_get_bytes)
+            location = ""
+            if 300 <= response.status <= 399:
+                location = normalize(response.headers.get("Location", ""), str(url)) or ""
+            header = response.headers.get("Retry-After")
+            pause = None if header is None else retry_after(header, _server_now(response))
+            return _Answer(response.status, "", method, location, pause)
+
+
+async def _read_some(stream: aiohttp.StreamReader, limit: int) -> None:
+    """Read at most `limit` body bytes. A body that ends within them leaves the connection
+    reusable (keep-alive); a longer one is cut, and aiohttp then closes the connection."""
+    read = 0
+    while read < limit and not stream.at_eof():
+        chunk = await stream.read(limit - read)
+        if not chunk:
+            return
+        read += len(chunk)
+
+
+def _server_now(response: aiohttp.ClientResponse) -> datetime:
+    """The server's Date, against which an HTTP-date Retry-After is meant; else our clock."""
+    date = response.headers.get("Date")
+    if date:
+        try:
+            moment = parsedate_to_datetime(date)
+            if moment.tzinfo is not None:
+                return moment
+        except (TypeError, ValueError, IndexError):
+            pass
+    return clock.now()
+
+
+async def check_urls(urls: Iterable[str], log: CheckLog, options: CheckOptions,
+                     progress: Callable[[CheckStats], None] | None = None, *,
+                     previous: Mapping[str, tuple[int, str]] | None = None,
+                     fresh: Container[str] = frozenset()) -> CheckStats:
+    """Observe every URL once (duplicates and non-http(s) URLs skipped), plus the Locations
+    of the redirects met, appending one observation per URL to `log`.
+
+    `previous` maps a normalized URL to its latest known (http_code, error): a verdict that
+    differs from it is re-confirmed before it is logged. Locations in `fresh` are not queued.
+    """
+    checker = _Checker(urls, log, options, progress, previous, fresh)
+    return await checker.run()
+
+
+def run(data: Path, urls: Iterable[str], options: CheckOptions,
+        progress: Callable[[CheckStats], None] | None = None, *,
+        previous: Mapping[str, tuple[int, str]] | None = None,
+        fresh: Container[str] = frozenset()) -> CheckStats:
+    """Check `urls` into a new check log under `data` (see check_urls)."""
+    with CheckLog(data) as log:
+        return asyncio.run(check_urls(urls, log, options, progress, previous=previous,
+                                      fresh=fresh))
