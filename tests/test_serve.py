@@ -165,3 +165,45 @@ def test_bad_ledger_url_is_one_line(data: Path) -> None:
                           timeout=60, env={**os.environ})
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "secret" not in done.stderr
+
+
+class _ModeShim(str):
+    """ahrefs-api-python 0.0.1 checks `self.mode != 'json'` where it means the output, so it
+    raises on every answer; this mode reads as its own value in the URL but equals 'json'
+    in that one comparison. The request it sends is untouched."""
+
+    def __ne__(self, other: object) -> bool:
+        return other != "json"
+
+    __hash__ = str.__hash__
+
+
+def test_the_pypi_v2_client_gets_the_rows(data: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+    import urllib
+    import urllib.parse
+
+    from .conftest import run_query
+
+    # The client is Python 2 code: give it urllib2.urlopen and urllib.quote_plus.
+    monkeypatch.setitem(sys.modules, "urllib2",
+                        types.SimpleNamespace(urlopen=urllib.request.urlopen))
+    monkeypatch.setattr(urllib, "quote_plus", urllib.parse.quote_plus, raising=False)
+    from ahrefs_api_python.api import AhrefsApi
+
+    ledger = f"sqlite:///{tmp_path}/ledger.sqlite"
+    with open_ledger(ledger, data) as book:
+        token = book.create("client", 10_000)
+    server = Server(data, ledger)
+    try:
+        api = AhrefsApi(f"http://127.0.0.1:{server.port}/", token)
+        result = (api.broken_backlinks("example.com", mode=_ModeShim("subdomains"))
+                  .where("http_code=404").order_by("url_from:asc").get())
+        info = api.subscription_info("", mode=_ModeShim("domain")).get()
+    finally:
+        server.stop()
+    expected = run_query(data, target="example.com", mode="subdomains", where="http_code=404",
+                         order_by="url_from:asc")
+    assert result["refpages"] == expected and len(expected) >= 5
+    assert info["info"]["rows_left"] == 10_000 - (1 + 5 * len(expected) + 5)
