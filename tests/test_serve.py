@@ -207,3 +207,48 @@ def test_the_pypi_v2_client_gets_the_rows(data: Path, tmp_path: Path,
                          order_by="url_from:asc")
     assert result["refpages"] == expected and len(expected) >= 5
     assert info["info"]["rows_left"] == 10_000 - (1 + 5 * len(expected) + 5)
+
+
+def test_five_million_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
+    from linkatlas.sample.snapshot import write_synthetic
+
+    data = tmp_path / "data"
+    write_synthetic(data, 5_000_000, 100_000)
+    ledger = f"sqlite:///{tmp_path}/ledger.sqlite"
+    with open_ledger(ledger, data) as book:
+        token = book.create("big", 10**9)
+    server = Server(data, ledger)
+    try:
+        url = (f"http://127.0.0.1:{server.port}/?token={token}&from=broken_backlinks&"
+               "target=test&mode=subdomains&select=url_to&limit=5000000&order_by=url_to")
+        marker = b'{"url_to":'
+        rows = 0
+        tail = b""  # the last bytes of the previous chunk: a marker may straddle two
+        with urllib.request.urlopen(url, timeout=300) as response:
+            assert response.headers["X-Results-Count"] == "5000000"
+            while chunk := response.read(1 << 20):
+                rows += (tail + chunk).count(marker) - tail.count(marker)
+                tail = (tail + chunk)[-(len(marker) - 1):]
+        peak_kb = max(_peak_kb(pid) for pid in [server.process.pid,
+                                                *_children(server.process.pid)])
+    finally:
+        server.stop()
+    assert rows == 5_000_000 and tail.endswith(b"]}")
+    assert peak_kb < 1_500_000, f"peak RSS {peak_kb} kB"
+
+
+def _peak_kb(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(text.split("VmHWM:")[1].split()[0])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{pid}\n" in text:
+            found.append(int(entry.parent.name))
+    return found

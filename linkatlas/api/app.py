@@ -33,13 +33,14 @@ from .ledger import Ledger, open_ledger
 from .params import MAX_QUERY, parse_params
 from .planner import Plan, parse_request, plan
 from .planner import Request as Query
+from .query import open_reader
 
 __all__ = ["Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
 _TOKEN = re.compile(r"(token=)[^&\s]*")
 _FETCH = 4096
-_SMALL = 100_000  # rows held in memory to know the cost; beyond, the rows are counted first
+_SMALL = 10_000  # rows held in memory to know the cost; beyond, the rows are counted first
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,7 @@ class Api:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ledger: Ledger = open_ledger(settings.ledger, settings.data)
-        self.db = duckdb.connect()
-        self.db.execute("SET TimeZone = 'UTC'")
+        self.db = open_reader()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self.db.cursor()
@@ -164,7 +164,7 @@ class Api:
         metrics.ROWS.inc(count)
         batches = self._batches(cursor, rows, complete)
         return StreamingResponse(iterate_in_threadpool(render(query.output, compiled.columns,
-                                                              batches)),
+                                                              batches, count)),
                                  media_type=CONTENT_TYPES[query.output],
                                  headers={"X-Results-Count": str(count)})
 
@@ -182,8 +182,7 @@ class Api:
     def _count(self, cursor: duckdb.DuckDBPyConnection, compiled: Plan) -> int:
         counter = self.db.cursor()
         try:
-            row = counter.execute(f"SELECT count(*) FROM ({compiled.sql})",
-                                  compiled.params).fetchone()
+            row = counter.execute(compiled.count_sql, compiled.count_params).fetchone()
         finally:
             counter.close()
         return int(row[0]) if row else 0

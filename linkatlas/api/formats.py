@@ -43,20 +43,21 @@ def _converters(columns: tuple[str, ...]) -> list[Callable[[Any], Any]]:
     return [table[BY_NAME[name].kind] for name in columns]
 
 
-def _rows(columns: tuple[str, ...], batches: Batches) -> Iterator[list[Any]]:
+def _batches(columns: tuple[str, ...], batches: Batches) -> Iterator[list[list[Any]]]:
+    """Converted rows, a batch at a time (one output chunk per batch, not per row)."""
     convert = _converters(columns)
     for batch in batches:
-        for row in batch:
-            yield [f(v) for f, v in zip(convert, row, strict=True)]
+        yield [[f(v) for f, v in zip(convert, row, strict=True)] for row in batch]
 
 
 def _json(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
     yield b'{"refpages": ['
-    first = True
-    for values in _rows(columns, batches):
-        chunk = orjson.dumps(dict(zip(columns, values, strict=True)))
-        yield chunk if first else b"," + chunk
-        first = False
+    separator = b""
+    for batch in _batches(columns, batches):
+        if batch:
+            yield separator + b",".join(orjson.dumps(dict(zip(columns, values, strict=True)))
+                                        for values in batch)
+            separator = b","
     yield b"]}"
 
 
@@ -68,10 +69,10 @@ def _xml_value(value: Any) -> str:
 
 def _xml(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
     yield b'<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse><refpages>'
-    for values in _rows(columns, batches):
-        fields = "".join(f"<{c}>{_xml_value(v)}</{c}>" for c, v in zip(columns, values,
-                                                                         strict=True))
-        yield f"<refpage>{fields}</refpage>".encode()
+    for batch in _batches(columns, batches):
+        yield "".join("<refpage>" + "".join(f"<{c}>{_xml_value(v)}</{c}>"
+                                            for c, v in zip(columns, values, strict=True))
+                      + "</refpage>" for values in batch).encode()
     yield b"</refpages></AhrefsApiResponse>"
 
 
@@ -84,35 +85,45 @@ def _php_scalar(value: Any) -> str:
     return f's:{len(text.encode())}:"{text}";'
 
 
-def _php(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
-    # serialize() needs the element count up front, so the rows are gathered first.
-    rows = list(_rows(columns, batches))
-    parts = [f'a:1:{{s:8:"refpages";a:{len(rows)}:{{']
-    for index, values in enumerate(rows):
-        fields = "".join(_php_scalar(c) + _php_scalar(v) for c, v in zip(columns, values,
-                                                                          strict=True))
-        parts.append(f"i:{index};a:{len(columns)}:{{{fields}}}")
-    parts.append("}}")
-    yield "".join(parts).encode()
+def _php(columns: tuple[str, ...], batches: Batches, count: int | None) -> Iterator[bytes]:
+    # serialize() writes the element count first: stream when it is known, else gather.
+    if count is None:
+        gathered = [row for batch in batches for row in batch]
+        count, batches = len(gathered), [gathered]
+    yield f'a:1:{{s:8:"refpages";a:{count}:{{'.encode()
+    index = 0
+    for batch in _batches(columns, batches):
+        parts = []
+        for values in batch:
+            fields = "".join(_php_scalar(c) + _php_scalar(v) for c, v in zip(columns, values,
+                                                                              strict=True))
+            parts.append(f"i:{index};a:{len(columns)}:{{{fields}}}")
+            index += 1
+        yield "".join(parts).encode()
+    yield b"}}"
 
 
 def _csv(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
-    for values in _rows(columns, batches):
-        writer.writerow(["true" if v is True else "false" if v is False else v for v in values])
-        if buffer.tell() > 65536:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+    for batch in _batches(columns, batches):
+        writer.writerows(["true" if v is True else "false" if v is False else v for v in values]
+                         for values in batch)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue().encode()
 
 
-_WRITERS = {"json": _json, "xml": _xml, "php": _php, "csv": _csv}
+_WRITERS = {"json": _json, "xml": _xml, "csv": _csv}
 
 
-def render(output: str, columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
+def render(output: str, columns: tuple[str, ...], batches: Batches,
+           count: int | None = None) -> Iterator[bytes]:
+    """Output chunks, one per batch; `count` (rows in all batches) lets php stream too."""
+    if output == "php":
+        return _php(columns, batches, count)
     return _WRITERS[output](columns, batches)
 
 

@@ -40,6 +40,8 @@ class Plan:
     sql: str
     params: list[object]
     columns: tuple[str, ...]
+    count_sql: str          # rows this request returns, without sorting or reading them
+    count_params: list[object]
 
 
 def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
@@ -123,7 +125,8 @@ def plan(request: Request, table: Path) -> Plan:
     order = ", ".join(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST'
                       for name, desc in ordered)
     columns = ", ".join(f'"{name}"' for name in request.select)
-    sql = (f"SELECT {columns} FROM read_parquet(?) WHERE {' AND '.join(clauses)} "
-           f"ORDER BY {order} LIMIT ? OFFSET ?")
-    params += [request.limit, request.offset]
-    return Plan(sql, params, request.select)
+    source = f"FROM read_parquet(?) WHERE {' AND '.join(clauses)}"
+    sql = f"SELECT {columns} {source} ORDER BY {order} LIMIT ? OFFSET ?"
+    count_sql = f"SELECT least(?, greatest(count(*) - ?, 0)) {source}"
+    return Plan(sql, [*params, request.limit, request.offset], request.select, count_sql,
+                [request.limit, request.offset, *params])

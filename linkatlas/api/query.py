@@ -17,9 +17,11 @@ __all__ = ["answer", "fetch", "open_reader"]
 _FETCH = 2048
 
 
-def open_reader() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+def open_reader(memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for answering: UTC times, bounded memory (sorts spill to disk)."""
+    con = duckdb.connect(config={"memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
