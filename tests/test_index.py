@@ -169,3 +169,15 @@ def test_ingesting_twice_changes_nothing(index: Path, tmp_path: Path) -> None:
 ])
 def test_modes(index: Path, target: str, mode: str, expected: set[str]) -> None:
     assert {row["url_to"] for row in _rows(index, target=target, mode=mode)} == expected
+
+
+def test_page_whose_host_vanished_has_no_live_links(index: Path) -> None:
+    with CheckLog(index, name="vanished.jsonl") as log:
+        log.append(Observation("http://www.alpha.test/", "2024-02-20T00:00:00Z", 0, "dns",
+                               method="crawl", source="crawl"))
+        log.append(Observation("http://www.alpha.test/old", "2024-02-20T00:00:00Z", 0,
+                               "timeout", method="crawl", source="crawl"))
+    build_quietly(index)
+    sources = {row["url_from"] for row in _rows(index)}
+    assert "http://www.alpha.test/" not in sources  # NXDOMAIN: vanished
+    assert "http://www.alpha.test/old" in sources  # a timeout proves nothing

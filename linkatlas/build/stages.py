@@ -62,7 +62,6 @@ def history(con: Connection) -> None:
         SELECT url, any_value(key) AS key, any_value(domain) AS domain,
                min(time) FILTER (WHERE status < 400) AS first_good,
                max(time) FILTER (WHERE status < 400) AS last_good,
-               arg_max(status, struct_pack(time, status)) AS last_status,
                arg_max(ip, time) FILTER (WHERE status < 400) AS ip,
                arg_max(title, time) FILTER (WHERE status < 400) AS title,
                arg_max(language, time) FILTER (WHERE status < 400) AS language,
@@ -71,8 +70,16 @@ def history(con: Connection) -> None:
                arg_max(links_internal, time) FILTER (WHERE status < 400) AS links_internal,
                arg_max(links_external, time) FILTER (WHERE status < 400) AS links_external
         FROM visits GROUP BY url""")
-    # A backlink is live when present at the latest successful visit of a page whose latest
-    # visit of all is not 4xx/5xx; original when present at the page's first good visit.
+    # A backlink is live when present at the latest successful visit of a page that has not
+    # since answered 4xx/5xx or vanished (NXDOMAIN, from the crawler's or checker's log);
+    # original when present at the page's first good visit.
+    con.execute(f"""
+        CREATE TABLE dead_pages AS
+        SELECT o.url FROM observations o JOIN pages p USING (url)
+        WHERE ({BROKEN} OR {GOOD})
+        GROUP BY o.url, p.last_good
+        HAVING arg_max({BROKEN}, struct_pack(o.time, o.http_code))
+           AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
     con.execute("""
         CREATE TABLE live AS
         WITH seen AS (
@@ -86,7 +93,8 @@ def history(con: Connection) -> None:
         SELECT s.* EXCLUDE (times), s.times[2] AS prev_visited,
                s.first_seen = p.first_good AS original
         FROM seen s JOIN pages p ON p.url = s.url_from
-        WHERE s.last_visited = p.last_good AND p.last_status < 400""")
+        WHERE s.last_visited = p.last_good
+          AND s.url_from NOT IN (SELECT url FROM dead_pages)""")
 
 
 def targets(con: Connection) -> None:
