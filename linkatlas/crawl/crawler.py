@@ -1,0 +1,383 @@
+"""The crawl loop: breadth-first over the frontier, polite per host, every answer archived.
+
+One asyncio task dispatches; each fetch is its own task. Hosts (names without port,
+spec/CLI.md) each have a queue, a count of requests in flight (≤ --per-host) and the time their
+next request may start (--delay after the previous start, raised by Crawl-delay); a heap orders
+the hosts that could go. What a fetch yields is handled in one synchronous step: WARC records
+written and flushed, then the frontier updated and committed with the archive offset, so a
+`kill -9` at any moment loses nothing committed and refetches nothing recorded (frontier.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from .. import clock
+from ..check.log import CheckLog, Observation
+from ..errors import UsageError
+from ..net.resolver import read_hosts
+from ..urls import normalize
+from .fetcher import Fetched, Fetcher, RecordingResolver
+from .frontier import BLOCKED, DONE, FAILED, Entry, Frontier
+from .links import charset_of, decode_body, is_html, list_links
+from .options import CrawlOptions, CrawlStats
+from .robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, RobotsCache, origin_of
+from .warcwriter import WarcWriter
+
+__all__ = ["Crawler", "frontier_path"]
+
+log = logging.getLogger("linkatlas.crawl")
+
+_BATCH = 1000             # URLs leased from the frontier at a time
+_MEMORY_CAP = 100_000     # URLs held in host queues at most
+_PROGRESS_EVERY = 0.5     # seconds between progress callbacks
+
+
+def frontier_path(data: Path) -> Path:
+    return data / "crawl" / "frontier.sqlite"
+
+
+@dataclass(slots=True)
+class _Host:
+    name: str
+    queue: deque[Entry] = field(default_factory=deque)
+    active: int = 0
+    next_at: float = 0.0
+    in_heap: bool = False
+
+
+class Crawler:
+    """One run of `linkatlas crawl` over the data directory."""
+
+    def __init__(self, data: Path, options: CrawlOptions,
+                 progress: Callable[[CrawlStats], None] | None = None) -> None:
+        self.data = data
+        self.options = options
+        self.progress = progress
+        self.stats = CrawlStats()
+        self.frontier = Frontier(frontier_path(data), max_host_urls=options.max_host_pages)
+        self.writer = WarcWriter(data, max_bytes=options.warc_max_bytes,
+                                 user_agent=options.user_agent,
+                                 resume=self.frontier.last_checkpoint())
+        self.robots = RobotsCache(options)
+        hosts = read_hosts(options.hosts) if options.hosts is not None else None
+        self.resolver = RecordingResolver(hosts, hosts_only=options.hosts_only,
+                                          allow_private=options.allow_private)
+        self._checks: CheckLog | None = None
+        self._hosts: dict[str, _Host] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._order = 0
+        self._running: set[asyncio.Task[None]] = set()
+        self._robots_pending: set[str] = set()
+        self._deferred: list[int] = []     # leased, but their host's robots.txt never answered
+        self._in_memory = 0
+        self._exhausted = False
+        self._started = 0
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._t0 = time.monotonic()
+        self._last_progress = 0.0
+
+    # -- setup ------------------------------------------------------------------------------
+    def _seed(self, seeds: list[str]) -> None:
+        urls: list[str] = []
+        for seed in seeds:
+            url = normalize(seed)
+            if url is None:
+                raise UsageError(f"not an http(s) URL: {seed!r}")
+            urls.append(url)
+        self.frontier.seed(urls)
+        if self.options.recrawl_after is not None:
+            before = clock.now() - timedelta(days=self.options.recrawl_after)
+            self.frontier.recrawl(clock.iso(before))
+        self.stats.queued = self.frontier.due()
+
+    async def crawl(self, seeds: list[str]) -> CrawlStats:
+        self._wake = asyncio.Event()
+        self._seed(seeds)
+        self.frontier.begin()
+        self.frontier.checkpoint(*self.writer.start())
+        self.frontier.commit()
+        self.stats.archives = self.writer.written
+        try:
+            async with Fetcher(self.options, self.resolver) as self.fetcher:
+                await self._loop()
+        finally:
+            for task in list(self._running):
+                task.cancel()
+            self._close()
+        self.stats.done = not self._stopping and not self._deferred and self.stats.queued == 0
+        self._report(force=True)
+        return self.stats
+
+    def _close(self) -> None:
+        leftover = [entry.id for host in self._hosts.values() for entry in host.queue]
+        self.frontier.release(leftover + self._deferred)
+        self.frontier.commit()
+        self.writer.close()
+        self.frontier.close()
+        if self._checks is not None:
+            self._checks.close()
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._refill()
+            self._dispatch()
+            self._report()
+            if not self._running and (self._stopping or (not self._heap and self._exhausted
+                                                         and not self._robots_pending)):
+                return
+            self._wake.clear()
+            handle = None
+            if self._heap and len(self._running) < self.options.concurrency:
+                wait = max(0.0, self._heap[0][0] - time.monotonic())
+                handle = loop.call_later(min(wait, _PROGRESS_EVERY), self._wake.set)
+            elif self.progress is not None:
+                handle = loop.call_later(_PROGRESS_EVERY, self._wake.set)
+            await self._wake.wait()
+            if handle is not None:
+                handle.cancel()
+
+    def _refill(self) -> None:
+        if self._exhausted or self._stopping:
+            return
+        low = max(4 * self.options.concurrency, 256)
+        now = time.monotonic()
+        idle = not self._heap or self._heap[0][0] > now
+        if self._in_memory >= low and not (idle and self._in_memory < _MEMORY_CAP):
+            return
+        entries = self.frontier.lease(_BATCH)
+        self.frontier.commit()
+        if len(entries) < _BATCH:
+            self._exhausted = True
+        for entry in entries:
+            host = self._hosts.get(entry.host)
+            if host is None:
+                host = self._hosts[entry.host] = _Host(entry.host)
+            host.queue.append(entry)
+            self._in_memory += 1
+            self._push(host, max(host.next_at, now))
+
+    def _push(self, host: _Host, at: float) -> None:
+        if not host.in_heap and host.queue and host.active < self.options.per_host:
+            host.in_heap = True
+            self._order += 1
+            heapq.heappush(self._heap, (at, self._order, host.name))
+
+    def _dispatch(self) -> None:
+        now = time.monotonic()
+        limit = self.options.concurrency
+        while self._heap and len(self._running) < limit and self._heap[0][0] <= now:
+            _, _, name = heapq.heappop(self._heap)
+            host = self._hosts[name]
+            host.in_heap = False
+            if not host.queue or host.active >= self.options.per_host:
+                continue
+            entry = host.queue[0]
+            origin = origin_of(entry.url)
+            robots = self.robots.get(origin)
+            if robots is None:
+                if self.robots.gave_up(origin):
+                    self._defer(host, origin)
+                elif origin not in self._robots_pending:
+                    self._robots_pending.add(origin)
+                    self._start(host, origin, self._fetch_robots(host, origin), now)
+                continue
+            if robots.dead:
+                host.queue.popleft()
+                self._in_memory -= 1
+                self._record(entry, Fetched(entry.url, error=robots.dead, detail=" (robots.txt)"))
+                self._push(host, now)
+                continue
+            if robots.failures:  # unreachable robots.txt: wait for the retry
+                if self.robots.gave_up(origin):
+                    self._defer(host, origin)
+                else:
+                    self._push(host, self.robots.retry_at(origin))
+                continue
+            host.queue.popleft()
+            self._in_memory -= 1
+            if not robots.allows(entry.url):
+                self._blocked(entry)
+                self._push(host, now)
+                continue
+            if self.options.max_pages is not None and self._started >= self.options.max_pages:
+                self._stopping = True
+                host.queue.appendleft(entry)
+                self._in_memory += 1
+                return
+            self._started += 1
+            self._start(host, origin, self._fetch_page(host, entry), now)
+
+    def _start(self, host: _Host, origin: str, work: object, now: float) -> None:
+        host.active += 1
+        delay = self.robots.delay_for(origin)
+        host.next_at = now + delay
+        if delay and host.queue:
+            waits = self.stats.host_waits
+            waits[host.name] = waits.get(host.name, 0.0) + delay
+        task: asyncio.Task[None] = asyncio.ensure_future(work)  # type: ignore[arg-type]
+        self._running.add(task)
+        self._push(host, host.next_at)
+
+    def _finished(self, host: _Host, task: asyncio.Task[None] | None) -> None:
+        host.active -= 1
+        self._running.discard(task)  # type: ignore[arg-type]
+        self._push(host, max(host.next_at, time.monotonic()))
+        self._wake.set()
+
+    def _defer(self, host: _Host, origin: str) -> None:
+        """robots.txt never answered: leave the origin's URLs for a later run."""
+        keep: deque[Entry] = deque()
+        for entry in host.queue:
+            if origin_of(entry.url) == origin:
+                self._deferred.append(entry.id)
+                self._in_memory -= 1
+            else:
+                keep.append(entry)
+        host.queue = keep
+        self._push(host, time.monotonic())
+
+    # -- fetches ----------------------------------------------------------------------------
+    async def _fetch_page(self, host: _Host, entry: Entry) -> None:
+        try:
+            fetched = await self.fetcher.fetch(entry.url)
+            self._record(entry, fetched)
+        except Exception:  # a bug must not stop the crawl; the URL stays for a later run
+            log.exception("crawl: %s failed", entry.url)
+            self._deferred.append(entry.id)
+        finally:
+            self._finished(host, asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _fetch_robots(self, host: _Host, origin: str) -> None:
+        try:
+            url = f"{origin}/robots.txt"
+            for hop in range(MAX_ROBOTS_REDIRECTS + 1):
+                fetched = await self.fetcher.fetch(url)
+                self.stats.robots_fetched += 1
+                if fetched.error in ("dns", "address"):
+                    self.robots.store_dead(origin, fetched.error)
+                    return
+                if fetched.exchange is None:
+                    self.robots.store_failure(origin)
+                    return
+                self._archive(fetched)
+                self.frontier.commit()
+                location = fetched.header("Location")
+                target = normalize(location, url) if location else None
+                if 300 <= fetched.status < 400 and target and hop < MAX_ROBOTS_REDIRECTS:
+                    url = target
+                    continue
+                body = decode_body(fetched.exchange.body, fetched.header("Content-Encoding"),
+                                   MAX_ROBOTS_BYTES) or b""
+                self.robots.store_answer(origin, fetched.status, body)
+                return
+        except Exception:
+            log.exception("crawl: robots.txt of %s failed", origin)
+            self.robots.store_failure(origin)
+        finally:
+            self._robots_pending.discard(origin)
+            self._finished(host, asyncio.current_task())  # type: ignore[arg-type]
+
+    def _archive(self, fetched: Fetched) -> None:
+        assert fetched.exchange is not None
+        self.frontier.begin()
+        self.frontier.checkpoint(*self.writer.write(fetched.exchange))
+        self.stats.bytes += len(fetched.exchange.body)
+        if fetched.exchange.truncated:
+            self.stats.truncated += 1
+
+    def _record(self, entry: Entry, fetched: Fetched) -> None:
+        """Archive a fetch and update the frontier, in one step with no await (module doc)."""
+        visited = clock.iso(clock.now())
+        stats = self.stats
+        if fetched.exchange is None:
+            self._observe(entry.url, visited, fetched)
+            self.frontier.begin()
+            self.frontier.finish(entry, FAILED, 0, visited)
+            stats.errors += 1
+            stats.by_error[fetched.error] = stats.by_error.get(fetched.error, 0) + 1
+        else:
+            self._archive(fetched)
+            stats.fetched += 1
+            stats.by_status[fetched.status] = stats.by_status.get(fetched.status, 0) + 1
+            added = self.frontier.add(*self._discover(entry, fetched))
+            stats.queued += added
+            if added:
+                self._exhausted = False
+            self.frontier.finish(entry, DONE, fetched.status, visited)
+        stats.queued -= 1
+        self.frontier.commit()
+        log.debug("crawl: %s %s%s", entry.url, fetched.status or fetched.error, fetched.detail)
+
+    def _discover(self, entry: Entry, fetched: Fetched) -> tuple[list[str], int, int]:
+        """URLs to enqueue, with their depth and redirect hops: the Location of a redirect
+        or the links of an HTML page."""
+        options = self.options
+        exchange = fetched.exchange
+        assert exchange is not None
+        if 300 <= fetched.status < 400:
+            location = fetched.header("Location")
+            target = normalize(location, entry.url) if location else None
+            if target is None or entry.hops >= options.max_redirects:
+                return [], 0, 0
+            targets, depth, hops = [target], entry.depth, entry.hops + 1
+        elif 200 <= fetched.status < 300:
+            if options.max_depth is not None and entry.depth >= options.max_depth:
+                return [], 0, 0
+            content_type = fetched.header("Content-Type")
+            if not is_html(content_type, exchange.body[:512]):
+                return [], 0, 0
+            body = decode_body(exchange.body, fetched.header("Content-Encoding"),
+                               options.max_decoded)
+            if not body:
+                return [], 0, 0
+            targets = list_links(body, entry.url, charset=charset_of(content_type),
+                                 max_links=options.max_links,
+                                 robots_header=fetched.header("X-Robots-Tag"))
+            depth, hops = entry.depth + 1, 0
+        else:
+            return [], 0, 0
+        limit = options.max_url_length
+        return [url for url in targets if len(url) <= limit], depth, hops
+
+    def _blocked(self, entry: Entry) -> None:
+        self.frontier.begin()
+        self.frontier.finish(entry, BLOCKED, 0, clock.iso(clock.now()))
+        self.frontier.commit()
+        self.stats.robots_blocked += 1
+        self.stats.queued -= 1
+
+    def _observe(self, url: str, when: str, fetched: Fetched) -> None:
+        """NXDOMAIN and other network failures become observations of the URL (check/log.py)."""
+        if self._checks is None:
+            stamp = clock.now().strftime("%Y%m%dT%H%M%S")
+            self._checks = CheckLog(self.data, name=f"crawl-{stamp}-{os.getpid()}.jsonl")
+        self._checks.append(Observation(url=url, time=when, http_code=0, error=fetched.error,
+                                        method="crawl", source="crawl"))
+
+    def _report(self, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_progress < _PROGRESS_EVERY:
+            return
+        self._last_progress = now
+        stats = self.stats
+        stats.elapsed = now - self._t0
+        stats.pages_per_s = stats.fetched / stats.elapsed if stats.elapsed > 0 else 0.0
+        stats.hosts_waiting = sum(1 for host in self._hosts.values()
+                                  if host.queue and (host.active >= self.options.per_host
+                                                     or host.next_at > now))
+        self.progress(stats)
