@@ -125,6 +125,84 @@ def query(
 
 
 @app.command()
+def crawl(
+    urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.")] = None,
+    seeds_file: Annotated[Path | None, typer.Option("--seeds-file", help="File with one seed "
+                                                    "URL per line.")] = None,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", help="Stop after this many "
+                                                  "fetches.")] = None,
+    max_depth: Annotated[int | None, typer.Option("--max-depth", help="Link hops from a seed.")
+                         ] = None,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 32,
+    per_host: Annotated[int, typer.Option("--per-host", help="Parallel requests to one host.")
+                        ] = 2,
+    delay: Annotated[float, typer.Option(help="Seconds between requests to one host.")] = 1.0,
+    user_agent: Annotated[str | None, typer.Option("--user-agent", help="User-Agent header.")
+                          ] = None,
+    hosts: Annotated[Path | None, typer.Option(help="Hosts file overriding DNS.")] = None,
+    hosts_only: Annotated[bool, typer.Option("--hosts-only", help="Names not in --hosts "
+                                             "do not resolve.")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow private and "
+                                                "loopback addresses.")] = False,
+    recrawl_after: Annotated[float | None, typer.Option("--recrawl-after", help="Days after "
+                                                        "which a page is due again.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
+    json_log: Annotated[bool, typer.Option("--json", help="Progress as JSON lines on stderr.")
+                        ] = False,
+) -> None:
+    """Fetch pages breadth-first from the seeds into WARC archives under DIR."""
+    from .crawl import CrawlOptions, run
+    from .errors import UsageError
+
+    with _errors():
+        seeds = list(urls or [])
+        if seeds_file is not None:
+            try:
+                seeds += [line.strip() for line in seeds_file.read_text().splitlines()
+                          if line.strip() and not line.startswith("#")]
+            except OSError as exc:
+                raise UsageError(f"--seeds-file: cannot read {seeds_file}: {exc}") from None
+        if concurrency < 1 or per_host < 1 or delay < 0:
+            raise UsageError("--concurrency and --per-host must be at least 1, --delay ≥ 0")
+        _check_hosts(hosts, hosts_only)
+        options = CrawlOptions(max_pages=max_pages, max_depth=max_depth,
+                               concurrency=concurrency, per_host=per_host, delay=delay,
+                               hosts=hosts, hosts_only=hosts_only, allow_private=allow_private,
+                               recrawl_after=recrawl_after,
+                               **({"user_agent": user_agent} if user_agent else {}))
+        with _progress(quiet or json_log) as show:
+            def report(stats: Any) -> None:
+                if json_log:
+                    import orjson
+
+                    sys.stderr.write(orjson.dumps({
+                        "fetched": stats.fetched, "errors": stats.errors,
+                        "queued": stats.queued, "pages_per_s": round(stats.pages_per_s, 1),
+                        "hosts_waiting": stats.hosts_waiting}).decode() + "\n")
+                show(f"fetched {stats.fetched}  errors {stats.errors}  queued {stats.queued}  "
+                     f"{stats.pages_per_s:.0f} pages/s  hosts waiting {stats.hosts_waiting}")
+
+            stats = run(data_dir(), seeds, options, report)
+        if not quiet:
+            _print_crawl(stats)
+
+
+def _print_crawl(stats: Any) -> None:
+    table = Table(title="crawl" + (" (frontier empty)" if stats.done else ""))
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name in ("fetched", "errors", "queued", "robots_fetched", "robots_blocked",
+                 "truncated", "bytes"):
+        table.add_row(name.replace("_", " "), str(getattr(stats, name)))
+    for code, count in sorted(stats.by_status.items()):
+        table.add_row(f"status {code}", str(count))
+    for error, count in sorted(stats.by_error.items()):
+        table.add_row(f"error {error}", str(count))
+    table.add_row("pages/s", f"{stats.pages_per_s:.1f}")
+    out.print(table)
+
+
+@app.command()
 def check(
     recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
                                                  "target is observed again.")] = 7.0,
@@ -263,6 +341,21 @@ def tokens_revoke(token: str, ledger: LedgerOption = None) -> None:
     with _ledger(ledger) as book:
         book.revoke(token)
         out.print("revoked")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8080,
+    sample_port: Annotated[int | None, typer.Option("--sample-port", help="Port of the sample "
+                                                    "web (default: port + 1).")] = None,
+    pages: Annotated[int, typer.Option(help="Pages of the sample web.")] = 300,
+) -> None:
+    """The whole job on a bundled sample web: crawl, check, build, serve; prints examples."""
+    from .demo import run
+
+    with _errors():
+        run(data_dir(), port, sample_port or port + 1,
+            lambda text: out.print(text, highlight=False, markup=False), pages=pages)
 
 
 def _write(chunks: Iterator[bytes]) -> None:

@@ -13,8 +13,8 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -157,7 +157,26 @@ class _Writer:
         os.replace(self.temp, self.final)
 
 
-def _extract_one(archive: Path, final: Path, pool: ProcessPoolExecutor,
+class _Inline(Executor):
+    """One worker: parse in this process (no start-up cost, nothing to pickle)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def _pool(workers: int) -> Executor:
+    if workers == 1:
+        return _Inline()
+    # forkserver, not fork: the caller may hold threads (a server, DuckDB) that fork would copy
+    # in whatever state they are in.
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["linkatlas.extract.rows"])
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
+def _extract_one(archive: Path, final: Path, pool: Executor,
                  in_flight: int) -> ArchiveStats:
     stats = ArchiveStats(archive.name)
     started = time.perf_counter()
@@ -188,7 +207,7 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
             todo.append((archive, entry))
     if todo:
         workers = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        with _pool(workers) as pool:
             for archive, entry in todo:
                 results.append(_extract_one(archive, entry, pool, 2 * workers))
     live = {cache_name(archive) for archive in archives}

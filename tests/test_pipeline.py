@@ -1,0 +1,78 @@
+"""The whole job on the sample web over loopback: crawl → check → build → query, two rounds.
+
+The sample web knows its own truth (`expected_broken`); a polite crawl plus the checker must
+find exactly those targets, and the second round must show history and recoveries.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from linkatlas import snapshot
+from linkatlas.build import build
+from linkatlas.build.due import due_targets
+from linkatlas.check.checker import CheckOptions
+from linkatlas.check.checker import run as check
+from linkatlas.crawl import CrawlOptions
+from linkatlas.crawl import run as crawl
+from linkatlas.sample import SampleServer, Web, generate, serve_in_thread
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _round(data: Path, web: Web, port: int, hosts: Path) -> None:
+    crawl(data, web.seeds(port), CrawlOptions(hosts=hosts, hosts_only=True, delay=0.0,
+                                              concurrency=16, per_host=4, recrawl_after=1))
+    due = due_targets(data, 1)
+    check(data, due.urls, CheckOptions(hosts=hosts, hosts_only=True, backoff=0.05,
+                                       confirm_delay=0.05, retry_after_cap=1.5),
+          previous=due.previous, fresh=due.fresh)
+    build(data, workers=1)
+
+
+def _broken_targets(data: Path) -> set[str]:
+    table = snapshot.current(data).table
+    return {row[0] for row in duckdb.sql(f"SELECT DISTINCT url_to FROM '{table}'").fetchall()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int, SampleServer]]:
+    port = _free_port()
+    web = generate(seed=3, pages=120)
+    with serve_in_thread(web, port) as server:
+        yield tmp_path_factory.mktemp("pipeline"), port, server
+
+
+def test_two_rounds_find_exactly_the_broken_targets(world: tuple[Path, int, SampleServer],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    root, port, server = world
+    data = root / "data"
+    hosts = root / "hosts"
+    first = generate(seed=3, pages=120)
+    first.write_hosts(hosts)
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-05-01T00:00:00Z")
+    _round(data, first, port, hosts)
+    assert _broken_targets(data) == first.expected_broken(port)
+
+    second = generate(seed=3, pages=120, round=1)
+    second.write_hosts(hosts)
+    server.switch(second)
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-05-10T00:00:00Z")
+    _round(data, second, port, hosts)
+    assert _broken_targets(data) == second.expected_broken(port)
+
+    table = snapshot.current(data).table
+    rows = duckdb.sql(f"""SELECT count(*) FILTER (WHERE prev_visited IS NOT NULL),
+                                 count(*) FILTER (WHERE first_seen < TIMESTAMP '2024-05-05'),
+                                 count(*) FILTER (WHERE broken_at >= TIMESTAMP '2024-05-10')
+                          FROM '{table}'""").fetchall()[0]
+    assert all(count > 0 for count in rows), rows
