@@ -1,6 +1,10 @@
 """Snapshot layout: `DIR/snapshots/<id>/` holds the serve table, a manifest and report.json;
 `DIR/current` is a symlink switched atomically (rename over the old link), so readers see
-either the old snapshot or the new one, never half of one."""
+either the old snapshot or the new one, never half of one.
+
+The serve table is `broken_backlinks/part-N.parquet`: files of ≤ 64 row groups of 16,384 rows,
+in `url_to_key` order, each file's key range in the manifest. A request opens only the files
+its key range overlaps, so its cost does not grow with the index (bench/api.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from typing import Any
 
 from .errors import SnapshotError
 
-__all__ = ["Snapshot", "current", "new_id", "publish", "prune"]
+__all__ = ["Snapshot", "current", "new_id", "prune", "publish", "write_table"]
 
-TABLE = "broken_backlinks.parquet"
+TABLE = "broken_backlinks"
 MANIFEST = "manifest.json"
+ROW_GROUP = 16384
+GROUPS_PER_FILE = 64
 KEEP = 3  # snapshots kept on disk, so a server still reading an old one is not cut off
 
 
@@ -28,8 +34,37 @@ class Snapshot:
     manifest: dict[str, Any]
 
     @property
-    def table(self) -> Path:
-        return self.path / TABLE
+    def table(self) -> str:
+        """A glob of every file of the serve table (for whole-table reads)."""
+        return str(self.path / TABLE / "*.parquet")
+
+    def files_for(self, low: str, high: str) -> list[str]:
+        """The table files whose keys may fall in [low, high); at least one file, so that a
+        query always has the table's schema."""
+        files = self.manifest["files"]
+        chosen = [f["file"] for f in files
+                  if f["rows"] and f["min_key"] < high and f["max_key"] >= low]
+        return [str(self.path / TABLE / name) for name in chosen or [files[0]["file"]]]
+
+
+def write_table(con: Any, select_sql: str, staging: Path) -> list[dict[str, Any]]:
+    """Write the serve table (select_sql must be ordered by url_to_key) into staging and
+    return each file's key range and row count, for the manifest."""
+    folder = staging / TABLE
+    quoted = str(folder).replace("'", "''")
+    con.execute(f"""COPY ({select_sql}) TO '{quoted}'
+        (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP},
+         ROW_GROUPS_PER_FILE {GROUPS_PER_FILE}, FILENAME_PATTERN 'part-{{i}}')""")
+    if not any(folder.glob("*.parquet")):  # no rows: one empty file keeps the schema
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY (SELECT * FROM ({select_sql}) LIMIT 0) TO "
+                    f"'{quoted}/part-0.parquet' (FORMAT parquet)")
+    rows = con.execute(f"""
+        SELECT parse_filename(filename) AS file, min(url_to_key), max(url_to_key), count(*)
+        FROM read_parquet('{quoted}/*.parquet', filename = true)
+        GROUP BY ALL ORDER BY 2""").fetchall()
+    files = [{"file": f, "min_key": lo, "max_key": hi, "rows": n} for f, lo, hi, n in rows]
+    return files or [{"file": "part-0.parquet", "min_key": "", "max_key": "", "rows": 0}]
 
 
 def snapshots_dir(data: Path) -> Path:

@@ -138,7 +138,7 @@ class Api:
         return await run_in_threadpool(self._run, token, query, current)
 
     def _run(self, token: str, query: Query, current: snapshot.Snapshot) -> Response:
-        compiled = plan(query, current.table)
+        compiled = plan(query, current)
         cursor = self._cursor()
         try:
             with _Timer(cursor, self.settings.query_timeout) as timer:

@@ -50,14 +50,25 @@ def _batches(columns: tuple[str, ...], batches: Batches) -> Iterator[list[list[A
         yield [[f(v) for f, v in zip(convert, row, strict=True)] for row in batch]
 
 
+# orjson writes naive datetimes (UTC in the table) exactly as the API wants them.
+_JSON_DATES = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
 def _json(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
+    """One orjson call per batch; only unknown dates (NULL) need a fix-up, to `""`."""
+    dates = [i for i, name in enumerate(columns) if BY_NAME[name].kind is Kind.DATE]
     yield b'{"refpages": ['
     separator = b""
-    for batch in _batches(columns, batches):
-        if batch:
-            yield separator + b",".join(orjson.dumps(dict(zip(columns, values, strict=True)))
-                                        for values in batch)
-            separator = b","
+    for batch in batches:
+        if not batch:
+            continue
+        records = []
+        for row in batch:
+            if dates and any(row[i] is None for i in dates):
+                row = tuple("" if value is None else value for value in row)
+            records.append(dict(zip(columns, row, strict=True)))
+        yield separator + orjson.dumps(records, option=_JSON_DATES)[1:-1]
+        separator = b","
     yield b"]}"
 
 

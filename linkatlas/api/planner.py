@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import urls
 from ..columns import BY_NAME, NAMES, TIE_BREAK
 from ..errors import QueryError
+from ..snapshot import Snapshot
 
 __all__ = ["MAX_LIMIT", "OUTPUTS", "Plan", "Request", "parse_request", "plan"]
 
@@ -107,13 +107,14 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> Request:
     return request
 
 
-def plan(request: Request, table: Path) -> Plan:
-    """The SQL of a request over the serve table at `table`."""
+def plan(request: Request, snapshot: Snapshot) -> Plan:
+    """The SQL of a request over the serve table of `snapshot` (only the files its key
+    range overlaps)."""
     from .conditions import compile_condition
 
     low, high = urls.mode_range(request.target, request.mode)
     clauses = ["url_to_key >= ?", "url_to_key < ?"]
-    params: list[object] = [str(table), low, high]
+    params: list[object] = [snapshot.files_for(low, high), low, high]
     for texts, param in ((request.where, "where"), (request.having, "having")):
         compiled = compile_condition(list(texts), param)
         if compiled is not None:

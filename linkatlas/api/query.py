@@ -18,10 +18,15 @@ _FETCH = 2048
 
 
 def open_reader(memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for answering: UTC times, bounded memory (sorts spill to disk)."""
+    """A DuckDB connection for answering: UTC times, bounded memory (sorts spill to disk).
+
+    GLOBAL, because each request runs on a `cursor()`, which does not inherit session
+    settings. The Parquet footer is cached (parsing it cost ~17 ms per query at 10M rows),
+    and the optimizer does not read every row group's statistics to plan one range scan."""
     con = duckdb.connect(config={"memory_limit": memory_limit})
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    for setting in ("TimeZone = 'UTC'", "parquet_metadata_cache = true",
+                    "disabled_optimizers = 'statistics_propagation,join_order'"):
+        con.execute(f"SET GLOBAL {setting}")
     return con
 
 
@@ -38,6 +43,6 @@ def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
            ) -> tuple[list[list[tuple[Any, ...]]], Iterator[bytes]]:
     """Run and render a request (validated by `parse_request`). Rows are fetched before
     rendering starts, so a failed query raises before any byte is written (and billed)."""
-    query = plan(request, snapshot.table)
+    query = plan(request, snapshot)
     batches = list(fetch(con, query))
     return batches, render(request.output, query.columns, batches)

@@ -6,8 +6,10 @@ PROMETHEUS_MULTIPROC_DIR lets /metrics sum all workers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import UsageError
 from .app import Settings, create_app
@@ -22,6 +25,18 @@ from .app import Settings, create_app
 __all__ = ["app_from_environment", "serve"]
 
 _ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT")
+
+
+class NoDelayH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with TCP_NODELAY set on every connection: with --workers
+    uvicorn creates the listening socket itself and asyncio no longer sets it, so every
+    kept-alive answer after the first waited ~40 ms for delayed ACKs (Nagle)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 def app_from_environment() -> Starlette:
@@ -51,4 +66,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
     if announce:
         announce(f"http://{host}:{port}/")
     uvicorn.run("linkatlas.api.server:app_from_environment", factory=True, host=host,
-                port=port, workers=workers, access_log=False, log_level="warning")
+                port=port, workers=workers, access_log=False, log_level="warning",
+                http=NoDelayH11)

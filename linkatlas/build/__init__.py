@@ -138,8 +138,9 @@ def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
         for name, stage in STAGES:
             _stage(report, name, lambda stage=stage: stage(con))
         _stage(report, "ratings", lambda: rate(con))
-        _stage(report, "serve", lambda: serve_table(con, staging / snapshot.TABLE))
-        report.counts = _counts(con, staging / snapshot.TABLE)
+        files: list[dict[str, Any]] = []
+        _stage(report, "serve", lambda: files.extend(serve_table(con, staging)))
+        report.counts = _counts(con, sum(int(f["rows"]) for f in files))
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildError(f"build failed: {str(exc).splitlines()[0]}") from None
@@ -147,7 +148,8 @@ def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
         con.close()
     report.seconds["total"] = time.perf_counter() - started
     manifest = {"id": snapshot.new_id(moment), "built_at": clock.iso(moment),
-                "rows": report.counts["broken_backlinks"], "engine": "duckdb"}
+                "rows": report.counts["broken_backlinks"], "engine": "duckdb",
+                "files": files}
     published = snapshot.publish(data, staging, manifest)
     report.snapshot = published.id
     (published.path / "report.json").write_text(json.dumps(report.to_json(), indent=2))
@@ -161,7 +163,7 @@ def _stage(report: Report, name: str, run: Any) -> None:
     report.seconds[name] = time.perf_counter() - started
 
 
-def _counts(con: duckdb.DuckDBPyConnection, table: Path) -> dict[str, int]:
+def _counts(con: duckdb.DuckDBPyConnection, broken_backlinks: int) -> dict[str, int]:
     def one(sql: str) -> int:
         row = con.execute(sql).fetchone()
         return int(row[0]) if row else 0
@@ -172,5 +174,5 @@ def _counts(con: duckdb.DuckDBPyConnection, table: Path) -> dict[str, int]:
         "links": one("SELECT count(*) FROM live"),
         "targets": one("SELECT count(DISTINCT url_to) FROM live"),
         "broken_targets": one("SELECT count(*) FROM targets WHERE broken"),
-        "broken_backlinks": one(f"SELECT count(*) FROM read_parquet('{table}')"),
+        "broken_backlinks": broken_backlinks,
     }

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from .. import snapshot
+
 __all__ = ["BROKEN", "GOOD", "load_inputs", "serve_table"]
 
 Connection = duckdb.DuckDBPyConnection
@@ -128,11 +130,7 @@ def graph(con: Connection) -> None:
         WHERE NOT l.nofollow AND l.link_type IN ('href', 'redirect', 'frame')""")
 
 
-def serve_table(con: Connection, out: Path, row_group: int = 16384) -> None:
-    """Live backlinks whose target is broken, with page facts and ratings, in target-key
-    order so every API mode is one range scan (DESIGN.md §4)."""
-    con.execute(f"""
-        COPY (
+SERVE_SQL = """
         SELECT l.url_from, l.url_to,
                coalesce(ur.ahrefs_rank, 0)::BIGINT AS ahrefs_rank,
                coalesce(dr.domain_rating, 0)::BIGINT AS domain_rating,
@@ -152,9 +150,13 @@ def serve_table(con: Connection, out: Path, row_group: int = 16384) -> None:
         LEFT JOIN url_rating ur ON ur.key = p.key
         LEFT JOIN domain_rating dr ON dr.domain = p.domain
         LEFT JOIN domain_rating dt ON dt.domain = l.domain_to
-        ORDER BY url_to_key, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow
-        ) TO '{str(out).replace("'", "''")}'
-        (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})""")
+        ORDER BY url_to_key, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow"""
+
+
+def serve_table(con: Connection, staging: Path) -> list[dict[str, object]]:
+    """Live backlinks whose target is broken, with page facts and ratings, in target-key
+    order so every API mode is one range scan (DESIGN.md §4); returns the files written."""
+    return snapshot.write_table(con, SERVE_SQL, staging)
 
 
 STAGES: tuple[tuple[str, Callable[[Connection], None]], ...] = (

@@ -18,8 +18,7 @@ def write_synthetic(data: Path, rows: int, domains: int, seed: int = 0) -> snaps
     staging.mkdir(parents=True, exist_ok=True)
     con = connect(data, memory_limit="2GB")
     try:
-        con.execute(f"""
-        COPY (
+        files = snapshot.write_table(con, f"""
         WITH base AS (
             SELECT i, hash(i + {int(seed)}) AS h, (hash(i * 7 + {int(seed)}) % {domains}) AS d
             FROM range({rows}) t(i)),
@@ -55,12 +54,10 @@ def write_synthetic(data: Path, rows: int, domains: int, seed: int = 0) -> snaps
                'test,d' || d || CASE WHEN www THEN ',www' ELSE '' END || ')' || path
                    AS url_to_key
         FROM shaped
-        ORDER BY url_to_key, url_from)
-        TO '{staging / snapshot.TABLE}' (FORMAT parquet, COMPRESSION zstd,
-                                         ROW_GROUP_SIZE 16384)""")
+        ORDER BY url_to_key, url_from""", staging)
     finally:
         con.close()
     moment = clock.now()
     return snapshot.publish(data, staging, {"id": snapshot.new_id(moment),
                                             "built_at": clock.iso(moment), "rows": rows,
-                                            "engine": "synthetic"})
+                                            "engine": "synthetic", "files": files})
