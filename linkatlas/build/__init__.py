@@ -88,8 +88,8 @@ def extract_inputs(data: Path, workers: int | None = None) -> Inputs:
     folder = log_dir(data)
     checks = sorted(p for p in folder.glob("*.jsonl") if p.stat().st_size) if (
         folder.is_dir()) else []
-    return Inputs(stats, [e / "visits.parquet" for e in entries],
-                  [e / "links.parquet" for e in entries], checks)
+    return Inputs(stats, sorted(p for e in entries for p in e.glob("visits-*.parquet")),
+                  sorted(p for e in entries for p in e.glob("links-*.parquet")), checks)
 
 
 def load(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:

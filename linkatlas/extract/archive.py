@@ -22,7 +22,7 @@ from fastwarc.warc import WarcRecordType
 
 from ..errors import ArchiveError
 
-__all__ = ["Capture", "Skip", "read_archive", "sniff_format"]
+__all__ = ["Capture", "Skip", "chunk_offsets", "read_archive", "sniff_format"]
 
 MAX_BODY = 10 * 1024 * 1024  # bytes of a body kept for parsing; page_size still counts all
 MAX_INFLATE = 50 * MAX_BODY  # decoded bytes counted at most: a gzip bomb stops here
@@ -197,23 +197,56 @@ def _inflate(raw: bytes, coding: str) -> tuple[bytes, int] | None:
     return b"".join(chunks), total
 
 
-def read_archive(path: Path) -> Iterator[Capture | Skip]:
-    """Captures and skips of one archive file, in file order."""
+def read_archive(path: Path, start: int = 0, end: int | None = None
+                 ) -> Iterator[Capture | Skip]:
+    """Captures and skips of one archive file, in file order; of a WARC, only the records
+    that start in [start, end) (offsets from `chunk_offsets`). An ARC is read whole."""
     if sniff_format(path) == "arc":
         yield from _read_arc(path)
     else:
-        yield from _read_warc(path)
+        yield from _read_warc(path, start, end)
 
 
-def _read_warc(path: Path) -> Iterator[Capture | Skip]:
-    wanted = WarcRecordType.response | WarcRecordType.metadata
-    last = 0
+def chunk_offsets(path: Path, records: int, size: int) -> list[int]:
+    """Offsets that split a WARC into chunks of at most `records` records or `size` bytes,
+    each a record start where a reader can begin (a gzip member or `WARC/` header). An ARC,
+    or a WARC compressed as one gzip stream, is one chunk: [0]."""
+    if sniff_format(path) == "arc":
+        return [0]
+    starts = [0]
+    count = 0
     try:
         with path.open("rb") as stream:
+            for record in FastIterator(stream, parse_http=False, quirks_mode=True):
+                count += 1
+                offset = record.stream_pos
+                if count > records or offset - starts[-1] >= size:
+                    starts.append(offset)
+                    count = 1
+            stream.seek(0)
+            magic = b"\x1f\x8b" if stream.read(2) == b"\x1f\x8b" else b"WARC/"
+            usable = [0]
+            for offset in starts[1:]:
+                stream.seek(offset)
+                if stream.read(len(magic)) == magic:
+                    usable.append(offset)
+    except (OSError, ValueError, zlib.error, EOFError):
+        return [0]  # the reader will meet the damage and count it
+    return usable
+
+
+def _read_warc(path: Path, start: int, end: int | None) -> Iterator[Capture | Skip]:
+    wanted = WarcRecordType.response | WarcRecordType.metadata
+    last = start
+    try:
+        with path.open("rb") as stream:
+            stream.seek(start)
             records = FastIterator(stream, record_types=wanted, parse_http=False,
                                    quirks_mode=True)
             for record in records:
                 last = record.stream_pos
+                if end is not None and last >= end:
+                    break
                 yield _from_fast(record)
     except (OSError, ValueError, zlib.error, EOFError) as exc:
         yield Skip(last, f"unreadable record: {_short(exc)}")

@@ -1,9 +1,12 @@
 """Extract archives into cached Parquet tables, using every core.
 
-The main process streams records out of each archive (fastwarc is fast); worker processes
-parse them in batches. Each archive's result is cached under `DIR/extract/`, keyed by the
-archive's name, size and mtime and by EXTRACT_VERSION, so a rebuild parses only new archives.
-Memory is bounded by the batch size and the number of batches in flight, not by the input.
+Each archive is cut into chunks at record boundaries (`chunk_offsets`: at most 256 records or
+4 MB each); a worker process reads its chunk straight from the file, parses it and writes the
+chunk's own Parquet parts, so no record or row crosses between processes, chunks of all
+archives keep every core busy, and memory is bounded by the chunk, not by the input.
+
+Each archive's result is cached under `DIR/extract/`, keyed by the archive's name, size and
+mtime and by EXTRACT_VERSION, so a rebuild parses only new archives.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -23,14 +26,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .archive import Capture, Skip, read_archive
+from .archive import Skip, chunk_offsets, read_archive
 from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "extract_archives"]
 
-EXTRACT_VERSION = 1  # bump when extraction output changes: every cache entry is rebuilt
-_BATCH_RECORDS = 128
-_BATCH_BYTES = 8 * 1024 * 1024
+EXTRACT_VERSION = 2  # bump when extraction output changes: every cache entry is rebuilt
+CHUNK_RECORDS = 256
+CHUNK_BYTES = 4 * 1024 * 1024
+_FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
 
 VISIT_SCHEMA = pa.schema([
     ("url", pa.string()), ("key", pa.string()), ("domain", pa.string()),
@@ -49,7 +53,7 @@ LINK_SCHEMA = pa.schema([
 
 @dataclass
 class ArchiveStats:
-    """What one archive gave: for the build report."""
+    """What one archive (or one chunk of it) gave: for the build report."""
 
     archive: str
     records: int = 0
@@ -61,6 +65,15 @@ class ArchiveStats:
     skipped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     cached: bool = False
+
+    def add(self, other: ArchiveStats) -> None:
+        self.records += other.records
+        self.captures += other.captures
+        self.pages += other.pages
+        self.links += other.links
+        self.kinds.update(other.kinds)
+        self.ignored.update(other.ignored)
+        self.skipped.update(other.skipped)
 
     def to_json(self) -> dict[str, Any]:
         return {"archive": self.archive, "records": self.records, "captures": self.captures,
@@ -82,83 +95,76 @@ def cache_name(archive: Path) -> str:
     return f"{archive.name}.{info.st_size}.{info.st_mtime_ns}.v{EXTRACT_VERSION}"
 
 
-def _rows_of(batch: list[Capture]) -> tuple[dict[str, list[Any]], dict[str, list[Any]],
-                                             list[str]]:
-    """Worker: a batch of captures → columns of visits and links, and reasons of bad ones."""
-    visits: dict[str, list[Any]] = {name: [] for name in VISIT_FIELDS}
-    links: dict[str, list[Any]] = {name: [] for name in LINK_FIELDS}
-    bad: list[str] = []
-    for capture in batch:
-        try:
-            result = capture_rows(capture)
-        except Exception as exc:  # noqa: BLE001 - one bad page must not stop a build
-            bad.append(f"extraction failed: {type(exc).__name__}")
-            continue
-        if result is None:
-            bad.append("invalid URL")
-            continue
-        visit, link_rows = result
-        for name in VISIT_FIELDS:
-            visits[name].append(visit[name])
-        for row in link_rows:
-            for name in LINK_FIELDS:
-                links[name].append(row[name])
-    return visits, links, bad
+class _Parts:
+    """The Parquet parts of one chunk: rows are buffered in columns and written in groups."""
 
-
-def _batches(archive: Path, stats: ArchiveStats) -> Iterator[list[Capture]]:
-    batch: list[Capture] = []
-    size = 0
-    for item in read_archive(archive):
-        stats.records += 1
-        if isinstance(item, Skip):
-            (stats.skipped if item.bad else stats.ignored)[item.reason] += 1
-            continue
-        batch.append(item)
-        size += len(item.body)
-        if len(batch) >= _BATCH_RECORDS or size >= _BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-class _Writer:
-    """Streams result batches of one archive into its cache directory (atomically renamed)."""
-
-    def __init__(self, final: Path, archive: str) -> None:
-        self.final = final
-        self.temp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(self.temp, ignore_errors=True)
-        self.temp.mkdir(parents=True)
+    def __init__(self, folder: Path, number: int, archive: str) -> None:
         self.archive = archive
-        self.visits = pq.ParquetWriter(self.temp / "visits.parquet", VISIT_SCHEMA)
-        self.links = pq.ParquetWriter(self.temp / "links.parquet", LINK_SCHEMA)
+        self.visits_writer = pq.ParquetWriter(folder / f"visits-{number:05d}.parquet",
+                                              VISIT_SCHEMA)
+        self.links_writer = pq.ParquetWriter(folder / f"links-{number:05d}.parquet",
+                                             LINK_SCHEMA)
+        self.visits: dict[str, list[Any]] = {name: [] for name in VISIT_FIELDS}
+        self.links: dict[str, list[Any]] = {name: [] for name in LINK_FIELDS}
 
-    def write(self, result: tuple[dict[str, list[Any]], dict[str, list[Any]], list[str]],
-              stats: ArchiveStats) -> None:
-        visits, links, bad = result
-        for reason in bad:
-            stats.skipped[reason] += 1
-        count = len(visits["url"])
-        stats.captures += count + len(bad)
-        stats.kinds.update(visits["kind"])
-        stats.pages += sum(kind == "page" for kind in visits["kind"])
-        stats.links += len(links["url_from"])
-        visits["archive"] = [self.archive] * count
-        self.visits.write_table(pa.table(visits, schema=VISIT_SCHEMA))
-        self.links.write_table(pa.table(links, schema=LINK_SCHEMA))
+    def add(self, visit: dict[str, Any], links: list[dict[str, Any]]) -> None:
+        for name in VISIT_FIELDS:
+            self.visits[name].append(visit[name])
+        for row in links:
+            for name in LINK_FIELDS:
+                self.links[name].append(row[name])
+        if len(self.links["url_from"]) >= _FLUSH_ROWS:
+            self.flush()
 
-    def commit(self, stats: ArchiveStats) -> None:
-        self.visits.close()
-        self.links.close()
-        (self.temp / "stats.json").write_text(json.dumps(stats.to_json()))
-        shutil.rmtree(self.final, ignore_errors=True)
-        os.replace(self.temp, self.final)
+    def flush(self) -> None:
+        count = len(self.visits["url"])
+        if count:
+            self.visits_writer.write_table(pa.table(
+                {**self.visits, "archive": [self.archive] * count}, schema=VISIT_SCHEMA))
+        if self.links["url_from"]:
+            self.links_writer.write_table(pa.table(self.links, schema=LINK_SCHEMA))
+        for columns in (self.visits, self.links):
+            for values in columns.values():
+                values.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.visits_writer.close()
+        self.links_writer.close()
+
+
+def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path,
+                   number: int) -> ArchiveStats:
+    """Worker: parse the records of one chunk and write its Parquet parts."""
+    stats = ArchiveStats(archive.name)
+    parts = _Parts(folder, number, archive.name)
+    try:
+        for item in read_archive(archive, start, end):
+            stats.records += 1
+            if isinstance(item, Skip):
+                (stats.skipped if item.bad else stats.ignored)[item.reason] += 1
+                continue
+            stats.captures += 1
+            try:
+                result = capture_rows(item)
+            except Exception as exc:  # noqa: BLE001 - one bad page must not stop a build
+                stats.skipped[f"extraction failed: {type(exc).__name__}"] += 1
+                continue
+            if result is None:
+                stats.skipped["invalid URL"] += 1
+                continue
+            visit, links = result
+            parts.add(visit, links)
+            stats.kinds[visit["kind"]] += 1
+            stats.pages += visit["kind"] == "page"
+            stats.links += len(links)
+    finally:
+        parts.close()
+    return stats
 
 
 class _Inline(Executor):
-    """One worker: parse in this process (no start-up cost, nothing to pickle)."""
+    """One worker: parse in this process (no start-up cost)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -172,46 +178,51 @@ def _pool(workers: int) -> Executor:
     # forkserver, not fork: the caller may hold threads (a server, DuckDB) that fork would copy
     # in whatever state they are in.
     context = get_context("forkserver")
-    context.set_forkserver_preload(["linkatlas.extract.rows"])
+    context.set_forkserver_preload(["linkatlas.extract.run"])
     return ProcessPoolExecutor(workers, mp_context=context)
 
 
-def _extract_one(archive: Path, final: Path, pool: Executor,
-                 in_flight: int) -> ArchiveStats:
-    stats = ArchiveStats(archive.name)
-    started = time.perf_counter()
-    writer = _Writer(final, archive.name)
-    pending: list[Future[Any]] = []
-    for batch in _batches(archive, stats):
-        pending.append(pool.submit(_rows_of, batch))
-        while len(pending) >= in_flight:
-            writer.write(pending.pop(0).result(), stats)
-    for future in pending:
-        writer.write(future.result(), stats)
-    stats.seconds = time.perf_counter() - started
-    writer.commit(stats)
-    return stats
+def _commit(entry: Path, temp: Path, stats: ArchiveStats) -> None:
+    (temp / "stats.json").write_text(json.dumps(stats.to_json()))
+    shutil.rmtree(entry, ignore_errors=True)
+    os.replace(temp, entry)
 
 
 def extract_archives(archives: list[Path], cache: Path, workers: int | None = None
                      ) -> list[ArchiveStats]:
     """Extract every archive not yet in the cache; return the stats of all of them."""
     cache.mkdir(parents=True, exist_ok=True)
-    results: list[ArchiveStats] = []
+    results: dict[Path, ArchiveStats] = {}
     todo: list[tuple[Path, Path]] = []
     for archive in archives:
         entry = cache / cache_name(archive)
         if (entry / "stats.json").exists():
-            results.append(ArchiveStats.from_json(json.loads((entry / "stats.json").read_text())))
+            results[archive] = ArchiveStats.from_json(json.loads(
+                (entry / "stats.json").read_text()))
         else:
             todo.append((archive, entry))
     if todo:
-        workers = workers or os.cpu_count() or 1
-        with _pool(workers) as pool:
-            for archive, entry in todo:
-                results.append(_extract_one(archive, entry, pool, 2 * workers))
+        with _pool(workers or os.cpu_count() or 1) as pool:
+            started = time.perf_counter()
+            jobs: list[tuple[Path, Path, Path, list[Future[ArchiveStats]]]] = []
+            for archive, entry in todo:  # every chunk of every archive is queued at once
+                temp = entry.with_name(entry.name + ".tmp")
+                shutil.rmtree(temp, ignore_errors=True)
+                temp.mkdir(parents=True)
+                starts = chunk_offsets(archive, CHUNK_RECORDS, CHUNK_BYTES)
+                ends: list[int | None] = [*starts[1:], None]
+                jobs.append((archive, entry, temp, [
+                    pool.submit(_extract_chunk, archive, start, end, temp, number)
+                    for number, (start, end) in enumerate(zip(starts, ends, strict=True))]))
+            for archive, entry, temp, futures in jobs:
+                stats = ArchiveStats(archive.name)
+                for future in futures:
+                    stats.add(future.result())
+                stats.seconds = time.perf_counter() - started
+                _commit(entry, temp, stats)
+                results[archive] = stats
     live = {cache_name(archive) for archive in archives}
     for stale in cache.iterdir():  # entries of archives that changed or were removed
         if stale.name not in live:
             shutil.rmtree(stale, ignore_errors=True)
-    return results
+    return [results[archive] for archive in archives]

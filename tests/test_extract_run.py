@@ -1,0 +1,59 @@
+"""Chunked, cached extraction gives the same rows however an archive is cut."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from linkatlas.extract import run
+from linkatlas.extract.archive import chunk_offsets
+
+from .archives import page, write_warc
+
+
+def _archive(tmp_path: Path, name: str, gzip_records: bool = True) -> Path:
+    pages = [page(f"http://s{n % 7}.test/{n}", "2024-01-01T00:00:00Z",
+                  f"<title>p{n}</title><p>about {n}</p><a href='/x/{n}'>x</a>"
+                  f"<a href='http://t{n % 5}.test/'>t</a>") for n in range(300)]
+    return write_warc(tmp_path / name, pages, gzip_records=gzip_records)
+
+
+def _rows(cache: Path) -> list[tuple[object, ...]]:
+    return duckdb.sql(f"""SELECT url_from, url_to, link_type, anchor, text_pre, text_post
+                          FROM read_parquet('{cache}/*/links-*.parquet')
+                          ORDER BY ALL""").fetchall()
+
+
+@pytest.mark.parametrize("gzip_records", [True, False])
+def test_chunks_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   gzip_records: bool) -> None:
+    archive = _archive(tmp_path, "a.warc.gz" if gzip_records else "a.warc", gzip_records)
+    whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
+    monkeypatch.setattr(run, "CHUNK_RECORDS", 40)
+    assert len(chunk_offsets(archive, 40, 1 << 30)) >= 7
+    cut = run.extract_archives([archive], tmp_path / "cut", workers=2)
+    assert _rows(tmp_path / "whole") == _rows(tmp_path / "cut")
+    assert len(_rows(tmp_path / "cut")) == 600
+    assert cut[0].pages == whole[0].pages == 300
+    assert len(list((tmp_path / "cut").glob("*/links-*.parquet"))) >= 7
+
+
+def test_an_archive_gzipped_as_one_stream_is_one_chunk(tmp_path: Path) -> None:
+    plain = _archive(tmp_path, "a.warc", gzip_records=False)
+    single = tmp_path / "single.warc.gz"
+    single.write_bytes(gzip.compress(plain.read_bytes()))
+    assert chunk_offsets(single, 40, 1 << 30) == [0]
+    stats = run.extract_archives([single], tmp_path / "c", workers=1)
+    assert stats[0].pages == 300
+
+
+def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:
+    first = _archive(tmp_path, "a.warc.gz")
+    cache = tmp_path / "cache"
+    assert not run.extract_archives([first], cache, workers=1)[0].cached
+    assert run.extract_archives([first], cache, workers=1)[0].cached
+    run.extract_archives([], cache, workers=1)
+    assert list(cache.iterdir()) == []
