@@ -76,3 +76,47 @@ def test_two_rounds_find_exactly_the_broken_targets(world: tuple[Path, int, Samp
                                  count(*) FILTER (WHERE broken_at >= TIMESTAMP '2024-05-10')
                           FROM '{table}'""").fetchall()[0]
     assert all(count > 0 for count in rows), rows
+
+
+def test_crawling_the_sample_web_is_polite(tmp_path: Path) -> None:
+    from collections import defaultdict
+
+    from protego import Protego
+
+    from linkatlas.crawl import DEFAULT_USER_AGENT
+    from linkatlas.extract.archive import Capture, read_archive
+
+    port = _free_port()
+    web = generate(seed=5, pages=60)
+    hosts = tmp_path / "hosts"
+    web.write_hosts(hosts)
+    delay = 0.15
+    with serve_in_thread(web, port) as server:
+        stats = crawl(tmp_path / "data", web.seeds(port), CrawlOptions(
+            hosts=hosts, hosts_only=True, delay=delay, per_host=2, concurrency=16))
+        log = list(server.log)
+    assert stats.done and stats.fetched > 100
+    by_host: dict[str, list[float]] = defaultdict(list)
+    for request in log:
+        host = request.host.split(":")[0]
+        assert request.user_agent == DEFAULT_USER_AGENT
+        by_host[host].append(request.time)
+        robots = web.robots(host)
+        if request.target != "/robots.txt" and robots is not None:
+            rules = Protego.parse(robots)
+            assert rules.can_fetch(f"http://{host}{request.target}", "linkatlas"), request
+    shared = {a for a in web.hosts.values() if list(web.hosts.values()).count(a) > 1}
+    for host, times in by_host.items():
+        if web.hosts[host] in shared:
+            continue  # the server logs an alias (www.alpha.test) under its primary name
+        first = next(r for r in log if r.host.split(":")[0] == host)
+        assert first.target == "/robots.txt", host  # robots.txt before any page
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        crawl_delay = 1.0 if host == "delta.test" else delay  # its Crawl-delay: 1
+        assert min(gaps) >= crawl_delay * 0.9, (host, min(gaps))
+    # every answer the server gave is in the archives, once (the log names an alias by its
+    # primary host, so paths are compared)
+    archived = sorted(item.url.split(str(port), 1)[1] for path in
+                      (tmp_path / "data" / "archives").iterdir() for item in read_archive(path)
+                      if isinstance(item, Capture))
+    assert archived == sorted(r.target for r in log)

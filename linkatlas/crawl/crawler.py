@@ -52,6 +52,7 @@ class _Host:
     queue: deque[Entry] = field(default_factory=deque)
     active: int = 0
     next_at: float = 0.0
+    last_start: float = 0.0
     in_heap: bool = False
 
 
@@ -184,6 +185,9 @@ class Crawler:
             host.in_heap = False
             if not host.queue or host.active >= self.options.per_host:
                 continue
+            if host.next_at > now:  # its pause grew while it waited (a Crawl-delay learned)
+                self._push(host, host.next_at)
+                continue
             entry = host.queue[0]
             origin = origin_of(entry.url)
             robots = self.robots.get(origin)
@@ -223,6 +227,7 @@ class Crawler:
     def _start(self, host: _Host, origin: str, work: object, now: float) -> None:
         host.active += 1
         delay = self.robots.delay_for(origin)
+        host.last_start = now
         host.next_at = now + delay
         if delay and host.queue:
             waits = self.stats.host_waits
@@ -288,6 +293,8 @@ class Crawler:
             self.robots.store_failure(origin)
         finally:
             self._robots_pending.discard(origin)
+            # The pause after robots.txt itself follows its Crawl-delay, now known.
+            host.next_at = max(host.next_at, host.last_start + self.robots.delay_for(origin))
             self._finished(host, asyncio.current_task())  # type: ignore[arg-type]
 
     def _archive(self, fetched: Fetched) -> None:
