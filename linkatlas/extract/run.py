@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -175,8 +176,11 @@ class _Inline(Executor):
 def _pool(workers: int) -> Executor:
     if workers == 1:
         return _Inline()
-    # forkserver, not fork: the caller may hold threads (a server, DuckDB) that fork would copy
-    # in whatever state they are in.
+    # fork starts workers at once with everything imported, but copies other threads' locks
+    # in whatever state they are in: only when this is the only thread (the CLI), else
+    # forkserver (a server, a test run, DuckDB threads).
+    if threading.active_count() == 1:
+        return ProcessPoolExecutor(workers, mp_context=get_context("fork"))
     context = get_context("forkserver")
     context.set_forkserver_preload(["linkatlas.extract.run"])
     return ProcessPoolExecutor(workers, mp_context=context)
