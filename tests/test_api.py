@@ -266,3 +266,20 @@ def test_a_query_past_the_timeout_is_cancelled_and_free(big: Path) -> None:
     assert orjson.loads(response.content)["error"].startswith("query timeout")
     assert app.state.api.ledger.info(token).rows_left == 10_000_000
     app.state.api.ledger.close()
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    ("xml", "<info><rows_left>7</rows_left><rows_limit>7</rows_limit><subscription>i"),
+    ("php", 'a:1:{s:4:"info";a:3:{s:9:"rows_left";i:7;s:10:"rows_limit";i:7;'),
+    ("csv", "rows_left,rows_limit,subscription\r\n7,7,i\r\n"),
+])
+def test_subscription_info_in_every_output(client: httpx.Client, output: str,
+                                           expected: str) -> None:
+    token = client.ledger.create("i", 7)  # type: ignore[attr-defined]
+    assert expected in client.get(f"/?token={token}&from=subscription_info&output={output}").text
+
+
+def test_hostile_table_names_do_not_grow_the_metrics(client: httpx.Client, token: str) -> None:
+    for n in range(5):
+        client.get(f"/?token={token}&from=evil{n}")
+    assert "evil" not in client.get("/metrics").text

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from .. import snapshot
 from ..errors import QueryError, SnapshotError
 from . import metrics
-from .formats import CONTENT_TYPES, error_body, render
+from .formats import CONTENT_TYPES, error_body, info_body, render
 from .ledger import Ledger, open_ledger
 from .params import MAX_QUERY, parse_params
 from .planner import Plan, parse_request, plan
@@ -40,6 +40,7 @@ __all__ = ["Settings", "create_app"]
 log = logging.getLogger("linkatlas.access")
 _TOKEN = re.compile(r"(token=)[^&\s]*")
 _FETCH = 4096
+_TABLES = frozenset(("broken_backlinks", "subscription_info"))
 _SMALL = 10_000  # rows held in memory to know the cost; beyond, the rows are counted first
 
 
@@ -109,12 +110,16 @@ class Api:
         output = output if output in CONTENT_TYPES else "json"
         if not params:
             return HTMLResponse(await run_in_threadpool(self.web_page))
+        label = table if table in _TABLES else "other"  # bounded metric labels
         try:
             response = await self._answer(params, table, output)
         except (QueryError, SnapshotError) as error:
-            response = self._error(output, str(error), table or "-")
-        metrics.LATENCY.labels(table=table or "-").observe(time.perf_counter() - started)
-        metrics.REQUESTS.labels(table=table or "-",
+            response = self._error(output, str(error), label)
+        except Exception:  # a bug must still answer as v2 clients expect, never a 5xx
+            log.exception("unexpected error answering %s", redact(request.url.query))
+            response = self._error(output, "internal error", label)
+        metrics.LATENCY.labels(table=label).observe(time.perf_counter() - started)
+        metrics.REQUESTS.labels(table=label,
                                 status=response.headers.get("X-Status", "ok")).inc()
         return response
 
@@ -123,13 +128,13 @@ class Api:
         token = (params.get("token") or [""])[-1]
         info = await run_in_threadpool(self.ledger.info, token)
         if info is None:
-            return self._error(output, "invalid token", table or "-")
+            raise QueryError("", "invalid token")
         if not table:
             raise QueryError("from", "missing")
         if table == "subscription_info":
             body = {"info": {"rows_left": info.rows_left, "rows_limit": info.rows_limit,
                              "subscription": info.name}}
-            return Response(render_info(output, body), media_type=CONTENT_TYPES[output],
+            return Response(info_body(output, body), media_type=CONTENT_TYPES[output],
                             headers={"X-Results-Count": "1"})
         if table != "broken_backlinks":
             raise QueryError("from", f"table {table!r} not found")
@@ -162,6 +167,11 @@ class Api:
             raise QueryError("", f"rows limit exceeded: this request costs {cost} rows, "
                                  f"{charge.rows_left} left")
         metrics.ROWS.inc(count)
+        if complete:  # all rows are in memory: render here, in this thread, in one body
+            cursor.close()
+            return Response(b"".join(render(query.output, compiled.columns, [rows], count)),
+                            media_type=CONTENT_TYPES[query.output],
+                            headers={"X-Results-Count": str(count)})
         batches = self._batches(cursor, rows, complete)
         return StreamingResponse(iterate_in_threadpool(render(query.output, compiled.columns,
                                                               batches, count)),
@@ -206,17 +216,6 @@ class Api:
         from ..web.pages import docs
 
         return docs()
-
-
-def render_info(output: str, body: dict[str, Any]) -> bytes:
-    if output == "xml":
-        info = body["info"]
-        fields = "".join(f"<{k}>{v}</{k}>" for k, v in info.items())
-        return (f'<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse><info>{fields}'
-                f"</info></AhrefsApiResponse>").encode()
-    import orjson
-
-    return orjson.dumps(body)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -138,6 +138,22 @@ def render(output: str, columns: tuple[str, ...], batches: Batches,
     return _WRITERS[output](columns, batches)
 
 
+def info_body(output: str, body: dict[str, dict[str, Any]]) -> bytes:
+    """`subscription_info` (spec/API.md) in the requested format."""
+    info = body["info"]
+    if output == "xml":
+        fields = "".join(f"<{k}>{_xml_value(v)}</{k}>" for k, v in info.items())
+        return (f'<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse><info>{fields}'
+                f"</info></AhrefsApiResponse>").encode()
+    if output == "php":
+        fields = "".join(_php_scalar(k) + _php_scalar(v) for k, v in info.items())
+        return f'a:1:{{s:4:"info";a:{len(info)}:{{{fields}}}}}'.encode()
+    if output == "csv":
+        return (",".join(info) + "\r\n" + ",".join(str(v) for v in info.values())
+                + "\r\n").encode()
+    return orjson.dumps(body)
+
+
 def error_body(output: str, message: str) -> bytes:
     """A v2 error body (spec/API.md, Errors)."""
     if output == "xml":
