@@ -12,6 +12,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from linkatlas.api.app import Settings, cost_of, create_app, redact
 from linkatlas.api.planner import parse_request
@@ -283,3 +285,23 @@ def test_hostile_table_names_do_not_grow_the_metrics(client: httpx.Client, token
     for n in range(5):
         client.get(f"/?token={token}&from=evil{n}")
     assert "evil" not in client.get("/metrics").text
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=80) | st.from_regex(r"[a-z_]{1,12}(=|<|>=|<>)[\"0-9a-z\\,()]{0,20}",
+                                            fullmatch=True))
+def test_hostile_conditions_never_5xx_nor_charge(client: httpx.Client, token: str,
+                                                 text: str) -> None:
+    before = client.ledger.info(token).rows_left  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    response = _get(client, token, target="example.com", mode="subdomains", where=text,
+                    having=text[::-1])
+    assert response.status_code == 200 and time.perf_counter() - started < 5
+    body = orjson.loads(response.content)
+    after = client.ledger.info(token).rows_left  # type: ignore[attr-defined]
+    if "error" in body:
+        assert response.headers["X-Status"] == "error" and after == before
+    else:
+        extra = 5 * bool(text.strip()) + 5 * bool(text[::-1].strip())  # empty: not given
+        assert before - after == 1 + 5 * len(body["refpages"]) + extra
