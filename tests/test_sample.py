@@ -237,6 +237,16 @@ def test_scales_to_100000_pages_quickly() -> None:
     assert page.status == 200 and page.body
 
 
+def test_min_hosts_adds_domains_without_changing_the_default(web: Web) -> None:
+    assert generate(seed=1, pages=300, min_hosts=0).hosts == web.hosts
+    many = generate(seed=1, pages=10_000, min_hosts=200)
+    assert len(many.hosts) >= 200 and len(set(many.hosts.values())) >= 190
+    assert 9_500 <= sum(site.articles for site in many.sites) <= 10_500
+    assert generate(seed=3, pages=100_000, min_hosts=10).hosts == generate(3, 100_000).hosts
+    site = many.sites[-1]
+    assert many.page(site.name, site.article_path(site.articles), PORT).status == 200
+
+
 # -- server -----------------------------------------------------------------------------------
 
 

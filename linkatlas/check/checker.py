@@ -37,7 +37,9 @@ import contextlib
 import errno
 import heapq
 import itertools
+import os
 import ssl
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -213,6 +215,8 @@ class _Checker:
         self._loop = asyncio.get_running_loop()
         self._started = self._loop.time()
         self._reported = 0.0
+        self._stamp_key: tuple[int, str | None] = (-1, None)
+        self._stamp_text = ""
         hosts = read_hosts(options.hosts) if options.hosts else None
         self.resolver = Resolver(hosts, hosts_only=options.hosts_only,
                                  allow_private=options.allow_private)
@@ -225,9 +229,11 @@ class _Checker:
                                          limit_per_host=0, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=self.options.timeout)
         headers = {"User-Agent": self.options.user_agent, "Accept": "*/*"}
+        # auto_decompress off: bodies are read only to end the request, never looked at.
         self.session = aiohttp.ClientSession(connector=connector, timeout=timeout,
                                              headers=headers, cookie_jar=aiohttp.DummyCookieJar(),
-                                             max_line_size=32768, max_field_size=32768)
+                                             max_line_size=32768, max_field_size=32768,
+                                             auto_decompress=False)
         try:
             await self._dispatch()
         finally:
@@ -347,6 +353,9 @@ class _Checker:
         else:
             self._push_timer(self._loop.time() + outcome, job)
         self._schedule(host)
+        # Refill the freed slot now rather than on the dispatcher's next turn: one loop
+        # iteration (and one wait_for task) less per request.
+        self._launch()
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -362,7 +371,7 @@ class _Checker:
                 self.stats.retries += 1
                 return pause
         error = "other" if answer.error == "invalid" else answer.error
-        observation = Observation(url=job.url, time=clock.iso(clock.now()),
+        observation = Observation(url=job.url, time=self._stamp(),
                                   http_code=answer.code, error=error,
                                   location=answer.location, method=answer.method)
         if not job.confirming and self._changed(job.url, observation):
@@ -389,6 +398,13 @@ class _Checker:
         if answer.code in _RETRY_CODES or (answer.error and answer.error not in _FINAL_ERRORS):
             return pause
         return None
+
+    def _stamp(self) -> str:
+        """clock.iso(clock.now()), formatted once per second of the system clock."""
+        key = (int(time.time()), os.environ.get("LINKATLAS_NOW"))
+        if key != self._stamp_key:
+            self._stamp_key, self._stamp_text = key, clock.iso(clock.now())
+        return self._stamp_text
 
     def _changed(self, url: str, observation: Observation) -> bool:
         previous = self._previous.get(url)

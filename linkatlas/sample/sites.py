@@ -1,7 +1,8 @@
 """The hosts of the sample web: names, addresses, languages, encodings, sizes and robots.txt.
 
 The twelve base hosts span eight registered domains (`alpha.test` … `theta.test`); webs larger than
-3,000 pages add one more domain (apex plus `blog.` subdomain) per 2,500 pages, up to 250. Names in
+3,000 pages add one more domain (apex plus `blog.` subdomain) per 2,500 pages, up to 250, or as
+many as `min_hosts` asks for (benchmarks that need many hosts on a small web). Names in
 UNKNOWN_HOSTS appear in links but never in the hosts file, so a `--hosts-only` resolver answers
 NXDOMAIN for them.
 """
@@ -114,9 +115,12 @@ def _extra_sites(count: int) -> list[tuple[str, str, str, str, str, int, str, st
     return rows
 
 
-def build_sites(pages: int) -> list[Site]:
-    """All sites of a web of about `pages` pages, articles spread by weight (≥ 2 each)."""
-    rows = list(_BASE) + _extra_sites(min(250, pages // 2500) if pages > 3000 else 0)
+def build_sites(pages: int, min_hosts: int = 0) -> list[Site]:
+    """All sites of a web of about `pages` pages, articles spread by weight (≥ 2 each); at
+    least `min_hosts` of them (up to 513) when extra domains can give that many."""
+    extra = min(250, pages // 2500) if pages > 3000 else 0
+    extra = min(250, max(extra, -(-(min_hosts - len(_BASE)) // 2)))
+    rows = list(_BASE) + _extra_sites(extra)
     weight = sum(row[5] for row in rows)
     total = max(pages - FIXED_PAGES, 0)
     sites = []

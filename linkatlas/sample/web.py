@@ -164,11 +164,12 @@ def _clean(target: str) -> str:
     return path[len("http://x"):] + sep + query
 
 
-def generate(seed: int = 0, pages: int = 300, round: int = 0) -> Web:
+def generate(seed: int = 0, pages: int = 300, round: int = 0, *, min_hosts: int = 0) -> Web:
     """The sample web of about `pages` HTML pages, deterministic by seed; round 1 is the same
-    web some time later (see routes.py and links.py for what changes)."""
+    web some time later (see routes.py and links.py for what changes). `min_hosts` adds extra
+    domains (two hosts each) until at least that many sites exist; 0 keeps the default."""
     if round not in (0, 1):
         raise ValueError(f"round: expected 0 or 1, got {round}")
-    sites = tuple(build_sites(pages))
+    sites = tuple(build_sites(pages, min_hosts))
     hosts = {s.name: s.address for s in sites if not (round == 1 and "dies" in s.features)}
     return Web(seed, pages, round, sites, hosts)
