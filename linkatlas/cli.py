@@ -120,7 +120,7 @@ def query(
         "limit": [limit], "offset": [offset], "output": [output]}
     with _errors():
         request = parse_request(params)
-        _, body = answer(open_reader(), snapshot.current(data_dir()), request)
+        body = answer(open_reader(), snapshot.current(data_dir()), request)
         _write(body)
 
 

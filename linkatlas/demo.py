@@ -65,14 +65,13 @@ def _examples(token: str, target: str) -> list[tuple[str, dict[str, str]]]:
 def _preview(folder: Path, params: dict[str, str]) -> str:
     """What a request answers, computed in-process before the server starts (not billed)."""
     request = parse_request({k: [v] for k, v in params.items() if k != "token"})
-    batches, body = answer(open_reader(), snapshot.current(folder), request)
-    rows = sum(len(batch) for batch in batches)
-    text = b"".join(body)
+    text = b"".join(answer(open_reader(), snapshot.current(folder), request))
     if request.output == "json":
-        first = orjson.loads(text)["refpages"][:1]
-        return f"{rows} rows, e.g. {orjson.dumps(first[0]).decode()[:160]}…" if first else \
+        rows = orjson.loads(text)["refpages"]
+        return f"{len(rows)} rows, e.g. {orjson.dumps(rows[0]).decode()[:160]}…" if rows else \
             "no rows"
-    return f"{rows} rows:\n" + text.decode()[:400]
+    lines = text.decode().splitlines()  # csv: a header, then a row per line
+    return f"{len(lines) - 1} rows:\n" + "\n".join(lines)[:400]
 
 
 def run(data: Path, port: int, sample_port: int, say: Say, *, pages: int = 300) -> None:

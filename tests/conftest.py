@@ -31,7 +31,7 @@ def pinned_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def run_query(data: Path, **params: str | list[str]) -> list[dict[str, object]]:
     """Answer a request as the API would and decode its JSON rows."""
     values = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
-    _, body = answer(open_reader(), current(data), parse_request(values))
+    body = answer(open_reader(), current(data), parse_request(values))
     return json.loads(b"".join(body))["refpages"]
 
 

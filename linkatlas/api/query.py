@@ -40,9 +40,20 @@ def fetch(con: duckdb.DuckDBPyConnection, query: Plan) -> Iterator[list[tuple[An
 
 
 def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
-           ) -> tuple[list[list[tuple[Any, ...]]], Iterator[bytes]]:
-    """Run and render a request (validated by `parse_request`). Rows are fetched before
-    rendering starts, so a failed query raises before any byte is written (and billed)."""
+           ) -> Iterator[bytes]:
+    """Run and render a request (validated by `parse_request`), streaming: the query runs
+    before the first chunk is returned, so a failing query raises before any byte is out."""
     query = plan(request, snapshot)
-    batches = list(fetch(con, query))
-    return batches, render(request.output, query.columns, batches)
+    count = None
+    if request.output == "php":  # serialize() writes the row count first
+        row = con.execute(query.count_sql, query.count_params).fetchone()
+        count = int(row[0]) if row else 0
+    batches = fetch(con, query)
+    first = next(batches, [])
+    return render(request.output, query.columns, _chain(first, batches), count)
+
+
+def _chain(first: list[tuple[Any, ...]], rest: Iterator[list[tuple[Any, ...]]]
+           ) -> Iterator[list[tuple[Any, ...]]]:
+    yield first
+    yield from rest
