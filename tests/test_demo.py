@@ -1,0 +1,61 @@
+"""`linkatlas demo` as a newcomer runs it: twice, queried over HTTP, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from .test_pipeline import _free_port
+
+
+def _run_demo(data: Path, port: int) -> str:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "demo", "--port", str(port),
+         "--sample-port", str(_free_port()), "--pages", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        token = ""
+        deadline = time.monotonic() + 120
+        lines: list[str] = []
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.startswith("demo token: "):
+                token = line.split(": ", 1)[1].strip()
+            if line.startswith("API and docs:"):
+                break
+        else:
+            raise AssertionError("".join(lines))
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/?token={token}&from=broken_backlinks&"
+                        "target=alpha.test&mode=subdomains&limit=3", timeout=10) as response:
+                    body = orjson.loads(response.read())
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert len(body["refpages"]) == 3, body
+        assert "from=broken_backlinks" in "".join(lines) and "curl -s" in "".join(lines)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        rest = process.stdout.read() if process.stdout else ""
+        if process.stdout:
+            process.stdout.close()
+    assert process.returncode in (0, 130) and "Traceback" not in rest, rest
+    return token
+
+
+def test_demo_runs_twice_and_stops_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    first = _run_demo(tmp_path / "data", port)
+    second = _run_demo(tmp_path / "data", port)
+    assert first == second  # the demo token is kept
