@@ -66,7 +66,8 @@ def build(
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
     workers: Annotated[int, typer.Option(help="Extraction processes (default: every core).")
                        ] = 0,
-    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "1GB",
+    memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit "
+                                              "(sorts and joins spill to DIR/tmp).")] = "512MB",
 ) -> None:
     """Build a new index snapshot from everything in DIR and make it current atomically."""
     from .build import build as run

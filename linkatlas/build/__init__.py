@@ -17,7 +17,7 @@ import duckdb
 
 from .. import clock, snapshot
 from ..check.log import log_dir
-from ..errors import BuildError
+from ..errors import BuildError, UsageError
 from ..extract.run import ArchiveStats, extract_archives
 from .ratings import rate
 from .stages import STAGES, load_inputs, serve_table
@@ -53,12 +53,17 @@ def archives_of(data: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".tmp"))
 
 
-def connect(data: Path, memory_limit: str = "1GB", threads: int | None = None
+def connect(data: Path, memory_limit: str = "512MB", threads: int | None = None
             ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to DIR/tmp; times are UTC everywhere."""
     spill = data / "tmp"
     spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)})
+    try:
+        con = duckdb.connect(config={"memory_limit": memory_limit,
+                                     "temp_directory": str(spill)})
+    except duckdb.Error:
+        raise UsageError(f"--memory-limit: not a memory size: {memory_limit!r} "
+                         "(e.g. 512MB, 2GB)") from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     if threads:
@@ -116,7 +121,7 @@ def _tally(report: Report, stats: list[ArchiveStats]) -> None:
         report.skipped.update(s.skipped)
 
 
-def build(data: Path, *, workers: int | None = None, memory_limit: str = "1GB") -> Report:
+def build(data: Path, *, workers: int | None = None, memory_limit: str = "512MB") -> Report:
     """Extract new archives, run every stage, write and publish a snapshot."""
     with _locked(data):
         return _build(data, workers, memory_limit)
