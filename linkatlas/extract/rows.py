@@ -105,6 +105,20 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
     return found
 
 
+_TARGETS: dict[str, tuple[str, str]] = {}  # url_to → (key, registered domain), across pages
+_TARGETS_MAX = 200_000
+
+
+def _target_facts(url_to: str) -> tuple[str, str]:
+    facts = _TARGETS.get(url_to)
+    if facts is None:
+        if len(_TARGETS) >= _TARGETS_MAX:
+            _TARGETS.clear()
+        facts = _TARGETS[url_to] = (urls.key_of(url_to),
+                                    urls.registered_domain(urls.host_of(url_to)))
+    return facts
+
+
 def _link_rows(visit: Row, found: list[_Found]) -> list[Row]:
     """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow)."""
     internal = 0
@@ -112,14 +126,14 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[Row]:
     rows: list[Row] = []
     domain, redirect = visit["domain"], visit["status"] if visit["kind"] == "redirect" else 0
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
-        domain_to = urls.registered_domain(urls.host_of(url_to))
+        key_to, domain_to = _target_facts(url_to)
         internal += domain_to == domain
         identity = (url_to, link_type, anchor, alt, nofollow)
         if identity in seen:
             continue
         seen.add(identity)
         rows.append({"url_from": visit["url"], "time": visit["time"], "url_to": url_to,
-                     "key_to": urls.key_of(url_to), "domain_to": domain_to,
+                     "key_to": key_to, "domain_to": domain_to,
                      "link_type": link_type, "redirect": redirect, "nofollow": nofollow,
                      "anchor": anchor, "alt": alt, "text_pre": pre, "text_post": post})
     visit["links_internal"] = internal
