@@ -355,6 +355,10 @@ class SqliteLedger(Ledger):
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a commit survives a crash of any process; only a power loss can
+            # drop the last debits (an under-charge, never an overspend), and a debit no
+            # longer waits for an fsync (0.7 → 0.35 ms, bench/api.py).
+            conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {self.label}: {exc}") from None
         return conn
