@@ -113,7 +113,8 @@ def test_crawling_the_sample_web_is_polite(tmp_path: Path) -> None:
         assert first.target == "/robots.txt", host  # robots.txt before any page
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         crawl_delay = 1.0 if host == "delta.test" else delay  # its Crawl-delay: 1
-        assert min(gaps) >= crawl_delay * 0.9, (host, min(gaps))
+        # arrival times jitter by scheduling on a loaded machine: 50 ms of slack
+        assert min(gaps) >= crawl_delay - 0.05, (host, min(gaps))
     # every answer the server gave is in the archives, once (the log names an alias by its
     # primary host, so paths are compared)
     archived = sorted(item.url.split(str(port), 1)[1] for path in

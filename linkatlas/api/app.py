@@ -174,12 +174,12 @@ class Api:
         metrics.ROWS.inc(count)
         if complete:  # all rows are in memory: render here, in this thread, in one body
             cursor.close()
-            return Response(b"".join(render(query.output, compiled.columns, [rows], count)),
-                            media_type=CONTENT_TYPES[query.output],
+            body = render(query.output, compiled.columns, [rows], count)
+            return Response(b"".join(body), media_type=CONTENT_TYPES[query.output],
                             headers={"X-Results-Count": str(count)})
         batches = self._batches(cursor, rows, complete)
-        return StreamingResponse(iterate_in_threadpool(render(query.output, compiled.columns,
-                                                              batches, count)),
+        chunks = render(query.output, compiled.columns, batches, count)
+        return StreamingResponse(iterate_in_threadpool(chunks),
                                  media_type=CONTENT_TYPES[query.output],
                                  headers={"X-Results-Count": str(count)})
 

@@ -50,28 +50,6 @@ def _batches(columns: tuple[str, ...], batches: Batches) -> Iterator[list[list[A
         yield [[f(v) for f, v in zip(convert, row, strict=True)] for row in batch]
 
 
-# orjson writes naive datetimes (UTC in the table) exactly as the API wants them.
-_JSON_DATES = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
-
-
-def _json(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
-    """One orjson call per batch; only unknown dates (NULL) need a fix-up, to `""`."""
-    dates = [i for i, name in enumerate(columns) if BY_NAME[name].kind is Kind.DATE]
-    yield b'{"refpages": ['
-    separator = b""
-    for batch in batches:
-        if not batch:
-            continue
-        records = []
-        for row in batch:
-            if dates and any(row[i] is None for i in dates):
-                row = tuple("" if value is None else value for value in row)
-            records.append(dict(zip(columns, row, strict=True)))
-        yield separator + orjson.dumps(records, option=_JSON_DATES)[1:-1]
-        separator = b","
-    yield b"]}"
-
-
 def _xml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -125,6 +103,18 @@ def _csv(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+def _json(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
+    """JSON rows are objects already, built by the query (planner._json_object), so they are
+    only joined here."""
+    yield b'{"refpages": ['
+    separator = b""
+    for batch in batches:
+        if batch:
+            yield separator + ",".join(row[0] for row in batch).encode()
+            separator = b","
+    yield b"]}"
 
 
 _WRITERS = {"json": _json, "xml": _xml, "csv": _csv}
