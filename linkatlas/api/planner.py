@@ -125,13 +125,23 @@ def plan(request: Request, snapshot: Snapshot) -> Plan:
     ordered += [(name, False) for name in TIE_BREAK if name not in named]
     order = ", ".join(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST'
                       for name, desc in ordered)
-    columns = (_json_object(request.select) if request.output == "json"
-               else ", ".join(f'"{name}"' for name in request.select))
     source = f"FROM read_parquet(?) WHERE {' AND '.join(clauses)}"
-    sql = f"SELECT {columns} {source} ORDER BY {order} LIMIT ? OFFSET ?"
+    if request.output != "json":
+        sql = f"SELECT {_quoted(request.select)} {source} ORDER BY {order} LIMIT ? OFFSET ?"
+    else:
+        # JSON is built around the sorted, limited rows (sorted again: cheap on at most
+        # `limit` rows); built inside, it was built for every row of the key range before
+        # the sort, 2.5x slower on a 100,000-row domain.
+        keys = tuple(dict.fromkeys([*request.select, *(name for name, _ in ordered)]))
+        kept = f"SELECT {_quoted(keys)} {source} ORDER BY {order} LIMIT ? OFFSET ?"
+        sql = f"SELECT {_json_object(request.select)} FROM ({kept}) ORDER BY {order}"
     count_sql = f"SELECT least(?, greatest(count(*) - ?, 0)) {source}"
     return Plan(sql, [*params, request.limit, request.offset], request.select, count_sql,
                 [request.limit, request.offset, *params])
+
+
+def _quoted(names: tuple[str, ...]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
 
 
 def _json_object(names: tuple[str, ...]) -> str:
