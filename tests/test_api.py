@@ -170,8 +170,9 @@ def test_billing_and_refusal(client: httpx.Client) -> None:
 
 
 def test_cost_formula() -> None:
-    request = parse_request({"target": ["a.test"], "mode": ["domain"], "where": ["x"],
-                             "having": ["y"], "offset": ["3"]})
+    request = parse_request({"target": ["a.test"], "mode": ["domain"],
+                             "where": ["http_code=404"], "having": ["domain_rating>=1"],
+                             "offset": ["3"]})
     assert cost_of(request, 10) == 1 + 50 + 15
 
 

@@ -124,3 +124,12 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
         main(["--data", str(tmp_path / "d"), "query", "--target", "x.test", "--mode", "full"])
     assert exit_info.value.code == 2
     assert "mode" in capsys.readouterr().err
+
+
+def test_a_bad_condition_is_named_before_the_snapshot_is_looked_for(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(tmp_path / "none"), "query", "--target", "a.test", "--mode",
+              "domain", "--where", "http_code>"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: where: syntax error at position 11")

@@ -33,6 +33,9 @@ class Request:
     limit: int = 1000
     offset: int = 0
     output: str = "json"
+    # where and having compiled (SQL fragment, bound values), so a bad condition is named
+    # before any snapshot is opened
+    conditions: tuple[tuple[str, tuple[object, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,31 +98,34 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> Request:
     output = (_one(params, "output") or "json").strip().lower()
     if output not in OUTPUTS:
         raise QueryError("output", f"invalid value {output!r}; expected json, xml, php or csv")
-    request = Request(
-        target=target, mode=mode, select=_select(_one(params, "select")),
-        where=tuple(v for v in params.get("where", ()) if v.strip()),
-        having=tuple(v for v in params.get("having", ()) if v.strip()),
+    from .conditions import compile_condition
+
+    urls.mode_range(target, mode)  # validates the target
+    select = _select(_one(params, "select"))
+    where = tuple(v for v in params.get("where", ()) if v.strip())
+    having = tuple(v for v in params.get("having", ()) if v.strip())
+    conditions = []
+    for texts, param in ((where, "where"), (having, "having")):
+        compiled = compile_condition(list(texts), param)
+        if compiled is not None:
+            conditions.append((compiled[0], tuple(compiled[1])))
+    return Request(
+        target=target, mode=mode, select=select, where=where, having=having,
         order_by=_order_by(_one(params, "order_by")),
         limit=_integer(_one(params, "limit"), "limit", 1000, 1, MAX_LIMIT),
         offset=_integer(_one(params, "offset"), "offset", 0, 0, 2**62),
-        output=output)
-    urls.mode_range(request.target, request.mode)  # validates the target
-    return request
+        output=output, conditions=tuple(conditions))
 
 
 def plan(request: Request, snapshot: Snapshot) -> Plan:
     """The SQL of a request over the serve table of `snapshot` (only the files its key
     range overlaps)."""
-    from .conditions import compile_condition
-
     low, high = urls.mode_range(request.target, request.mode)
     clauses = ["url_to_key >= ?", "url_to_key < ?"]
     params: list[object] = [snapshot.files_for(low, high), low, high]
-    for texts, param in ((request.where, "where"), (request.having, "having")):
-        compiled = compile_condition(list(texts), param)
-        if compiled is not None:
-            clauses.append(f"({compiled[0]})")
-            params.extend(compiled[1])
+    for sql, values in request.conditions:
+        clauses.append(f"({sql})")
+        params.extend(values)
     ordered = list(request.order_by)
     named = {name for name, _ in ordered}
     ordered += [(name, False) for name in TIE_BREAK if name not in named]
