@@ -46,6 +46,8 @@ def _run_demo(data: Path, port: int) -> str:
         assert "from=broken_backlinks" in "".join(lines) and "curl -s" in "".join(lines)
     finally:
         process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)  # an impatient second Ctrl-C prints no traceback
         process.wait(timeout=30)
         rest = process.stdout.read() if process.stdout else ""
         if process.stdout:

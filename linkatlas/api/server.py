@@ -67,4 +67,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
         announce(f"http://{host}:{port}/")
     uvicorn.run("linkatlas.api.server:app_from_environment", factory=True, host=host,
                 port=port, workers=workers, access_log=False, log_level="warning",
-                http=NoDelayH11)
+                http=NoDelayH11,
+                # A second Ctrl-C during shutdown made uvicorn log the cancelled lifespan task
+                # as a traceback; the ledger's connections close with the process anyway.
+                lifespan="off")
