@@ -102,3 +102,16 @@ def example_index(root: Path, n_pages: int = 12) -> Path:
     ingest(folder, [write_warc(root / "a.warc.gz", responses)])
     build(folder, workers=1)
     return folder
+
+
+def write_revisit(path: Path, url: str, date: str, refers_to_date: str) -> Path:
+    """One revisit record (identical payload) of url at date, referring to an earlier one."""
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        record = writer.create_revisit_record(
+            url, "sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", url, refers_to_date,
+            http_headers=http, warc_headers_dict={"WARC-Date": date,
+                                                  "WARC-IP-Address": "203.0.113.8"})
+        writer.write_record(record)
+    return path

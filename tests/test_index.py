@@ -181,3 +181,16 @@ def test_page_whose_host_vanished_has_no_live_links(index: Path) -> None:
     sources = {row["url_from"] for row in _rows(index)}
     assert "http://www.alpha.test/" not in sources  # NXDOMAIN: vanished
     assert "http://www.alpha.test/old" in sources  # a timeout proves nothing
+
+
+def test_a_revisit_is_a_visit_with_the_links_it_refers_to(index: Path, tmp_path: Path) -> None:
+    from .archives import write_revisit
+
+    ingest(index, [write_revisit(tmp_path / "revisit.warc.gz", "http://www.alpha.test/",
+                                 "2024-02-15T00:00:00Z", "2024-01-01T10:00:00Z")])
+    report = build_quietly(index)
+    assert report["records"]["revisit"] == 1  # type: ignore[index]
+    (row,) = _rows(index, mode="exact", target="dead.test/gone")
+    assert (row["first_seen"], row["prev_visited"], row["last_visited"]) == (
+        "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z", "2024-02-15T00:00:00Z")
+    assert row["title"] == "The Alpha & Omega" and row["ip_from"] == "203.0.113.7"

@@ -42,6 +42,18 @@ def load_inputs(con: Connection, visits: list[Path], links: list[Path],
         SELECT DISTINCT ON (url_from, time, url_to, link_type, anchor, alt, nofollow) *
         FROM read_parquet({_files(links)})
         ORDER BY url_from, time, url_to, link_type, anchor, alt, nofollow, text_pre, text_post""")
+    # A revisit (WARC 1.1 §6.7: the payload is the same as an earlier capture's) is a visit
+    # at which the links of that capture were present: the one it refers to, else the
+    # latest earlier page or redirect capture of the URL.
+    con.execute("""
+        INSERT INTO links
+        SELECT l.* REPLACE (r.time AS time)
+        FROM visits r
+        JOIN links l ON l.url_from = r.url AND l.time = (
+            SELECT max(s.time) FROM visits s
+            WHERE s.url = r.url AND s.kind IN ('page', 'redirect')
+              AND s.time <= coalesce(r.refers_to, r.time))
+        WHERE r.kind = 'revisit'""")
     checked = ""
     if checks:
         checked = f"""UNION ALL
@@ -57,20 +69,24 @@ def load_inputs(con: Connection, visits: list[Path], links: list[Path],
         {checked}""")
 
 
+# Page facts come from the latest successful capture with a body (a revisit has none).
+FACTS = "status < 400 AND kind <> 'revisit'"
+
+
 def history(con: Connection) -> None:
     """Visit history of each referring page and of each backlink on it."""
-    con.execute("""
+    con.execute(f"""
         CREATE TABLE pages AS
         SELECT url, any_value(key) AS key, any_value(domain) AS domain,
                min(time) FILTER (WHERE status < 400) AS first_good,
                max(time) FILTER (WHERE status < 400) AS last_good,
-               arg_max(ip, time) FILTER (WHERE status < 400) AS ip,
-               arg_max(title, time) FILTER (WHERE status < 400) AS title,
-               arg_max(language, time) FILTER (WHERE status < 400) AS language,
-               arg_max(encoding, time) FILTER (WHERE status < 400) AS encoding,
-               arg_max(page_size, time) FILTER (WHERE status < 400) AS page_size,
-               arg_max(links_internal, time) FILTER (WHERE status < 400) AS links_internal,
-               arg_max(links_external, time) FILTER (WHERE status < 400) AS links_external
+               arg_max(ip, time) FILTER (WHERE {FACTS}) AS ip,
+               arg_max(title, time) FILTER (WHERE {FACTS}) AS title,
+               arg_max(language, time) FILTER (WHERE {FACTS}) AS language,
+               arg_max(encoding, time) FILTER (WHERE {FACTS}) AS encoding,
+               arg_max(page_size, time) FILTER (WHERE {FACTS}) AS page_size,
+               arg_max(links_internal, time) FILTER (WHERE {FACTS}) AS links_internal,
+               arg_max(links_external, time) FILTER (WHERE {FACTS}) AS links_external
         FROM visits GROUP BY url""")
     # A backlink is live when present at the latest successful visit of a page that has not
     # since answered 4xx/5xx or vanished (NXDOMAIN, from the crawler's or checker's log);

@@ -51,6 +51,8 @@ class Capture:
     ip: str                     # WARC-IP-Address, "" when absent
     offset: int                 # byte offset of the record in the file
     wat: dict[str, object] | None = field(default=None)  # the parsed WAT payload, for WAT
+    revisit: bool = False       # a WARC revisit record: the page was fetched again, unchanged
+    refers_to: datetime | None = None  # WARC-Refers-To-Date of a revisit, when given
 
     def header(self, name: str) -> str:
         """All values of a header joined with ", " (RFC 9110 §5.3), "" when absent."""
@@ -236,7 +238,7 @@ def chunk_offsets(path: Path, records: int, size: int) -> list[int]:
 
 
 def _read_warc(path: Path, start: int, end: int | None) -> Iterator[Capture | Skip]:
-    wanted = WarcRecordType.response | WarcRecordType.metadata
+    wanted = WarcRecordType.response | WarcRecordType.revisit | WarcRecordType.metadata
     last = start
     try:
         with path.open("rb") as stream:
@@ -290,9 +292,14 @@ def _from_fast(record: object) -> Capture | Skip:
                                 http.get("Content-Encoding", ""))
     except (OSError, ValueError, zlib.error) as exc:
         return Skip(offset, f"bad HTTP body: {_short(exc)}")
+    revisit = rec.record_type == WarcRecordType.revisit  # type: ignore[attr-defined]
     return Capture(url=uri, time=time, status=int(status), reason=http.reason_phrase or "",
-                   headers=list(http.astuples()), body=body, body_size=size,
-                   ip=headers.get("WARC-IP-Address", "").strip(), offset=offset)
+                   headers=list(http.astuples()), body=b"" if revisit else body,
+                   body_size=0 if revisit else size,
+                   ip=headers.get("WARC-IP-Address", "").strip(), offset=offset,
+                   revisit=revisit,
+                   refers_to=_parse_time(headers.get("WARC-Refers-To-Date", "")) if revisit
+                   else None)
 
 
 def _read_arc(path: Path) -> Iterator[Capture | Skip]:

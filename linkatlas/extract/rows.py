@@ -18,7 +18,8 @@ from .wat import wat_links, wat_title
 __all__ = ["LINK_FIELDS", "VISIT_FIELDS", "capture_rows"]
 
 VISIT_FIELDS = ("url", "key", "domain", "time", "status", "kind", "ip", "title", "language",
-                "encoding", "page_size", "links_internal", "links_external", "offset")
+                "encoding", "page_size", "links_internal", "links_external", "offset",
+                "refers_to")
 LINK_FIELDS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type", "redirect",
                "nofollow", "anchor", "alt", "text_pre", "text_post")
 
@@ -39,6 +40,8 @@ def _is_html(capture: Capture) -> bool:
 def _kind(capture: Capture) -> str:
     if capture.status >= 400:
         return "error"
+    if capture.revisit:  # the same payload as an earlier capture: build copies its links
+        return "revisit"
     if 300 <= capture.status < 400:
         return "redirect" if capture.header("Location") else "other"
     if capture.status >= 200 and (capture.wat is not None or _is_html(capture)):
@@ -57,7 +60,7 @@ def capture_rows(capture: Capture) -> tuple[Row, list[Row]] | None:
         "url": url, "key": urls.key_of(url), "domain": domain, "time": capture.time,
         "status": capture.status, "kind": kind, "ip": capture.ip, "title": "", "language": "",
         "encoding": "", "page_size": capture.body_size, "links_internal": 0,
-        "links_external": 0, "offset": capture.offset,
+        "links_external": 0, "offset": capture.offset, "refers_to": capture.refers_to,
     }
     found: list[_Found] = []
     if kind == "redirect":

@@ -32,7 +32,7 @@ from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "extract_archives"]
 
-EXTRACT_VERSION = 2  # bump when extraction output changes: every cache entry is rebuilt
+EXTRACT_VERSION = 3  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_RECORDS = 256
 CHUNK_BYTES = 4 * 1024 * 1024
 _FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
@@ -42,7 +42,8 @@ VISIT_SCHEMA = pa.schema([
     ("time", pa.timestamp("us", tz="UTC")), ("status", pa.int32()), ("kind", pa.string()),
     ("ip", pa.string()), ("title", pa.string()), ("language", pa.string()),
     ("encoding", pa.string()), ("page_size", pa.int64()), ("links_internal", pa.int32()),
-    ("links_external", pa.int32()), ("offset", pa.int64()), ("archive", pa.string()),
+    ("links_external", pa.int32()), ("offset", pa.int64()),
+    ("refers_to", pa.timestamp("us", tz="UTC")), ("archive", pa.string()),
 ])
 LINK_SCHEMA = pa.schema([
     ("url_from", pa.string()), ("time", pa.timestamp("us", tz="UTC")), ("url_to", pa.string()),
