@@ -337,11 +337,16 @@ def tokens_topup(token: str, rows: Annotated[int, typer.Option(help="Rows to add
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token: str, ledger: LedgerOption = None) -> None:
+def tokens_revoke(token: Annotated[str, typer.Argument(help="The token, or its 8-digit hint "
+                                                       "from `tokens list`.")],
+                  ledger: LedgerOption = None) -> None:
     """Revoke a token: every later request with it answers `invalid token`."""
     with _ledger(ledger) as book:
-        book.revoke(token)
-        out.print("revoked")
+        if len(token) == 8:
+            out.print(f"revoked {book.revoke_hint(token).name}", highlight=False)
+        else:
+            book.revoke(token)
+            out.print("revoked")
 
 
 @app.command()

@@ -260,3 +260,12 @@ def test_postgres_errors_hide_the_password(tmp_path: Path, url: str) -> None:
     with pytest.raises(LedgerError, match="ledger") as raised:
         open_ledger(url, tmp_path)
     assert "hunter2" not in str(raised.value) and "zzter" not in str(raised.value)
+
+
+def test_revoke_by_hint(ledger: Ledger) -> None:
+    token = ledger.create("lost", 10)
+    hint = next(info.hint for info in ledger.list() if info.name == "lost")
+    with pytest.raises(LedgerError):
+        ledger.revoke_hint("zz" * 4)
+    assert ledger.revoke_hint(hint).name == "lost"
+    assert ledger.info(token) is None

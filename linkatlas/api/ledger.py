@@ -93,6 +93,9 @@ def new_token() -> str:
             return token
 
 
+_HINT = re.compile("[0-9a-f]{8}")
+
+
 def token_hash(token: str) -> str:
     """The stored form of a well-formed token."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
@@ -245,6 +248,18 @@ class Ledger:
             if not run("UPDATE tokens SET revoked = ? WHERE hash = ? RETURNING hash",
                        (True, digest)):
                 raise LedgerError("unknown token")
+
+    def revoke_hint(self, hint: str) -> TokenInfo:
+        """Revoke the one token whose hint (`tokens list`) is `hint`: for a token whose owner
+        lost it, since only hashes are kept. An ambiguous or unknown hint revokes nothing."""
+        if not isinstance(hint, str) or not _HINT.fullmatch(hint):
+            raise LedgerError("hint: not a hint (the 8 hex digits `tokens list` shows)")
+        with self._tx(write=True) as run:
+            rows = run(f"SELECT {_COLUMNS} FROM tokens WHERE hash LIKE ?", (hint + "%",))
+            if len(rows) != 1:
+                raise LedgerError(f"hint {hint!r} matches {len(rows)} tokens; give the token")
+            run("UPDATE tokens SET revoked = ? WHERE hash = ?", (True, rows[0][0]))
+        return _info(rows[0])
 
     def info(self, token: str) -> TokenInfo | None:
         """The live token `token`, or None when it is unknown, revoked or not a token at all."""
