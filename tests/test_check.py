@@ -19,9 +19,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from linkatlas.check.checker import CheckOptions, CheckStats, check_urls, error_kind, run
+from linkatlas.check.checker import CheckOptions, CheckStats, check_urls, run
 from linkatlas.check.log import CheckLog, Observation
 from linkatlas.check.verdict import retry_after, verdict
+from linkatlas.net import error_kind
 from linkatlas.net.resolver import HostNotFound
 
 NAMES = ["a.test", "b.test", "cap.test", *(f"h{n}.test" for n in range(1, 6))]
@@ -410,3 +411,28 @@ def test_retry_after_pauses_the_host_only_when_asked(site: Site, tmp_path: Path,
           pause_host=pause_host)
     waited = site.times[other][0] - site.times["/429-once"][-2]  # since the 429
     assert (waited >= 0.95) is pause_host, waited
+
+
+def test_an_untrusted_certificate_is_transient_tls(tmp_path: Path) -> None:
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=a.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://a.test:{server.server_address[1]}/"
+        observation = one(check(tmp_path, [url], retries=0))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (observation.http_code, observation.error) == (0, "tls")

@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import heapq
 import itertools
 import os
-import ssl
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -51,7 +49,7 @@ import aiohttp
 from yarl import URL
 
 from .. import clock
-from ..net.resolver import AddressRefused, HostNotFound, Resolver, read_hosts
+from ..net import Resolver, error_kind, read_hosts
 from ..urls import host_of, normalize
 from .log import CheckLog, Observation
 from .verdict import is_broken, retry_after, verdict
@@ -153,38 +151,6 @@ _FINAL_ERRORS = frozenset({"dns", "address", "invalid"})
 # Gateway answers that are often momentary: tried again before a 5xx is believed (still broken
 # when they persist, as COLUMNS.md says).
 _RETRY_CODES = frozenset({502, 503, 504})
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo += [item.__cause__, item.__context__, getattr(item, "os_error", None)]
-
-
-def error_kind(exc: BaseException) -> str:
-    """The check-log error for an exception raised while observing a URL."""
-    causes = list(_causes(exc))
-    for kind, classes in (("dns", (HostNotFound,)), ("address", (AddressRefused,)),
-                          ("tls", (aiohttp.ClientSSLError, ssl.SSLError)),
-                          ("timeout", (TimeoutError,)),
-                          ("refused", (ConnectionRefusedError,)),
-                          ("reset", (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-                                     ConnectionResetError, ConnectionAbortedError,
-                                     BrokenPipeError))):
-        if any(isinstance(cause, classes) for cause in causes):
-            return kind
-    codes = {getattr(cause, "errno", None) for cause in causes}
-    if errno.ECONNREFUSED in codes:
-        return "refused"
-    if codes & {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}:
-        return "reset"
-    return "other"
 
 
 class _Checker:
@@ -443,10 +409,13 @@ class _Checker:
             if head.code < 400 or head.busy:
                 return head
             return await self._request("GET", url)
-        except (aiohttp.InvalidURL, ValueError):
+        except aiohttp.InvalidURL:
             return _Answer(error="invalid")
+        # before ValueError: a certificate error is an SSLError, which is also a ValueError
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return _Answer(error=error_kind(exc))
+        except ValueError:
+            return _Answer(error="invalid")
 
     async def _request(self, method: str, url: URL) -> _Answer:
         assert self.session is not None

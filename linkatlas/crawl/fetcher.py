@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,7 +18,7 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from yarl import URL
 
-from ..net.resolver import AddressRefused, HostNotFound, Resolver
+from ..net import Resolver, error_kind
 from .options import CrawlOptions
 from .warcwriter import Exchange
 
@@ -67,29 +66,7 @@ class RecordingResolver(Resolver):
 
 def classify(error: BaseException) -> tuple[str, str]:
     """(check-log error value, one-line detail) of a failed fetch."""
-    causes: list[BaseException] = [error]
-    while causes[-1].__cause__ is not None and len(causes) < 8:
-        causes.append(causes[-1].__cause__)
-    if isinstance(error, aiohttp.ClientConnectorError):
-        causes.append(error.os_error)
-    detail = f"{type(error).__name__}: {error}"[:300]
-    for cause in causes:
-        if isinstance(cause, HostNotFound):
-            return "dns", detail
-        if isinstance(cause, AddressRefused):
-            return "address", detail
-    if isinstance(error, (TimeoutError, aiohttp.ServerTimeoutError)):
-        return "timeout", detail
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return "other", detail
-    if isinstance(error, (aiohttp.ClientSSLError, ssl.SSLError)):
-        return "tls", detail
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-        return "refused", detail
-    if isinstance(error, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-                          ConnectionResetError, aiohttp.ClientConnectionResetError)):
-        return "reset", detail
-    return "other", detail
+    return error_kind(error), f"{type(error).__name__}: {error}"[:300]
 
 
 def _request_line(url: str) -> str:
