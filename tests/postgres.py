@@ -12,7 +12,6 @@ import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from .ports import free_port
 
 __all__ = ["PrivatePostgres", "fresh_database", "postgres_url"]
 
@@ -42,10 +43,6 @@ def _bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PrivatePostgres:
@@ -79,7 +76,7 @@ class PrivatePostgres:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", _USER, "-A", "trust",
                   "-E", "UTF8", "--no-locale", "--no-sync")
         for attempt in range(3):  # a free port can be taken between probe and bind
-            self.port = _free_port()
+            self.port = free_port()
             options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
                        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                        " -c max_connections=300")

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import orjson
 
-from .test_pipeline import _free_port
+from .ports import free_port
 
 
 def _run_demo(data: Path, port: int) -> str:
     process = subprocess.Popen(
         [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "demo", "--port", str(port),
-         "--sample-port", str(_free_port()), "--pages", "60"],
+         "--sample-port", str(free_port()), "--pages", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         token = ""
@@ -58,7 +58,7 @@ def _run_demo(data: Path, port: int) -> str:
 
 
 def test_demo_runs_twice_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     first = _run_demo(tmp_path / "data", port)
     second = _run_demo(tmp_path / "data", port)
     assert first == second  # the demo token is kept

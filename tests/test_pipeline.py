@@ -6,7 +6,6 @@ find exactly those targets, and the second round must show history and recoverie
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +21,7 @@ from linkatlas.crawl import CrawlOptions
 from linkatlas.crawl import run as crawl
 from linkatlas.sample import SampleServer, Web, generate, serve_in_thread
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from .ports import free_port
 
 
 def _round(data: Path, web: Web, port: int, hosts: Path) -> None:
@@ -46,7 +41,7 @@ def _broken_targets(data: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int, SampleServer]]:
-    port = _free_port()
+    port = free_port()
     web = generate(seed=3, pages=120)
     with serve_in_thread(web, port) as server:
         yield tmp_path_factory.mktemp("pipeline"), port, server
@@ -86,7 +81,7 @@ def test_crawling_the_sample_web_is_polite(tmp_path: Path) -> None:
     from linkatlas.crawl import DEFAULT_USER_AGENT
     from linkatlas.extract.archive import Capture, read_archive
 
-    port = _free_port()
+    port = free_port()
     web = generate(seed=5, pages=60)
     hosts = tmp_path / "hosts"
     web.write_hosts(hosts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,13 +20,8 @@ from linkatlas.build import build
 from linkatlas.extract.ingest import ingest
 
 from .archives import example_index, page, status, write_warc
+from .ports import free_port
 from .postgres import fresh_database, postgres_url  # noqa: F401
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +38,7 @@ def ledger_url(request: pytest.FixtureRequest, data: Path, tmp_path: Path) -> st
 
 class Server:
     def __init__(self, data: Path, ledger: str, *extra: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log = data.parent / f"serve-{self.port}.log"
         command = [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "serve",
                    "--port", str(self.port), "--workers", "2", "--ledger", ledger, *extra]
