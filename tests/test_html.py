@@ -189,10 +189,10 @@ def test_snippets_skip_other_links_and_hidden_text() -> None:
 
 def test_link_without_end_tag_and_unclosed_markup() -> None:
     # The parser closes the first <a> at the second, and copies the open <a> into the <div>
-    # (HTML adoption agency), as browsers do: three links; the copy gets no snippets.
+    # (HTML adoption agency), as browsers do: three links, each with its own text.
     links = _links("<p>before <a href=/1>one <a href=/2>two<div>after")
     assert [(link.url_to[-1], link.anchor, link.text_pre) for link in links] == [
-        ("1", "one", "before"), ("2", "two", "before one"), ("2", "after", "")]
+        ("1", "one", "before"), ("2", "two", "before one"), ("2", "after", "before one two")]
 
 
 def test_frame_and_form_snippets() -> None:

@@ -6,21 +6,22 @@ Links follow spec/COLUMNS.md ("Link types"): `href` (<a href>, <area href>), `fr
 the first `<base href>` when there is one; a target it rejects (other schemes, bad hosts) is no
 link.
 
-Snippets without a Python walk over the DOM (a Python-level visit costs ~2 µs per node, a
-2,400-node page 5 ms): before parsing, a private-use marker character is put in front of every
-`<a`, `<area`, `<iframe`, `<frame` and `<form` tag, and the tag gets an attribute holding the
-marker's number; one more marker goes before every `</a`. One C-level text extraction
-(resiliparse `extract_plain_text`) then carries the markers, so the text before a link's start
-marker is its `text_pre`, the text between its start and end markers its anchor, and the text
-after its end marker its `text_post`. Markers are ASCII control characters (STX number ETX for
-a start, EOT for an end), which the parser keeps as text and which keep an ASCII page a
-one-byte-per-character string (a non-ASCII marker would double or quadruple the cost of every
-later pass); these characters already in the page are dropped first.
+One parse (lexbor, through selectolax) and one CSS query that returns, in document order, every
+element the page's facts come from: link elements, images inside links, meta, base, title, and
+the script/style/noscript/template elements whose contents are not text. Snippets without a
+Python walk over the DOM (a Python-level visit costs ~1 µs per node): a marker text node goes
+before every link element (STX number ETX) and after the last child of every <a> (EOT); the
+non-text elements are then removed and one C-level pass joins every text node of the body. The
+text before a link's start marker is its `text_pre`, the text between its start and end markers
+its anchor, the text after its end marker its `text_post`. Text nodes are joined with a space,
+so words never run together across block elements (`<li>Home</li><li>About</li>`), at the price
+of a space where an inline element splits a word. Markers are ASCII control characters, which
+keep an ASCII page a one-byte-per-character string; these characters already in the page are
+dropped first.
 
-Bounds: a page is cut after `MAX_HTML_CHARS` characters and before its (`MAX_LINKS` + 1)-th link
-tag, so at most `MAX_LINKS` links; anchors and alts are capped at `MAX_ANCHOR` characters, text
-snippets at 100, `text` at `MAX_TEXT`. `parse_html` never raises: a page the parser cannot take
-yields empty facts.
+Bounds: a page is cut after `MAX_HTML_CHARS` characters and has at most `MAX_LINKS` links;
+anchors and alts are capped at `MAX_ANCHOR` characters, text snippets at 100, `text` at
+`MAX_TEXT`. `parse_html` never raises: a page the parser cannot take yields empty facts.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.html import HTMLTree
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..urls import normalize
 
@@ -51,17 +51,15 @@ MAX_SNIPPET = 100  # spec/COLUMNS.md: text_pre / text_post
 MAX_TEXT = 20_000
 _MAX_WORD_CUT = 30  # a longer partial "word" is spaceless script (CJK, Thai): cut hard instead
 
-_START = "\x02"  # STX <number> ETX before a link tag
+_START = "\x02"  # STX <number> ETX before a link element
 _STOP = "\x03"
-_END = "\x04"  # EOT before </a
+_END = "\x04"  # EOT after the last child of an <a>
 _CONTROLS = re.compile("[\x02-\x04]")
 _MARKS = re.compile("\x02([0-9]+)\x03|\x04")
-_ATTR = "data-linkatlas-mark"
-# A marked tag where the page holds markup as text (<title>, <xmp>, attribute values): undone.
-_MARKED_TAG = re.compile("\x02[0-9]+\x03<([A-Za-z]+) " + _ATTR + "=[0-9]+(?: (?=/))?")
-# Tag names followed by what ends a tag name in the HTML tokenizer (WHATWG 13.2.5.8).
-_TAGS = re.compile(r"<(/?)(a|area|iframe|frame|form|link)(?=[\s/>])", re.IGNORECASE)
-_SELECTOR = "a[href], area[href], iframe[src], frame[src], form[action], link[href][rel]"
+_SELECTOR = ("a[href], area[href], iframe[src], frame[src], form[action], link[href][rel], "
+             "a[href] img[alt], meta[name][content], base[href], title, "
+             "script, style, noscript, template")
+_NOT_TEXT = frozenset(("script", "style", "noscript", "template"))
 _NO_SPAN = (-1, -1)
 _RESOLVED: dict[tuple[str, str], str | None] = {}  # see _resolve
 _RESOLVED_MAX = 200_000
@@ -70,6 +68,7 @@ _FEED_TYPES = frozenset(("application/rss+xml", "application/atom+xml"))
 _SRC_TYPES = {"a": "href", "area": "href", "iframe": "frame", "frame": "frame", "form": "form"}
 _TARGET_ATTR = {"a": "href", "area": "href", "iframe": "src", "frame": "src", "form": "action",
                 "link": "href"}
+_FOREIGN = frozenset(("svg", "math"))  # a <title> inside these is no page title
 # Robots directives that carry a value after a colon, so the colon names no user agent.
 _VALUED_DIRECTIVES = frozenset(("max-snippet", "max-image-preview", "max-video-preview",
                                 "unavailable_after"))
@@ -102,20 +101,9 @@ class HtmlFacts:
     text: str = ""
 
 
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _clean(text: str) -> str:
-    """Whitespace collapsed, markers removed (attribute values and titles may hold some)."""
-    if _START in text or _END in text:
-        text = _MARKS.sub("", _unmark_tags(text))
+    """Whitespace collapsed (attribute values, titles)."""
     return " ".join(text.split())
-
-
-def _unmark_tags(text: str) -> str:
-    """Text with the marked tags it shows as text (`<title>a <a> b</title>`) as they were."""
-    return _MARKED_TAG.sub(r"<\1", text) if _ATTR in text else text
 
 
 def robots_nofollow(value: str) -> bool:
@@ -153,37 +141,10 @@ def _header_canonicals(link_header: str, url: str) -> list[str]:
     return found
 
 
-def _mark(html: str) -> str:
-    """The page with numbered markers before link tags and an end marker before each `</a`.
-
-    The page is cut before its (MAX_LINKS + 1)-th link tag: that bounds the elements the DOM
-    query returns (a page of a million `<a>` tags would otherwise take minutes).
-    """
-    parts = _TAGS.split(html, maxsplit=3 * MAX_LINKS)  # chunk, "/" or "", tag name, chunk, …
-    out = [parts[0]]
-    number = 0
-    for i in range(1, len(parts), 3):
-        name = parts[i + 1]
-        if parts[i]:
-            out.append(_END + "</a" if len(name) == 1 else "</" + name)
-        elif number >= MAX_LINKS:
-            break
-        elif len(name) == 4 and name.lower() == "link":
-            out.append("<" + name)
-            number += 1
-        else:
-            # An unquoted value ends at whitespace or ">"; "/" would join it, so a space then.
-            space = " " if parts[i + 2].startswith("/") else ""
-            out.append(f"{_START}{number}{_STOP}<{name} {_ATTR}={number}{space}")
-            number += 1
-        out.append(parts[i + 2])
-    return "".join(out)
-
-
 def _unmark(text: str) -> tuple[str, dict[str, tuple[int, int]]]:
     """The text, whitespace collapsed, without markers; and marker number → (where its link
     starts in that text, where its `</a` is or -1)."""
-    parts = _MARKS.split(" ".join(_unmark_tags(text).split()))  # chunk, number or None, chunk, …
+    parts = _MARKS.split(" ".join(text.split()))  # chunk, number or None, chunk, …
     chunks = [parts[0]]
     pos = len(parts[0])
     space = parts[0].endswith(" ")
@@ -205,11 +166,13 @@ def _unmark(text: str) -> tuple[str, dict[str, tuple[int, int]]]:
             chunks.append(chunk)
             pos += len(chunk)
             space = chunk[-1] == " "
-    return "".join(chunks), spans
+    return "".join(chunks).rstrip(), spans
 
 
 def _before(text: str, pos: int) -> str:
     """Up to MAX_SNIPPET characters of (collapsed) text before pos, not starting mid-word."""
+    if text[pos - 1:pos] == " ":  # the space that joined text nodes is no character
+        pos -= 1
     if pos <= MAX_SNIPPET:
         return text[:pos].strip()
     cut = text[pos - MAX_SNIPPET:pos]
@@ -222,6 +185,8 @@ def _before(text: str, pos: int) -> str:
 
 def _after(text: str, pos: int) -> str:
     """Up to MAX_SNIPPET characters of (collapsed) text from pos on, not ending mid-word."""
+    if text[pos:pos + 1] == " ":
+        pos += 1
     end = pos + MAX_SNIPPET
     cut = text[pos:end]
     if end < len(text) and text[end] != " " and cut[-1] != " ":
@@ -244,27 +209,6 @@ def _link_types(rel_tokens: list[str], link_type: str | None) -> list[str]:
         mime = (link_type or "").split(";", 1)[0].strip().lower()
         types.append("rss" if mime in _FEED_TYPES else "alternate")
     return types
-
-
-def _page_nofollow(tree: HTMLTree, robots_header: str) -> bool:
-    """Meta robots (name="robots" only: googlebot etc. address other crawlers) or X-Robots-Tag."""
-    if robots_header and robots_nofollow(robots_header):
-        return True
-    for meta in tree.document.query_selector_all("meta[name][content]").values():
-        if meta.getattr("name", "").strip().lower() == "robots" and robots_nofollow(
-            meta.getattr("content", "")
-        ):
-            return True
-    return False
-
-
-def _base_url(tree: HTMLTree, url: str) -> str:
-    """The first <base href>, resolved against the page URL; the page URL if none is usable."""
-    base = tree.document.query_selector("base[href]")
-    if base is None:
-        return url
-    resolved = normalize(base.getattr("href", ""), url)
-    return url if resolved is None else resolved
 
 
 def _resolution_context(raw: str, base: str) -> str:
@@ -300,42 +244,106 @@ def _resolve(raw: str, base: str) -> str | None:
     return target
 
 
-def _image_alts(tree: HTMLTree) -> dict[str, str]:
-    """Marker number of a link → alt text of the first image with a non-empty alt inside it."""
-    alts: dict[str, str] = {}
-    for img in tree.document.query_selector_all("a[href] img[alt]").values():
-        link = img.closest("a[href]")
-        mark = link.getattr(_ATTR) if link is not None else None
-        if mark is None or mark in alts:
-            continue
-        alt = _clean(img.getattr("alt", ""))[:MAX_ANCHOR]
-        if alt:
-            alts[mark] = alt
-    return alts
-
-
-def _parse(html: str) -> HTMLTree:
+def _parse(html: str) -> LexborHTMLParser:
     try:
-        return HTMLTree.parse(html)
+        return LexborHTMLParser(html)
     except UnicodeEncodeError:  # lone surrogates, e.g. from a surrogateescape decode
-        return HTMLTree.parse(html.encode("utf-8", "replace").decode("utf-8"))
+        return LexborHTMLParser(html.encode("utf-8", "replace"))
 
 
-def _links(tree: HTMLTree, base: str, text: str, spans: dict[str, tuple[int, int]],
-           page_nofollow: bool, links: list[Link]) -> None:
-    """Append the links of the document's elements, in document order, up to MAX_LINKS.
+def _enclosing_link(node: LexborNode) -> LexborNode | None:
+    parent = node.parent
+    while parent is not None and parent.tag != "a":
+        parent = parent.parent
+    return parent
 
-    Hot loop (every link of every page): attribute reads are the cost, so each is read once.
+
+def _is_page_title(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in _FOREIGN:
+            return False
+        parent = parent.parent
+    return True
+
+
+@dataclass(slots=True)
+class _Page:
+    """What the one query found, sorted by role; link elements keep their marker numbers."""
+
+    links: list[tuple[int, str, dict[str, str | None]]] = field(default_factory=list)
+    alts: dict[int, str] = field(default_factory=dict)  # marker number → first image alt
+    title: str | None = None
+    base: str | None = None
+    robots: list[str] = field(default_factory=list)
+
+
+def _survey(tree: LexborHTMLParser) -> _Page:
+    """Read every element of the query once, mark the link elements, remove non-text ones.
+
+    Hot loop (every element of every page): each node's attributes are read once.
     """
-    elements = tree.document.query_selector_all(_SELECTOR).values()
-    alts = _image_alts(tree)  # after the query: closest() then finds the <a> objects made
+    page = _Page()
+    numbers: dict[int, int] = {}  # node identity of an <a> → its marker number
+    removed: list[LexborNode] = []
+    for node in tree.css(_SELECTOR):
+        tag = node.tag
+        if tag in _NOT_TEXT:
+            removed.append(node)
+        elif tag == "img":
+            link = _enclosing_link(node)
+            number = numbers.get(link.mem_id, -1) if link is not None else -1
+            if number >= 0 and number not in page.alts:
+                alt = _clean(node.attributes.get("alt") or "")[:MAX_ANCHOR]
+                if alt:
+                    page.alts[number] = alt
+        elif tag == "meta":
+            attributes = node.attributes
+            if (attributes.get("name") or "").strip().lower() == "robots":
+                page.robots.append(attributes.get("content") or "")
+        elif tag == "base":
+            if page.base is None:
+                page.base = node.attributes.get("href") or ""
+        elif tag == "title":
+            if page.title is None and _is_page_title(node):
+                page.title = node.text()
+        elif len(page.links) < MAX_LINKS:
+            number = len(page.links)
+            page.links.append((number, tag, node.attributes))
+            if tag != "link":
+                node.insert_before(f"{_START}{number}{_STOP}")
+                if tag == "a":
+                    numbers[node.mem_id] = number
+                    node.insert_child(_END)
+    # Last first: a <script> inside a <noscript> goes before the <noscript> that holds it.
+    for node in reversed(removed):
+        node.decompose()
+    return page
+
+
+def _page_nofollow(page: _Page, robots_header: str) -> bool:
+    """Meta robots (name="robots" only: googlebot etc. address other crawlers) or X-Robots-Tag."""
+    return bool(robots_header and robots_nofollow(robots_header)) or any(
+        robots_nofollow(content) for content in page.robots)
+
+
+def _base_url(page: _Page, url: str) -> str:
+    """The first <base href>, resolved against the page URL; the page URL if none is usable."""
+    if page.base is None:
+        return url
+    resolved = normalize(page.base, url)
+    return url if resolved is None else resolved
+
+
+def _links(page: _Page, base: str, text: str, spans: dict[str, tuple[int, int]],
+           page_nofollow: bool, links: list[Link]) -> None:
+    """Append the links of the page's elements, in document order.
+
+    Hot loop (every link of every page).
+    """
     resolved: dict[str, str | None] = {}  # raw target → normalized; pages repeat targets
-    seen: set[str] = set()
-    for element in elements:
-        if len(links) >= MAX_LINKS:
-            return
-        tag = element.tag
-        raw = element.getattr(_TARGET_ATTR[tag])
+    for number, tag, attributes in page.links:
+        raw = attributes.get(_TARGET_ATTR[tag])
         if raw is None:
             continue
         target = resolved.get(raw, "")
@@ -343,7 +351,7 @@ def _links(tree: HTMLTree, base: str, text: str, spans: dict[str, tuple[int, int
             target = resolved[raw] = _resolve(raw, base)
         if target is None:
             continue
-        rel = element.getattr("rel")
+        rel = attributes.get("rel")
         if rel:
             rel_tokens = rel.lower().split()
             nofollow = page_nofollow or not _NOFOLLOW_RELS.isdisjoint(rel_tokens)
@@ -351,25 +359,17 @@ def _links(tree: HTMLTree, base: str, text: str, spans: dict[str, tuple[int, int
             rel_tokens = []
             nofollow = page_nofollow
         if tag == "link":
-            for link_type in _link_types(rel_tokens, element.getattr("type")):
+            for link_type in _link_types(rel_tokens, attributes.get("type")):
                 links.append(Link(target, link_type, "", "", nofollow, "", ""))
             continue
-        mark = element.getattr(_ATTR)
-        if mark is None or mark in seen:  # the parser's copy of an unclosed <a> (adoption)
-            start, end = _NO_SPAN
-        else:
-            seen.add(mark)
-            start, end = spans.get(mark, _NO_SPAN)
+        start, end = spans.get(str(number), _NO_SPAN)
         anchor = alt = pre = post = ""
         if tag == "a":
             if end >= 0:
                 anchor = text[start:end].strip()[:MAX_ANCHOR]
-            else:  # no end marker seen (`</a>` left out, or hidden from the text)
-                anchor = _clean((element.text or "")[:4 * MAX_ANCHOR])[:MAX_ANCHOR]
-            if start >= 0:
-                alt = alts.get(mark, "")
+            alt = page.alts.get(number, "")
         elif tag == "area":
-            alt = _clean(element.getattr("alt") or "")[:MAX_ANCHOR]
+            alt = _clean(attributes.get("alt") or "")[:MAX_ANCHOR]
         if start >= 0:
             pre = _before(text, start)
             post = _after(text, end if end >= 0 else start)
@@ -381,20 +381,21 @@ def _extract(html: str, url: str, link_header: str, robots_header: str) -> HtmlF
         html = html[:MAX_HTML_CHARS]
     if "\x02" in html or "\x03" in html or "\x04" in html:
         html = _CONTROLS.sub("", html)
-    tree = _parse(_mark(html))
-    text, spans = _unmark(extract_plain_text(tree, preserve_formatting=False, list_bullets=False,
-                                             alt_texts=False))
-    root = tree.document.document_element
+    tree = _parse(html)
+    page = _survey(tree)
+    body = tree.body or tree.root
+    text, spans = _unmark(body.text(separator=" ") if body is not None else "")
+    root = tree.root
     facts = HtmlFacts(
-        title=_clean(tree.title or ""),
-        nofollow_page=_page_nofollow(tree, robots_header),
-        declared_language=(root.getattr("lang") or "").strip() if root is not None else "",
+        title=_clean(page.title or ""),
+        nofollow_page=_page_nofollow(page, robots_header),
+        declared_language=(root.attributes.get("lang") or "").strip() if root is not None else "",
         text=text[:MAX_TEXT],
     )
     if link_header:
         for target in _header_canonicals(link_header, url):
             facts.links.append(Link(target, "canonical", "", "", facts.nofollow_page, "", ""))
-    _links(tree, _base_url(tree, url), text, spans, facts.nofollow_page, facts.links)
+    _links(page, _base_url(page, url), text, spans, facts.nofollow_page, facts.links)
     return facts
 
 
