@@ -169,18 +169,25 @@ def _reverse_host(host: str) -> str:
     return ",".join(reversed(host.split(".")))
 
 
-def key_of(url: str) -> str:
-    """SURT key of a normalized URL: reversed host, `)`, optional `:port`, path and query."""
-    rest = url.split("://", 1)[1]
-    slash = rest.find("/")
-    netloc, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+@lru_cache(maxsize=65536)
+def _netloc_key(netloc: str) -> str:
+    """`com,example,blog):8080` for `blog.example.com:8080`."""
     if netloc.startswith("["):  # IPv6 literal: [::1]:8080
         end = netloc.index("]") + 1
         host, port = netloc[:end], netloc[end + 1:]
     else:
         host, _, port = netloc.partition(":")
     port_part = f":{port}" if port else ""
-    return f"{_reverse_host(host)}){port_part}{path}"
+    return f"{_reverse_host(host)}){port_part}"
+
+
+def key_of(url: str) -> str:
+    """SURT key of a normalized URL: reversed host, `)`, optional `:port`, path and query."""
+    rest = url.split("://", 1)[1]
+    slash = rest.find("/")
+    if slash < 0:
+        return _netloc_key(rest) + "/"
+    return _netloc_key(rest[:slash]) + rest[slash:]
 
 
 def host_of(url: str) -> str:

@@ -310,10 +310,12 @@ def test_parser_failure_yields_empty_facts(monkeypatch: pytest.MonkeyPatch) -> N
     "/a/../b?q", "//cdn.test/x", "http://a.test", "https://A.test:443/x#f", "http:///x", "///x",
     "//", "/", "", "?q", "#f", "x/y", "../z", "/\t/x", "http:x", "HTTP://b.test/", "/\\h.test/x",
     "//\\x", "http:\\\\h.test", " //h.test/", "https://h.test:8443/a?b#c", "//[::1]:81/",
+    "a:b/c", "./a:b", "mailto:x@y.test", "HTTP:x", "?", "..", "a/./b/../%7e?x y",
 ])
 def test_cached_resolution_equals_normalize(raw: str) -> None:
     bases = ["https://site.test/dir/page.html", "https://site.test/other/", "http://site.test/a",
-             "https://other.test/q?x", "http://site.test:8080/"]
+             "https://other.test/q?x", "http://site.test:8080/", "https://other.test/dir/page.html",
+             "http://[::1]:8080/dir/page.html", "http://xn--bcher-kva.test/other/"]
     for base in bases:
         assert html_module._resolve(raw, base) == normalize(raw, base)
     for base in reversed(bases):

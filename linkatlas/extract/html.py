@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -61,7 +62,7 @@ _SELECTOR = ("a[href], area[href], iframe[src], frame[src], form[action], link[h
              "script, style, noscript, template")
 _NOT_TEXT = frozenset(("script", "style", "noscript", "template"))
 _NO_SPAN = (-1, -1)
-_RESOLVED: dict[tuple[str, str], str | None] = {}  # see _resolve
+_RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see _resolve
 _RESOLVED_MAX = 200_000
 _NOFOLLOW_RELS = frozenset(("nofollow", "ugc", "sponsored"))
 _FEED_TYPES = frozenset(("application/rss+xml", "application/atom+xml"))
@@ -77,8 +78,7 @@ _LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;
 _LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))', re.IGNORECASE)
 
 
-@dataclass(slots=True)
-class Link:
+class Link(NamedTuple):
     """One link occurrence on a page, as COLUMNS.md describes the backlink columns."""
 
     url_to: str
@@ -211,37 +211,52 @@ def _link_types(rel_tokens: list[str], link_type: str | None) -> list[str]:
     return types
 
 
-def _resolution_context(raw: str, base: str) -> str:
-    """The part of base that `normalize(raw, base)` depends on (RFC 3986 §5.2.2).
+def _resolution_context(raw: str, base: str) -> tuple[str, str]:
+    """(origin, context): normalize(raw, base) is origin + a suffix that depends only on
+    (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across sites.
 
-    An absolute http(s) URL with a host depends only on whether the base has its scheme, a
-    network-path reference (`//host/…`) on the base's scheme, an absolute-path reference
-    (`/path`) on its scheme and authority; anything else on the whole base. Tabs, newlines and
-    backslashes, which normalize removes or turns into slashes first, could change the kind, so
-    such targets get the whole base.
+    An absolute-path reference (`/path`) takes the base's scheme and authority as they are, and
+    its suffix depends on nothing else; a relative-path reference (`a/b`, `?q`, ``) depends on
+    the base's path and query; a network-path reference (`//host/…`) and an absolute http(s)
+    URL depend only on the base's scheme, and keep no origin. Anything else (other schemes,
+    odd forms, and tabs, newlines or backslashes, which normalize removes or turns into
+    slashes first and so could change the kind) depends on the whole base.
     """
     if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw:
-        return base
+        return "", base
     if raw.startswith("/"):
         if raw[1:2] != "/":
-            return base[:base.find("/", base.find("//") + 2)]
-        return base[:base.find(":")] if raw[2:3] not in ("", "/", "?", "#") else base
+            path = base.find("/", base.find("//") + 2)
+            return base[:path], "/"
+        if raw[2:3] not in ("", "/", "?", "#"):
+            return "", base[:base.find(":")]
+        return "", base
     if raw.startswith(("http://", "https://")):
         host_at = raw.find("//") + 2
         if raw[host_at:host_at + 1] not in ("", "/", "?", "#"):
-            return base[:base.find(":")]
-    return base
+            return "", base[:base.find(":")]
+        return "", base
+    colon = raw.find(":")
+    if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
+        return "", base  # a scheme (mailto:, HTTP:, http:x): not a relative path
+    path = base.find("/", base.find("//") + 2)
+    return base[:path], base[path:]
 
 
 def _resolve(raw: str, base: str) -> str | None:
-    """normalize(raw, base), remembered across pages: sites repeat their navigation links."""
-    key = (_resolution_context(raw, base), raw)
-    target = _RESOLVED.get(key, "")
-    if target == "":
+    """normalize(raw, base), remembered across pages and sites: sites repeat their navigation
+    links, and sites built alike (one CMS) share their relative links."""
+    origin, context = _resolution_context(raw, base)
+    key = (context, raw)
+    suffix = _RESOLVED.get(key, "")
+    if suffix == "":
         if len(_RESOLVED) >= _RESOLVED_MAX:
             _RESOLVED.clear()
-        target = _RESOLVED[key] = normalize(raw, base)
-    return target
+        target = normalize(raw, base)
+        if target is not None and not target.startswith(origin):
+            return target  # cannot happen for the kinds above; never remembered wrongly
+        suffix = _RESOLVED[key] = None if target is None else target[len(origin):]
+    return None if suffix is None else origin + suffix
 
 
 def _parse(html: str) -> LexborHTMLParser:

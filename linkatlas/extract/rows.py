@@ -26,7 +26,7 @@ LINK_FIELDS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type",
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SNIFF = (b"<!doctype html", b"<html", b"<head", b"<body", b"<a ", b"<title")
 Row = dict[str, Any]
-# (url_to, link_type, anchor, alt, nofollow, text_pre, text_post)
+# (url_to, link_type, anchor, alt, nofollow, text_pre, text_post), as html.Link
 _Found = tuple[str, str, str, str, bool, str, str]
 
 
@@ -49,8 +49,9 @@ def _kind(capture: Capture) -> str:
     return "other"
 
 
-def capture_rows(capture: Capture) -> tuple[Row, list[Row]] | None:
-    """The visit row and deduplicated link rows of a capture; None when its URL is invalid."""
+def capture_rows(capture: Capture) -> tuple[Row, list[tuple[Any, ...]]] | None:
+    """The visit row and deduplicated link rows (tuples in LINK_FIELDS order) of a capture;
+    None when its URL is invalid."""
     url = urls.normalize(capture.url)
     if url is None:
         return None
@@ -87,8 +88,7 @@ def _html_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
     visit["title"] = facts.title
     visit["encoding"] = encoding
     visit["language"] = detect_language(facts.text, facts.declared_language)
-    return [(link.url_to, link.link_type, link.anchor, link.alt, link.nofollow, link.text_pre,
-             link.text_post) for link in facts.links]
+    return facts.links
 
 
 def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
@@ -122,12 +122,16 @@ def _target_facts(url_to: str) -> tuple[str, str]:
     return facts
 
 
-def _link_rows(visit: Row, found: list[_Found]) -> list[Row]:
-    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow)."""
+def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
+    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow).
+
+    Rows are tuples in LINK_FIELDS order (a page has dozens: no dict per row).
+    """
     internal = 0
     seen: set[tuple[str, str, str, str, bool]] = set()
-    rows: list[Row] = []
-    domain, redirect = visit["domain"], visit["status"] if visit["kind"] == "redirect" else 0
+    rows: list[tuple[Any, ...]] = []
+    url, time, domain = visit["url"], visit["time"], visit["domain"]
+    redirect = visit["status"] if visit["kind"] == "redirect" else 0
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
         key_to, domain_to = _target_facts(url_to)
         internal += domain_to == domain
@@ -135,10 +139,8 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[Row]:
         if identity in seen:
             continue
         seen.add(identity)
-        rows.append({"url_from": visit["url"], "time": visit["time"], "url_to": url_to,
-                     "key_to": key_to, "domain_to": domain_to,
-                     "link_type": link_type, "redirect": redirect, "nofollow": nofollow,
-                     "anchor": anchor, "alt": alt, "text_pre": pre, "text_post": post})
+        rows.append((url, time, url_to, key_to, domain_to, link_type, redirect, nofollow,
+                     anchor, alt, pre, post))
     visit["links_internal"] = internal
     visit["links_external"] = len(found) - internal
     return rows

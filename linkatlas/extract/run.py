@@ -98,7 +98,8 @@ def cache_name(archive: Path) -> str:
 
 
 class _Parts:
-    """The Parquet parts of one chunk: rows are buffered in columns and written in groups."""
+    """The Parquet parts of one chunk: rows are buffered (visits in columns, links as tuples)
+    and written in groups."""
 
     def __init__(self, folder: Path, number: int, archive: str) -> None:
         self.archive = archive
@@ -107,15 +108,13 @@ class _Parts:
         self.links_writer = pq.ParquetWriter(folder / f"links-{number:05d}.parquet",
                                              LINK_SCHEMA)
         self.visits: dict[str, list[Any]] = {name: [] for name in VISIT_FIELDS}
-        self.links: dict[str, list[Any]] = {name: [] for name in LINK_FIELDS}
+        self.links: list[tuple[Any, ...]] = []  # rows in LINK_FIELDS order
 
-    def add(self, visit: dict[str, Any], links: list[dict[str, Any]]) -> None:
+    def add(self, visit: dict[str, Any], links: list[tuple[Any, ...]]) -> None:
         for name in VISIT_FIELDS:
             self.visits[name].append(visit[name])
-        for row in links:
-            for name in LINK_FIELDS:
-                self.links[name].append(row[name])
-        if len(self.links["url_from"]) >= _FLUSH_ROWS:
+        self.links.extend(links)
+        if len(self.links) >= _FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
@@ -123,11 +122,13 @@ class _Parts:
         if count:
             self.visits_writer.write_table(pa.table(
                 {**self.visits, "archive": [self.archive] * count}, schema=VISIT_SCHEMA))
-        if self.links["url_from"]:
-            self.links_writer.write_table(pa.table(self.links, schema=LINK_SCHEMA))
-        for columns in (self.visits, self.links):
-            for values in columns.values():
+            for values in self.visits.values():
                 values.clear()
+        if self.links:
+            columns = dict(zip(LINK_FIELDS, map(list, zip(*self.links, strict=True)),
+                               strict=True))
+            self.links_writer.write_table(pa.table(columns, schema=LINK_SCHEMA))
+            self.links.clear()
 
     def close(self) -> None:
         self.flush()
