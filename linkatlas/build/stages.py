@@ -37,11 +37,15 @@ def load_inputs(con: Connection, visits: list[Path], links: list[Path],
         SELECT * EXCLUDE (rn) FROM (
             SELECT *, row_number() OVER (PARTITION BY url, time ORDER BY archive, "offset") rn
             FROM read_parquet({_files(visits)})) WHERE rn = 1""")
+    # Links of the kept capture only (extraction already kept one row per link and capture).
     con.execute(f"""
         CREATE TABLE links AS
-        SELECT DISTINCT ON (url_from, time, url_to, link_type, anchor, alt, nofollow) *
-        FROM read_parquet({_files(links)})
-        ORDER BY url_from, time, url_to, link_type, anchor, alt, nofollow, text_pre, text_post""")
+        SELECT l.* EXCLUDE ("offset", archive)
+        FROM read_parquet({_files(links)}) l
+        SEMI JOIN visits v
+          ON v.url = l.url_from AND v.time = l.time AND v.archive = l.archive
+         AND v."offset" = l."offset"
+        """)
     # A revisit (WARC 1.1 §6.7: the payload is the same as an earlier capture's) is a visit
     # at which the links of that capture were present: the one it refers to, else the
     # latest earlier page or redirect capture of the URL.
@@ -98,21 +102,27 @@ def history(con: Connection) -> None:
         GROUP BY o.url, p.last_good
         HAVING arg_max({BROKEN}, struct_pack(o.time, o.http_code))
            AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
+    # The row of a live link at the page's latest good visit holds its latest facts; only a
+    # page visited more than once needs the aggregate over its earlier rows (the costly part:
+    # it groups by text columns).
     con.execute("""
         CREATE TABLE live AS
-        WITH seen AS (
+        WITH latest AS (
+            SELECT l.* FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
+            WHERE l.url_from NOT IN (SELECT url FROM dead_pages)),
+        revisited AS (
+            SELECT url_from FROM links GROUP BY url_from HAVING min(time) < max(time)),
+        earlier AS (
             SELECT url_from, url_to, link_type, anchor, alt, nofollow,
-                   min(time) AS first_seen, max(time) AS last_visited,
-                   list(DISTINCT time ORDER BY time DESC) AS times,
-                   arg_max(key_to, time) AS key_to, arg_max(domain_to, time) AS domain_to,
-                   arg_max(redirect, time) AS redirect,
-                   arg_max(text_pre, time) AS text_pre, arg_max(text_post, time) AS text_post
-            FROM links GROUP BY ALL)
-        SELECT s.* EXCLUDE (times), s.times[2] AS prev_visited,
-               s.first_seen = p.first_good AS original
-        FROM seen s JOIN pages p ON p.url = s.url_from
-        WHERE s.last_visited = p.last_good
-          AND s.url_from NOT IN (SELECT url FROM dead_pages)""")
+                   min(time) AS first_seen, max(time, 2) AS times
+            FROM links WHERE url_from IN (SELECT url_from FROM revisited) GROUP BY ALL)
+        SELECT l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               coalesce(e.first_seen, l.time) AS first_seen, l.time AS last_visited,
+               l.key_to, l.domain_to, l.redirect, l.text_pre, l.text_post,
+               e.times[2] AS prev_visited,
+               coalesce(e.first_seen, l.time) = p.first_good AS original
+        FROM latest l JOIN pages p ON p.url = l.url_from
+        LEFT JOIN earlier e USING (url_from, url_to, link_type, anchor, alt, nofollow)""")
 
 
 def targets(con: Connection) -> None:

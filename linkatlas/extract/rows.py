@@ -21,7 +21,7 @@ VISIT_FIELDS = ("url", "key", "domain", "time", "status", "kind", "ip", "title",
                 "encoding", "page_size", "links_internal", "links_external", "offset",
                 "refers_to")
 LINK_FIELDS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type", "redirect",
-               "nofollow", "anchor", "alt", "text_pre", "text_post")
+               "nofollow", "anchor", "alt", "text_pre", "text_post", "offset")
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SNIFF = (b"<!doctype html", b"<html", b"<head", b"<body", b"<a ", b"<title")
@@ -130,7 +130,7 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
     internal = 0
     seen: set[tuple[str, str, str, str, bool]] = set()
     rows: list[tuple[Any, ...]] = []
-    url, time, domain = visit["url"], visit["time"], visit["domain"]
+    url, time, domain, offset = visit["url"], visit["time"], visit["domain"], visit["offset"]
     redirect = visit["status"] if visit["kind"] == "redirect" else 0
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
         key_to, domain_to = _target_facts(url_to)
@@ -140,7 +140,7 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
             continue
         seen.add(identity)
         rows.append((url, time, url_to, key_to, domain_to, link_type, redirect, nofollow,
-                     anchor, alt, pre, post))
+                     anchor, alt, pre, post, offset))
     visit["links_internal"] = internal
     visit["links_external"] = len(found) - internal
     return rows

@@ -32,7 +32,7 @@ from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "extract_archives"]
 
-EXTRACT_VERSION = 3  # bump when extraction output changes: every cache entry is rebuilt
+EXTRACT_VERSION = 4  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_RECORDS = 256
 CHUNK_BYTES = 4 * 1024 * 1024
 _FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
@@ -50,6 +50,7 @@ LINK_SCHEMA = pa.schema([
     ("key_to", pa.string()), ("domain_to", pa.string()), ("link_type", pa.string()),
     ("redirect", pa.int32()), ("nofollow", pa.bool_()), ("anchor", pa.string()),
     ("alt", pa.string()), ("text_pre", pa.string()), ("text_post", pa.string()),
+    ("offset", pa.int64()), ("archive", pa.string()),  # which capture: see build.load_inputs
 ])
 
 
@@ -127,6 +128,7 @@ class _Parts:
         if self.links:
             columns = dict(zip(LINK_FIELDS, map(list, zip(*self.links, strict=True)),
                                strict=True))
+            columns["archive"] = [self.archive] * len(self.links)
             self.links_writer.write_table(pa.table(columns, schema=LINK_SCHEMA))
             self.links.clear()
 
