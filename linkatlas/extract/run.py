@@ -196,9 +196,11 @@ def _commit(entry: Path, temp: Path, stats: ArchiveStats) -> None:
     os.replace(temp, entry)
 
 
-def extract_archives(archives: list[Path], cache: Path, workers: int | None = None
-                     ) -> list[ArchiveStats]:
-    """Extract every archive not yet in the cache; return the stats of all of them."""
+def extract_archives(archives: list[Path], cache: Path, workers: int | None = None,
+                     meanwhile: Callable[[], None] | None = None) -> list[ArchiveStats]:
+    """Extract every archive not yet in the cache; return the stats of all of them.
+
+    meanwhile runs in this process once every chunk is queued (it would otherwise idle)."""
     cache.mkdir(parents=True, exist_ok=True)
     results: dict[Path, ArchiveStats] = {}
     todo: list[tuple[Path, Path]] = []
@@ -222,6 +224,8 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
                 jobs.append((archive, entry, temp, [
                     pool.submit(_extract_chunk, archive, start, end, temp, number)
                     for number, (start, end) in enumerate(zip(starts, ends, strict=True))]))
+            if meanwhile is not None:
+                meanwhile()
             for archive, entry, temp, futures in jobs:
                 stats = ArchiveStats(archive.name)
                 for future in futures:
