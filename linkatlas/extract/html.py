@@ -213,21 +213,22 @@ def _link_types(rel_tokens: list[str], link_type: str | None) -> list[str]:
 
 def _resolution_context(raw: str, base: str) -> tuple[str, str]:
     """(origin, context): normalize(raw, base) is origin + a suffix that depends only on
-    (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across sites.
+    (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across pages and sites.
 
     An absolute-path reference (`/path`) takes the base's scheme and authority as they are, and
-    its suffix depends on nothing else; a relative-path reference (`a/b`, `?q`, ``) depends on
-    the base's path and query; a network-path reference (`//host/…`) and an absolute http(s)
-    URL depend only on the base's scheme, and keep no origin. Anything else (other schemes,
-    odd forms, and tabs, newlines or backslashes, which normalize removes or turns into
-    slashes first and so could change the kind) depends on the whole base.
+    its suffix depends on nothing else; a relative path (`a/b`, `../c`) depends on the base's
+    directory, a query (`?q`) on the base's path, an empty reference on the base's path and
+    query; a network-path reference (`//host/…`) and an absolute http(s) URL depend only on
+    the base's scheme, and keep no origin. Anything else (other schemes, odd forms, and tabs,
+    newlines, backslashes or outer spaces, which normalize removes or changes first and so
+    could change the kind) depends on the whole base.
     """
-    if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw:
+    if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw or (
+            raw and (raw[0] <= " " or raw[-1] <= " ")):
         return "", base
     if raw.startswith("/"):
         if raw[1:2] != "/":
-            path = base.find("/", base.find("//") + 2)
-            return base[:path], "/"
+            return base[:base.find("/", base.find("//") + 2)], "/"
         if raw[2:3] not in ("", "/", "?", "#"):
             return "", base[:base.find(":")]
         return "", base
@@ -240,6 +241,11 @@ def _resolution_context(raw: str, base: str) -> tuple[str, str]:
     if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
         return "", base  # a scheme (mailto:, HTTP:, http:x): not a relative path
     path = base.find("/", base.find("//") + 2)
+    query = base.find("?", path)
+    if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
+        return base[:path], base[path:query] if query >= 0 else base[path:]
+    if raw and raw[0] not in "?#":
+        return base[:path], base[path:base.rfind("/", path, query if query >= 0 else None) + 1]
     return base[:path], base[path:]
 
 
