@@ -12,7 +12,7 @@ from linkatlas import urls
 from linkatlas.extract.archive import Capture, read_archive
 from linkatlas.extract.charset import decode
 from linkatlas.extract.ingest import ingest
-from linkatlas.extract.rows import capture_rows
+from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 
 from .conftest import REAL, build_quietly
 
@@ -29,7 +29,8 @@ def _pages(name: str) -> Iterator[tuple[Capture, dict[str, object], list[dict[st
         if isinstance(item, Capture):
             result = capture_rows(item)
             if result and result[0]["kind"] == "page":
-                yield item, result[0], result[1]
+                yield item, result[0], [dict(zip(LINK_FIELDS, row, strict=True))
+                                        for row in result[1]]
 
 
 @pytest.fixture(scope="module")
