@@ -283,6 +283,13 @@ def test_control_characters_in_page_are_not_markers() -> None:
     assert (link.text_pre, link.anchor) == ("a 7b", "x")
 
 
+def test_markers_forged_by_character_references_lose_no_link() -> None:
+    links = _links("<p>a&#3;b &#2;0&#3; c &#2;99&#3; &#4;&#3;</p><a href=/x>x</a>tail")
+    assert [(link.url_to, link.text_post) for link in links] == [("https://site.test/x", "tail")]
+    for text in (links[0].anchor, links[0].text_pre, links[0].text_post):
+        assert not any(ch in text for ch in "\x02\x03\x04")
+
+
 def test_huge_attribute_and_anchor() -> None:
     huge = "x" * 2_000_000
     facts = parse_html(_page(f'<a href="/{huge}" title="{huge}">{huge}</a><a href="/b">b</a>'

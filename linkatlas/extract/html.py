@@ -16,8 +16,8 @@ text before a link's start marker is its `text_pre`, the text between its start 
 its anchor, the text after its end marker its `text_post`. Text nodes are joined with a space,
 so words never run together across block elements (`<li>Home</li><li>About</li>`), at the price
 of a space where an inline element splits a word. Markers are ASCII control characters, which
-keep an ASCII page a one-byte-per-character string; these characters already in the page are
-dropped first.
+keep an ASCII page a one-byte-per-character string; these characters already in the page, and
+character references to them, are dropped first.
 
 Bounds: a page is cut after `MAX_HTML_CHARS` characters and has at most `MAX_LINKS` links;
 anchors and alts are capped at `MAX_ANCHOR` characters, text snippets at 100, `text` at
@@ -54,14 +54,15 @@ _MAX_WORD_CUT = 30  # a longer partial "word" is spaceless script (CJK, Thai): c
 
 _START = "\x02"  # STX <number> ETX before a link element
 _STOP = "\x03"
-_END = "\x04"  # EOT after the last child of an <a>
+_END = "\x04"  # EOT <number> ETX after the last child of an <a>
 _CONTROLS = re.compile("[\x02-\x04]")
-_MARKS = re.compile("\x02([0-9]+)\x03|\x04")
+# The same characters as character references (`&#2;`, `&#x04`): the parser would emit them.
+_CONTROL_REFERENCES = re.compile("&#(?:0*[234](?![0-9])|[xX]0*[234](?![0-9a-fA-F]));?")
+_DIGITS = "0123456789"
 _SELECTOR = ("a[href], area[href], iframe[src], frame[src], form[action], link[href][rel], "
              "a[href] img[alt], meta[name][content], base[href], title, "
              "script, style, noscript, template")
 _NOT_TEXT = frozenset(("script", "style", "noscript", "template"))
-_NO_SPAN = (-1, -1)
 _RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see _resolve
 _RESOLVED_MAX = 200_000
 _NOFOLLOW_RELS = frozenset(("nofollow", "ugc", "sponsored"))
@@ -141,32 +142,34 @@ def _header_canonicals(link_header: str, url: str) -> list[str]:
     return found
 
 
-def _unmark(text: str) -> tuple[str, dict[str, tuple[int, int]]]:
-    """The text, whitespace collapsed, without markers; and marker number → (where its link
-    starts in that text, where its `</a` is or -1)."""
-    parts = _MARKS.split(" ".join(text.split()))  # chunk, number or None, chunk, …
-    chunks = [parts[0]]
-    pos = len(parts[0])
-    space = parts[0].endswith(" ")
-    spans: dict[str, tuple[int, int]] = {}
-    last = ""
-    for i in range(1, len(parts), 2):
-        number = parts[i]
-        if number is None:
-            if last:
-                spans[last] = (spans[last][0], pos)
-                last = ""
-        else:
-            last = number
-            spans[last] = (pos, -1)
-        chunk = parts[i + 1]
-        if space and chunk.startswith(" "):  # the marker stood between two spaces
-            chunk = chunk[1:]
-        if chunk:
-            chunks.append(chunk)
-            pos += len(chunk)
-            space = chunk[-1] == " "
-    return "".join(chunks).rstrip(), spans
+def _unmark(text: str, count: int) -> tuple[str, list[int], list[int]]:
+    """The text, whitespace collapsed, without markers; and for marker number 0 … count - 1
+    where its link starts in that text and where its anchor ends (-1: not in the text).
+
+    Every marker ends with ETX, so splitting there leaves pieces that end with STX or EOT and
+    a number (C-level string operations: a regex scan is 3× slower on non-ASCII text). Each
+    marker is a text node of its own, so it goes with the joining space before it.
+    """
+    pieces = " ".join(text.split()).split(_STOP)
+    starts = [-1] * count
+    ends = [-1] * count
+    chunks: list[str] = []
+    pos = 0
+    for piece in pieces[:-1]:
+        head = piece.rstrip(_DIGITS)
+        kind = head[-1:]
+        if len(head) == len(piece) or kind not in (_START, _END):  # (cannot happen: dropped)
+            chunks.append(piece)
+            pos += len(piece)
+            continue
+        chunk = head[:-2] if head[-2:-1] == " " else head[:-1]
+        chunks.append(chunk)
+        pos += len(chunk)
+        number = int(piece[len(head):])
+        if number < count:
+            (starts if kind == _START else ends)[number] = pos
+    chunks.append(pieces[-1])
+    return "".join(chunks), starts, ends
 
 
 def _before(text: str, pos: int) -> str:
@@ -335,7 +338,7 @@ def _survey(tree: LexborHTMLParser) -> _Page:
                 node.insert_before(f"{_START}{number}{_STOP}")
                 if tag == "a":
                     numbers[node.mem_id] = number
-                    node.insert_child(_END)
+                    node.insert_child(f"{_END}{number}{_STOP}")
     # Last first: a <script> inside a <noscript> goes before the <noscript> that holds it.
     for node in reversed(removed):
         node.decompose()
@@ -356,7 +359,7 @@ def _base_url(page: _Page, url: str) -> str:
     return url if resolved is None else resolved
 
 
-def _links(page: _Page, base: str, text: str, spans: dict[str, tuple[int, int]],
+def _links(page: _Page, base: str, text: str, starts: list[int], ends: list[int],
            page_nofollow: bool, links: list[Link]) -> None:
     """Append the links of the page's elements, in document order.
 
@@ -383,7 +386,7 @@ def _links(page: _Page, base: str, text: str, spans: dict[str, tuple[int, int]],
             for link_type in _link_types(rel_tokens, attributes.get("type")):
                 links.append(Link(target, link_type, "", "", nofollow, "", ""))
             continue
-        start, end = spans.get(str(number), _NO_SPAN)
+        start, end = starts[number], ends[number]
         anchor = alt = pre = post = ""
         if tag == "a":
             if end >= 0:
@@ -402,21 +405,24 @@ def _extract(html: str, url: str, link_header: str, robots_header: str) -> HtmlF
         html = html[:MAX_HTML_CHARS]
     if "\x02" in html or "\x03" in html or "\x04" in html:
         html = _CONTROLS.sub("", html)
+    if "&#" in html and _CONTROL_REFERENCES.search(html):
+        html = _CONTROL_REFERENCES.sub("", html)
     tree = _parse(html)
     page = _survey(tree)
     body = tree.body or tree.root
-    text, spans = _unmark(body.text(separator=" ") if body is not None else "")
+    text, starts, ends = _unmark(body.text(separator=" ") if body is not None else "",
+                                 len(page.links))
     root = tree.root
     facts = HtmlFacts(
         title=_clean(page.title or ""),
         nofollow_page=_page_nofollow(page, robots_header),
         declared_language=(root.attributes.get("lang") or "").strip() if root is not None else "",
-        text=text[:MAX_TEXT],
+        text=text.strip()[:MAX_TEXT],
     )
     if link_header:
         for target in _header_canonicals(link_header, url):
             facts.links.append(Link(target, "canonical", "", "", facts.nofollow_page, "", ""))
-    _links(page, _base_url(page, url), text, spans, facts.nofollow_page, facts.links)
+    _links(page, _base_url(page, url), text, starts, ends, facts.nofollow_page, facts.links)
     return facts
 
 
