@@ -209,22 +209,20 @@ def read_archive(path: Path, start: int = 0, end: int | None = None
         yield from _read_warc(path, start, end)
 
 
-def chunk_offsets(path: Path, records: int, size: int) -> list[int]:
-    """Offsets that split a WARC into chunks of at most `records` records or `size` bytes,
-    each a record start where a reader can begin (a gzip member or `WARC/` header). An ARC,
-    or a WARC compressed as one gzip stream, is one chunk: [0]."""
-    if sniff_format(path) == "arc":
+def chunk_offsets(path: Path, size: int) -> list[int]:
+    """Offsets that split a WARC into chunks of about `size` bytes (the work of a chunk follows
+    its compressed size), each a record start where a reader can begin (a gzip member or
+    `WARC/` header). An ARC, a WARC compressed as one gzip stream, or a file no bigger than
+    `size` (not even read: splitting costs a pass over the file) is one chunk: [0]."""
+    if sniff_format(path) == "arc" or path.stat().st_size <= size:
         return [0]
     starts = [0]
-    count = 0
     try:
         with path.open("rb") as stream:
             for record in FastIterator(stream, parse_http=False, quirks_mode=True):
-                count += 1
                 offset = record.stream_pos
-                if count > records or offset - starts[-1] >= size:
+                if offset - starts[-1] >= size:
                     starts.append(offset)
-                    count = 1
             stream.seek(0)
             magic = b"\x1f\x8b" if stream.read(2) == b"\x1f\x8b" else b"WARC/"
             usable = [0]

@@ -1,9 +1,10 @@
 """Extract archives into cached Parquet tables, using every core.
 
-Each archive is cut into chunks at record boundaries (`chunk_offsets`: at most 256 records or
-4 MB each); a worker process reads its chunk straight from the file, parses it and writes the
-chunk's own Parquet parts, so no record or row crosses between processes, chunks of all
-archives keep every core busy, and memory is bounded by the chunk, not by the input.
+Each archive is cut into chunks of about 1 MB at record boundaries (`chunk_offsets`; ≈0.2 s of
+work in a gzip WARC of HTML pages); a worker process reads its chunk straight from the file,
+parses it and writes the chunk's own Parquet parts, so no record or row crosses between
+processes, chunks of all archives keep every core busy, and memory is bounded by the chunk,
+not by the input.
 
 Each archive's result is cached under `DIR/extract/`, keyed by the archive's name, size and
 mtime and by EXTRACT_VERSION, so a rebuild parses only new archives.
@@ -34,8 +35,7 @@ from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "extract_archives"]
 
 EXTRACT_VERSION = 4  # bump when extraction output changes: every cache entry is rebuilt
-CHUNK_RECORDS = 256
-CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_BYTES = 1 << 20
 _FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
 
 VISIT_SCHEMA = pa.schema([
@@ -241,7 +241,7 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
                 temp = entry.with_name(entry.name + ".tmp")
                 shutil.rmtree(temp, ignore_errors=True)
                 temp.mkdir(parents=True)
-                starts = chunk_offsets(archive, CHUNK_RECORDS, CHUNK_BYTES)
+                starts = chunk_offsets(archive, CHUNK_BYTES)
                 ends: list[int | None] = [*starts[1:], None]
                 jobs.append((archive, entry, temp, [
                     pool.submit(_extract_chunk, archive, start, end, temp, number)
