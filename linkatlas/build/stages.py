@@ -104,11 +104,14 @@ def history(con: Connection) -> None:
            AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
     # The row of a live link at the page's latest good visit holds its latest facts; only a
     # page visited more than once needs the aggregate over its earlier rows (the costly part:
-    # it groups by text columns).
+    # it groups by text columns). Snippets stay in `links` (the row is `link`): copying them
+    # for every link costs more than fetching them for the broken ones (serve_table).
     con.execute("""
         CREATE TABLE live AS
         WITH latest AS (
-            SELECT l.* FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
+            SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
+                   l.nofollow, l.key_to, l.domain_to, l.time, p.first_good
+            FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
             WHERE l.url_from NOT IN (SELECT url FROM dead_pages)),
         revisited AS (
             SELECT url_from FROM links GROUP BY url_from HAVING min(time) < max(time)),
@@ -116,13 +119,15 @@ def history(con: Connection) -> None:
             SELECT url_from, url_to, link_type, anchor, alt, nofollow,
                    min(time) AS first_seen, max(time, 2) AS times
             FROM links WHERE url_from IN (SELECT url_from FROM revisited) GROUP BY ALL)
-        SELECT l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
-               coalesce(e.first_seen, l.time) AS first_seen, l.time AS last_visited,
-               l.key_to, l.domain_to, l.redirect, l.text_pre, l.text_post,
-               e.times[2] AS prev_visited,
-               coalesce(e.first_seen, l.time) = p.first_good AS original
-        FROM latest l JOIN pages p ON p.url = l.url_from
-        LEFT JOIN earlier e USING (url_from, url_to, link_type, anchor, alt, nofollow)""")
+        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               l.key_to, l.domain_to, e.first_seen, l.time AS last_visited,
+               e.times[2] AS prev_visited, e.first_seen = l.first_good AS original
+        FROM latest l JOIN earlier e USING (url_from, url_to, link_type, anchor, alt, nofollow)
+        UNION ALL
+        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
+               NULL AS prev_visited, l.time = l.first_good AS original
+        FROM latest l WHERE l.url_from NOT IN (SELECT url_from FROM revisited)""")
 
 
 def targets(con: Connection) -> None:
@@ -166,12 +171,13 @@ SERVE_SQL = """
                p.language, p.encoding, p.title,
                l.first_seen::TIMESTAMP AS first_seen, l.last_visited::TIMESTAMP AS last_visited,
                l.prev_visited::TIMESTAMP AS prev_visited, l.original, l.link_type,
-               l.redirect::BIGINT AS redirect, l.nofollow, l.alt, l.anchor,
-               l.text_pre, l.text_post, t.broken_at::TIMESTAMP AS broken_at,
+               k.redirect::BIGINT AS redirect, l.nofollow, l.alt, l.anchor,
+               k.text_pre, k.text_post, t.broken_at::TIMESTAMP AS broken_at,
                p.first_good::TIMESTAMP AS url_from_first_seen, t.http_code::BIGINT AS http_code,
                t.error, l.key_to AS url_to_key
         FROM live l
         JOIN targets t ON t.url = l.url_to AND t.broken
+        JOIN links k ON k.rowid = l.link
         JOIN pages p ON p.url = l.url_from
         LEFT JOIN url_rating ur ON ur.key = p.key
         LEFT JOIN domain_rating dr ON dr.domain = p.domain
