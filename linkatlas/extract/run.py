@@ -254,7 +254,10 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
         with _pool(workers or os.cpu_count() or 1) as pool:
             started = time.perf_counter()
             jobs: list[tuple[Path, Path, Path, list[Future[ArchiveStats]]]] = []
-            for archive, entry in todo:  # every chunk of every archive is queued at once
+            # Every chunk of every archive is queued at once, biggest archives first: the
+            # last chunks to run are then the small ones, and the workers finish together.
+            todo.sort(key=lambda job: job[0].stat().st_size, reverse=True)
+            for archive, entry in todo:
                 temp = entry.with_name(entry.name + ".tmp")
                 shutil.rmtree(temp, ignore_errors=True)
                 temp.mkdir(parents=True)
