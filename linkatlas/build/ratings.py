@@ -214,7 +214,6 @@ def rate(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE url_rating AS
         SELECT k.name AS key, s.rating::INTEGER AS ahrefs_rank
         FROM _rating_pages k JOIN _rating_page_scores s USING (id)
-        ORDER BY k.name
         """
     )
     con.unregister("_rating_page_scores")
@@ -229,7 +228,6 @@ def rate(con: duckdb.DuckDBPyConnection) -> None:
         SELECT k.name AS domain, s.rating::INTEGER AS domain_rating,
                row_number() OVER (ORDER BY s.score DESC, k.name)::INTEGER AS ahrefs_top
         FROM _rating_domains k JOIN _rating_domain_scores s USING (id)
-        ORDER BY k.name
         """
     )
     con.unregister("_rating_domain_scores")

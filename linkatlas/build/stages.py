@@ -155,7 +155,7 @@ def targets(con: Connection) -> None:
 def graph(con: Connection) -> None:
     """The dofollow link graph the ratings read (ratings.rate): live links of every page."""
     con.execute("""
-        CREATE VIEW graph_links AS
+        CREATE TABLE graph_links AS
         SELECT p.key AS key_from, l.key_to, p.domain AS domain_from, l.domain_to
         FROM live l JOIN pages p ON p.url = l.url_from
         WHERE NOT l.nofollow AND l.link_type IN ('href', 'redirect', 'frame')""")
