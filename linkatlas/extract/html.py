@@ -214,7 +214,27 @@ def _link_types(rel_tokens: list[str], link_type: str | None) -> list[str]:
     return types
 
 
-def _resolution_context(raw: str, base: str) -> tuple[str, str]:
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """A normalized base URL cut into the parts that link resolution depends on."""
+
+    url: str
+    scheme: str  # http or https
+    origin: str  # scheme://authority
+    path_query: str  # from the path's "/" on
+    path: str  # path_query without the query
+    directory: str  # path up to its last "/"
+
+
+def _base_parts(url: str) -> _Base:
+    path = url.find("/", url.find("//") + 2)
+    query = url.find("?", path)
+    end = query if query >= 0 else len(url)
+    return _Base(url, url[:url.find(":")], url[:path], url[path:], url[path:end],
+                 url[path:url.rfind("/", path, end) + 1])
+
+
+def _resolution_context(raw: str, base: _Base) -> tuple[str, str]:
     """(origin, context): normalize(raw, base) is origin + a suffix that depends only on
     (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across pages and sites.
 
@@ -228,31 +248,29 @@ def _resolution_context(raw: str, base: str) -> tuple[str, str]:
     """
     if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw or (
             raw and (raw[0] <= " " or raw[-1] <= " ")):
-        return "", base
+        return "", base.url
     if raw.startswith("/"):
         if raw[1:2] != "/":
-            return base[:base.find("/", base.find("//") + 2)], "/"
+            return base.origin, "/"
         if raw[2:3] not in ("", "/", "?", "#"):
-            return "", base[:base.find(":")]
-        return "", base
+            return "", base.scheme
+        return "", base.url
     if raw.startswith(("http://", "https://")):
         host_at = raw.find("//") + 2
         if raw[host_at:host_at + 1] not in ("", "/", "?", "#"):
-            return "", base[:base.find(":")]
-        return "", base
+            return "", base.scheme
+        return "", base.url
     colon = raw.find(":")
     if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
-        return "", base  # a scheme (mailto:, HTTP:, http:x): not a relative path
-    path = base.find("/", base.find("//") + 2)
-    query = base.find("?", path)
+        return "", base.url  # a scheme (mailto:, HTTP:, http:x): not a relative path
     if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
-        return base[:path], base[path:query] if query >= 0 else base[path:]
+        return base.origin, base.path
     if raw and raw[0] not in "?#":
-        return base[:path], base[path:base.rfind("/", path, query if query >= 0 else None) + 1]
-    return base[:path], base[path:]
+        return base.origin, base.directory
+    return base.origin, base.path_query
 
 
-def _resolve(raw: str, base: str) -> str | None:
+def _resolve(raw: str, base: _Base) -> str | None:
     """normalize(raw, base), remembered across pages and sites: sites repeat their navigation
     links, and sites built alike (one CMS) share their relative links."""
     origin, context = _resolution_context(raw, base)
@@ -261,7 +279,7 @@ def _resolve(raw: str, base: str) -> str | None:
     if suffix == "":
         if len(_RESOLVED) >= _RESOLVED_MAX:
             _RESOLVED.clear()
-        target = normalize(raw, base)
+        target = normalize(raw, base.url)
         if target is not None and not target.startswith(origin):
             return target  # cannot happen for the kinds above; never remembered wrongly
         suffix = _RESOLVED[key] = None if target is None else target[len(origin):]
@@ -308,11 +326,22 @@ def _survey(tree: LexborHTMLParser) -> _Page:
     Hot loop (every element of every page): each node's attributes are read once.
     """
     page = _Page()
+    links = page.links
     numbers: dict[int, int] = {}  # node identity of an <a> → its marker number
     removed: list[LexborNode] = []
     for node in tree.css(_SELECTOR):
         tag = node.tag
-        if tag in _NOT_TEXT:
+        if tag in _SRC_TYPES or tag == "link":  # link elements first: most nodes are
+            number = len(links)
+            if number >= MAX_LINKS:
+                continue
+            links.append((number, tag, node.attributes))
+            if tag != "link":
+                node.insert_before(f"{_START}{number}{_STOP}")
+                if tag == "a":
+                    numbers[node.mem_id] = number
+                    node.insert_child(f"{_END}{number}{_STOP}")
+        elif tag in _NOT_TEXT:
             removed.append(node)
         elif tag == "img":
             link = _enclosing_link(node)
@@ -328,17 +357,8 @@ def _survey(tree: LexborHTMLParser) -> _Page:
         elif tag == "base":
             if page.base is None:
                 page.base = node.attributes.get("href") or ""
-        elif tag == "title":
-            if page.title is None and _is_page_title(node):
-                page.title = node.text()
-        elif len(page.links) < MAX_LINKS:
-            number = len(page.links)
-            page.links.append((number, tag, node.attributes))
-            if tag != "link":
-                node.insert_before(f"{_START}{number}{_STOP}")
-                if tag == "a":
-                    numbers[node.mem_id] = number
-                    node.insert_child(f"{_END}{number}{_STOP}")
+        elif tag == "title" and page.title is None and _is_page_title(node):
+            page.title = node.text()
     # Last first: a <script> inside a <noscript> goes before the <noscript> that holds it.
     for node in reversed(removed):
         node.decompose()
@@ -359,7 +379,7 @@ def _base_url(page: _Page, url: str) -> str:
     return url if resolved is None else resolved
 
 
-def _links(page: _Page, base: str, text: str, starts: list[int], ends: list[int],
+def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[int],
            page_nofollow: bool, links: list[Link]) -> None:
     """Append the links of the page's elements, in document order.
 
@@ -422,7 +442,8 @@ def _extract(html: str, url: str, link_header: str, robots_header: str) -> HtmlF
     if link_header:
         for target in _header_canonicals(link_header, url):
             facts.links.append(Link(target, "canonical", "", "", facts.nofollow_page, "", ""))
-    _links(page, _base_url(page, url), text, starts, ends, facts.nofollow_page, facts.links)
+    _links(page, _base_parts(_base_url(page, url)), text, starts, ends, facts.nofollow_page,
+           facts.links)
     return facts
 
 
