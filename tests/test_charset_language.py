@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from linkatlas.extract.charset import canonical_name, decode
+from linkatlas.extract.charset import canonical_name, decode, utf8_html
+from linkatlas.extract.html import parse_html
 from linkatlas.extract.language import detect_language
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
@@ -281,6 +282,7 @@ MOSCOW_1251 = "<p>Москва — столица России, крупнейш
 def test_decode_cases(body: bytes, ctype: str | None, encoding: str, text: str | None) -> None:
     got_text, got = decode(body, ctype)
     assert got == encoding
+    assert utf8_html(body, ctype) == (got_text.encode(), encoding)  # what the parser reads
     if text is not None:
         assert got_text == text
     else:
@@ -292,6 +294,9 @@ def test_invalid_utf8_is_replaced() -> None:
                             "text/html; charset=utf-8")
     assert encoding == "utf8"
     assert text.endswith("</p>\ufffd")
+    raw = "<p>Grüße aus Köln</p>".encode() + b"\xff\xc3("
+    assert parse_html(utf8_html(raw, None)[0], "http://a.test/").text == (
+        parse_html(decode(raw, None)[0], "http://a.test/").text) == "Grüße aus Köln \ufffd\ufffd("
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -305,6 +310,8 @@ def test_garbage_never_raises(seed: int) -> None:
     text, encoding = decode(body, labels[seed % len(labels)])
     assert isinstance(text, str)
     assert canonical_name(encoding) == encoding
+    html, same = utf8_html(body, labels[seed % len(labels)])
+    assert same == encoding and html.decode("utf-8", "replace") == text
     detect_language(text)
 
 

@@ -306,10 +306,10 @@ def test_many_links_page() -> None:
 
 
 def test_parser_failure_yields_empty_facts(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(html: str) -> None:
+    def fail(html: bytes) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(html_module, "_parse", fail)
+    monkeypatch.setattr(html_module, "LexborHTMLParser", fail)
     assert parse_html("<a href=/a>a</a>", URL) == HtmlFacts()
 
 

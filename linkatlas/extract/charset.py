@@ -173,6 +173,19 @@ def decode(body: bytes, content_type: str | None) -> tuple[str, str]:
         return body.decode("utf-8", "replace"), "utf8"
 
 
+def utf8_html(body: bytes, content_type: str | None) -> tuple[bytes, str]:
+    """(UTF-8 bytes of the page, encoding) for an HTML parser, by the rules of decode(): a page
+    in UTF-8 is returned as it is (without a BOM), saving a decode and an encode; the parser
+    reads its invalid sequences as U+FFFD, as decode() does."""
+    try:
+        bom, name = next(((b, n) for b, n in _BOMS if body.startswith(b)), (b"", ""))
+        body = body[len(bom):]
+        name = name or _choose(body, content_type)
+        return (body if name == "utf8" else _decode(body, name).encode("utf-8")), name
+    except Exception:  # the contract is "never raises", as decode()'s
+        return body, "utf8"
+
+
 def _decode(body: bytes, name: str) -> str:
     return body.decode(_CODEC[name], "replace")
 

@@ -19,7 +19,10 @@ of a space where an inline element splits a word. Markers are ASCII control char
 keep an ASCII page a one-byte-per-character string; these characters already in the page, and
 character references to them, are dropped first.
 
-Bounds: a page is cut after `MAX_HTML_CHARS` characters and has at most `MAX_LINKS` links;
+The parser reads UTF-8 bytes: a UTF-8 page goes to it as archived (no decoding and encoding
+again), any other as its decoded text encoded to UTF-8.
+
+Bounds: a page is cut after `MAX_HTML_BYTES` bytes and has at most `MAX_LINKS` links;
 anchors and alts are capped at `MAX_ANCHOR` characters, text snippets at 100, `text` at
 `MAX_TEXT`. `parse_html` never raises: a page the parser cannot take yields empty facts.
 """
@@ -36,7 +39,7 @@ from ..urls import normalize
 
 __all__ = [
     "MAX_ANCHOR",
-    "MAX_HTML_CHARS",
+    "MAX_HTML_BYTES",
     "MAX_LINKS",
     "MAX_TEXT",
     "HtmlFacts",
@@ -45,7 +48,7 @@ __all__ = [
     "robots_nofollow",
 ]
 
-MAX_HTML_CHARS = 8_000_000  # ~2 s at most; the rest of a bigger page is ignored
+MAX_HTML_BYTES = 8_000_000  # ~2 s at most; the rest of a bigger page is ignored
 MAX_LINKS = 100_000
 MAX_ANCHOR = 1_000
 MAX_SNIPPET = 100  # spec/COLUMNS.md: text_pre / text_post
@@ -55,9 +58,9 @@ _MAX_WORD_CUT = 30  # a longer partial "word" is spaceless script (CJK, Thai): c
 _START = "\x02"  # STX <number> ETX before a link element
 _STOP = "\x03"
 _END = "\x04"  # EOT <number> ETX after the last child of an <a>
-_CONTROLS = re.compile("[\x02-\x04]")
+_CONTROLS = re.compile(b"[\x02-\x04]")
 # The same characters as character references (`&#2;`, `&#x04`): the parser would emit them.
-_CONTROL_REFERENCES = re.compile("&#(?:0*[234](?![0-9])|[xX]0*[234](?![0-9a-fA-F]));?")
+_CONTROL_REFERENCES = re.compile(rb"&#(?:0*[234](?![0-9])|[xX]0*[234](?![0-9a-fA-F]));?")
 _DIGITS = "0123456789"
 _SELECTOR = ("a[href], area[href], iframe[src], frame[src], form[action], link[href][rel], "
              "a[href] img[alt], meta[name][content], base[href], title, "
@@ -286,13 +289,6 @@ def _resolve(raw: str, base: _Base) -> str | None:
     return None if suffix is None else origin + suffix
 
 
-def _parse(html: str) -> LexborHTMLParser:
-    try:
-        return LexborHTMLParser(html)
-    except UnicodeEncodeError:  # lone surrogates, e.g. from a surrogateescape decode
-        return LexborHTMLParser(html.encode("utf-8", "replace"))
-
-
 def _enclosing_link(node: LexborNode) -> LexborNode | None:
     parent = node.parent
     while parent is not None and parent.tag != "a":
@@ -420,14 +416,14 @@ def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[in
         links.append(Link(target, _SRC_TYPES[tag], anchor, alt, nofollow, pre, post))
 
 
-def _extract(html: str, url: str, link_header: str, robots_header: str) -> HtmlFacts:
-    if len(html) > MAX_HTML_CHARS:
-        html = html[:MAX_HTML_CHARS]
-    if "\x02" in html or "\x03" in html or "\x04" in html:
-        html = _CONTROLS.sub("", html)
-    if "&#" in html and _CONTROL_REFERENCES.search(html):
-        html = _CONTROL_REFERENCES.sub("", html)
-    tree = _parse(html)
+def _extract(html: bytes, url: str, link_header: str, robots_header: str) -> HtmlFacts:
+    if len(html) > MAX_HTML_BYTES:
+        html = html[:MAX_HTML_BYTES]
+    if b"\x02" in html or b"\x03" in html or b"\x04" in html:
+        html = _CONTROLS.sub(b"", html)
+    if b"&#" in html and _CONTROL_REFERENCES.search(html):
+        html = _CONTROL_REFERENCES.sub(b"", html)
+    tree = LexborHTMLParser(html)
     page = _survey(tree)
     body = tree.body or tree.root
     text, starts, ends = _unmark(body.text(separator=" ") if body is not None else "",
@@ -447,14 +443,18 @@ def _extract(html: str, url: str, link_header: str, robots_header: str) -> HtmlF
     return facts
 
 
-def parse_html(html: str, url: str, *, link_header: str = "", robots_header: str = "") -> HtmlFacts:
+def parse_html(html: str | bytes, url: str, *, link_header: str = "", robots_header: str = ""
+               ) -> HtmlFacts:
     """Title, links, robots nofollow, declared language and visible text of one page.
 
-    url is the normalized page URL. link_header holds the raw HTTP Link header value(s) joined
+    html is the page's text, or its UTF-8 bytes (invalid sequences read as U+FFFD). url is the
+    normalized page URL. link_header holds the raw HTTP Link header value(s) joined
     by ", " (its rel=canonical targets become canonical links, first in the list), robots_header
     the X-Robots-Tag value(s) joined likewise. Never raises.
     """
     try:
+        if isinstance(html, str):  # (lone surrogates, e.g. from a surrogateescape decode: "?")
+            html = html.encode("utf-8", "replace")
         return _extract(html, url, link_header, robots_header)
     except Exception:  # noqa: BLE001 - contract: any page yields facts, never an error
         return HtmlFacts()

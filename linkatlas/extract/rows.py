@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import urls
 from .archive import Capture
-from .charset import decode
+from .charset import utf8_html
 from .html import parse_html, robots_nofollow
 from .language import detect_language
 from .wat import wat_links, wat_title
@@ -82,8 +82,8 @@ def _redirect(capture: Capture, url: str, visit: Row) -> list[_Found]:
 
 
 def _html_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
-    text, encoding = decode(capture.body, capture.header("Content-Type") or None)
-    facts = parse_html(text, url, link_header=capture.header("Link"),
+    html, encoding = utf8_html(capture.body, capture.header("Content-Type") or None)
+    facts = parse_html(html, url, link_header=capture.header("Link"),
                        robots_header=capture.header("X-Robots-Tag"))
     visit["title"] = facts.title
     visit["encoding"] = encoding
