@@ -178,9 +178,8 @@ def warc_pages(path: Path) -> Iterator[tuple[str, str | None, bytes]]:
 
 
 def visible_text(html: str) -> str:
-    from resiliparse.extract.html2text import extract_plain_text
-
-    return extract_plain_text(html, main_content=False)
+    """The text the pipeline gives the language detector."""
+    return parse_html(html, "http://page.test/").text
 
 
 def chardet_files() -> list[Path]:

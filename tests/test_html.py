@@ -219,7 +219,8 @@ def test_title(markup: str, title: str) -> None:
 def test_declared_language_and_text() -> None:
     facts = parse_html('<html lang="pt-BR"><head><title>T</title><style>p{}</style></head><body>'
                        "<p>Olá   mundo</p><script>var x;</script><noscript>ns</noscript>"
-                       "<template>tpl</template><div>fim</div></body></html>", URL)
+                       "<template>tpl</template><iframe src=/f><a href=x>fallback</a></iframe>"
+                       "<noembed>ne</noembed><div>fim</div></body></html>", URL)
     assert facts.declared_language == "pt-BR"
     assert facts.text == "Olá mundo fim"
 

@@ -62,10 +62,15 @@ _CONTROLS = re.compile(b"[\x02-\x04]")
 # The same characters as character references (`&#2;`, `&#x04`): the parser would emit them.
 _CONTROL_REFERENCES = re.compile(rb"&#(?:0*[234](?![0-9])|[xX]0*[234](?![0-9a-fA-F]));?")
 _DIGITS = "0123456789"
-_SELECTOR = ("a[href], area[href], iframe[src], frame[src], form[action], link[href][rel], "
+# Every element the facts come from, in document order (one tree walk). The selectors must not
+# overlap: an element that matches two is returned twice. (Every <iframe>: its content is no
+# text, see _NOT_TEXT; one without src is no link.)
+_SELECTOR = ("a[href], area[href], iframe, frame[src], form[action], link[href][rel], "
              "a[href] img[alt], meta[name][content], base[href], title, "
-             "script, style, noscript, template")
-_NOT_TEXT = frozenset(("script", "style", "noscript", "template"))
+             "script, style, noscript, template, noembed, noframes")
+# Elements whose content is not visible text: code, and fallback markup that a browser does
+# not show (<iframe> content is unparsed text, shown only where frames are not supported).
+_NOT_TEXT = frozenset(("script", "style", "noscript", "template", "noembed", "noframes"))
 _RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see _resolve
 _RESOLVED_MAX = 200_000
 _NOFOLLOW_RELS = frozenset(("nofollow", "ugc", "sponsored"))
@@ -337,6 +342,8 @@ def _survey(tree: LexborHTMLParser) -> _Page:
                 if tag == "a":
                     numbers[node.mem_id] = number
                     node.insert_child(f"{_END}{number}{_STOP}")
+                elif tag == "iframe":  # its marker stands before it, outside
+                    removed.append(node)
         elif tag in _NOT_TEXT:
             removed.append(node)
         elif tag == "img":
