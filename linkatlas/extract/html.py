@@ -433,8 +433,8 @@ def _extract(html: bytes, url: str, link_header: str, robots_header: str) -> Htm
     tree = LexborHTMLParser(html)
     page = _survey(tree)
     body = tree.body or tree.root
-    text, starts, ends = _unmark(body.text(separator=" ") if body is not None else "",
-                                 len(page.links))
+    text, starts, ends = _unmark(body.text(separator=" ", skip_empty=True)
+                                 if body is not None else "", len(page.links))
     root = tree.root
     facts = HtmlFacts(
         title=_clean(page.title or ""),

@@ -132,8 +132,9 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     url, time, domain, offset = visit["url"], visit["time"], visit["domain"], visit["offset"]
     redirect = visit["status"] if visit["kind"] == "redirect" else 0
+    targets = _TARGETS
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
-        key_to, domain_to = _target_facts(url_to)
+        key_to, domain_to = targets.get(url_to) or _target_facts(url_to)
         internal += domain_to == domain
         identity = (url_to, link_type, anchor, alt, nofollow)
         if identity in seen:
