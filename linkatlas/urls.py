@@ -18,7 +18,7 @@ from functools import lru_cache
 from urllib.parse import urljoin
 
 import idna
-import tldextract
+from publicsuffixlist import PublicSuffixList
 
 from .errors import QueryError
 
@@ -198,22 +198,20 @@ def host_of(url: str) -> str:
     return netloc.split(":", 1)[0]
 
 
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+# The list bundled with the package (no download); ICANN section only: a subdomain of a
+# hosting suffix (*.github.io) is part of that registered domain, as the list's users mostly
+# count. publicsuffixlist, not tldextract: tldextract imports requests (≈70 ms of every build).
+_PSL = PublicSuffixList(only_icann=True)
 
 
 @lru_cache(maxsize=65536)
 def registered_domain(host: str) -> str:
     """Registered domain by the Public Suffix List, with its default rule (`*`): an unlisted
-    TLD is a one-label suffix, so `blog.alpha.test` → `alpha.test`. IPs are their own domain."""
+    TLD is a one-label suffix, so `blog.alpha.test` → `alpha.test`. IPs, public suffixes and
+    single labels are their own domain."""
     if host.startswith("[") or host.replace(".", "").isdigit():
         return host
-    parts = _EXTRACT(host)
-    if parts.suffix and parts.domain:
-        return f"{parts.domain}.{parts.suffix}"
-    if parts.suffix:  # the host is itself a public suffix
-        return host
-    labels = host.split(".")
-    return ".".join(labels[-2:])
+    return _PSL.privatesuffix(host) or host
 
 
 def _successor(prefix: str) -> str:
