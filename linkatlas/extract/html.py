@@ -8,10 +8,11 @@ link.
 
 One parse (lexbor, through selectolax) and one CSS query that returns, in document order, every
 element the page's facts come from: link elements, images inside links, meta, base, title, and
-the script/style/noscript/template elements whose contents are not text. Snippets without a
-Python walk over the DOM (a Python-level visit costs ~1 µs per node): a marker text node goes
-before every link element (STX number ETX) and after the last child of every <a> (EOT); the
-non-text elements are then removed and one C-level pass joins every text node of the body. The
+the elements whose contents are not text (script, style, noscript, template, iframe, noembed,
+noframes). Snippets without a Python walk over the DOM (a Python-level visit costs ~1 µs per
+node): a marker text node goes before every link element (STX number ETX) and after the last
+child of every <a> (EOT number ETX); the non-text contents are then removed and one C-level
+pass joins every text node of the body. The
 text before a link's start marker is its `text_pre`, the text between its start and end markers
 its anchor, the text after its end marker its `text_post`. Text nodes are joined with a space,
 so words never run together across block elements (`<li>Home</li><li>About</li>`), at the price
