@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -239,7 +239,7 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
                      meanwhile: Callable[[], None] | None = None) -> list[ArchiveStats]:
     """Extract every archive not yet in the cache; return the stats of all of them.
 
-    meanwhile runs in this process once every chunk is queued (it would otherwise idle)."""
+    meanwhile runs in this process while the last chunks are parsed (a core is idle then)."""
     cache.mkdir(parents=True, exist_ok=True)
     results: dict[Path, ArchiveStats] = {}
     todo: list[tuple[Path, Path]] = []
@@ -250,8 +250,9 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
                 (entry / "stats.json").read_text()))
         else:
             todo.append((archive, entry))
+    workers = workers or os.cpu_count() or 1
     if todo:
-        with _pool(workers or os.cpu_count() or 1) as pool:
+        with _pool(workers) as pool:
             started = time.perf_counter()
             jobs: list[tuple[Path, Path, Path, list[Future[ArchiveStats]]]] = []
             # Every chunk of every archive is queued at once, biggest archives first: the
@@ -267,6 +268,10 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
                     pool.submit(_extract_chunk, archive, start, end, temp, number)
                     for number, (start, end) in enumerate(zip(starts, ends, strict=True))]))
             if meanwhile is not None:
+                # Once only the last chunks are left, a core falls idle: meanwhile takes it.
+                pending = {future for *_, futures in jobs for future in futures}
+                while len(pending) > workers:
+                    pending = wait(pending, return_when=FIRST_COMPLETED).not_done
                 meanwhile()
             for archive, entry, temp, futures in jobs:
                 stats = ArchiveStats(archive.name)
