@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -377,7 +377,20 @@ def _write(chunks: Iterator[bytes]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point; `argv` lets tests call the CLI in-process."""
     command: Callable[..., Any] = typer.main.get_command(app)
-    command(args=argv, prog_name="linkatlas", standalone_mode=True)
+    try:
+        command(args=argv, prog_name="linkatlas", standalone_mode=True)
+    except OSError as exc:  # writing the output failed: no traceback for that either
+        _output_failed(exc)
+
+
+def _output_failed(exc: OSError) -> NoReturn:
+    """A closed pipe (`linkatlas query … | head`) ends quietly; a full disk says so."""
+    with suppress(OSError, ValueError):  # later flushes of what is left must not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if not isinstance(exc, BrokenPipeError):
+        err.print(f"error: cannot write the output: {exc.strerror or exc}", markup=False,
+                  highlight=False)
+    raise SystemExit(1)
 
 
 # Set by commands that leave nothing open (no server, no children, no temp files) when they
@@ -393,8 +406,11 @@ def console() -> None:
     except SystemExit as exc:
         if exc.code not in (0, None) or not _quick_exit["allowed"]:
             raise
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError as exc:
+        _output_failed(exc)
     os._exit(0)
 
 

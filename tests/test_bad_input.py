@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,27 @@ def test_a_bad_condition_is_named_before_the_snapshot_is_looked_for(
               "domain", "--where", "http_code>"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: where: syntax error at position 11")
+
+
+# --- the CLI's own output -----------------------------------------------------------------------
+
+CONSOLE = Path(sys.executable).with_name("linkatlas")  # the installed console script
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_under_stdout_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(CONSOLE), "--help"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: cannot write the output: No space left on device"]
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    with subprocess.Popen([str(CONSOLE), "--help"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as reader:
+        assert reader.stdout is not None and reader.stderr is not None
+        reader.stdout.close()  # the reader went away before the first byte
+        assert reader.wait(timeout=60) == 1
+        assert reader.stderr.read() == ""
