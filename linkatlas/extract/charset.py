@@ -164,11 +164,8 @@ def decode(body: bytes, content_type: str | None) -> tuple[str, str]:
     bytes, then detection. encoding is the canonical lower-case name (see canonical_name).
     Bogus or unknown labels are skipped. Never raises; invalid bytes are replaced."""
     try:
-        for bom, name in _BOMS:
-            if body.startswith(bom):
-                return _decode(body[len(bom):], name), name
-        name = _choose(body, content_type)
-        return _decode(body, name), name
+        skip, name = _encoding(body, content_type)
+        return _decode(body[skip:], name), name
     except Exception:  # the contract is "never raises": a page is never lost to a codec bug
         return body.decode("utf-8", "replace"), "utf8"
 
@@ -178,12 +175,19 @@ def utf8_html(body: bytes, content_type: str | None) -> tuple[bytes, str]:
     in UTF-8 is returned as it is (without a BOM), saving a decode and an encode; the parser
     reads its invalid sequences as U+FFFD, as decode() does."""
     try:
-        bom, name = next(((b, n) for b, n in _BOMS if body.startswith(b)), (b"", ""))
-        body = body[len(bom):]
-        name = name or _choose(body, content_type)
+        skip, name = _encoding(body, content_type)
+        body = body[skip:]
         return (body if name == "utf8" else _decode(body, name).encode("utf-8")), name
     except Exception:  # the contract is "never raises", as decode()'s
         return body, "utf8"
+
+
+def _encoding(body: bytes, content_type: str | None) -> tuple[int, str]:
+    """(length of the BOM or 0, encoding name), by decode()'s order."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return len(bom), name
+    return 0, _choose(body, content_type)
 
 
 def _decode(body: bytes, name: str) -> str:
