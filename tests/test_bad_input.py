@@ -159,3 +159,17 @@ def test_a_closed_pipe_ends_quietly() -> None:
         reader.stdout.close()  # the reader went away before the first byte
         assert reader.wait(timeout=60) == 1
         assert reader.stderr.read() == ""
+
+
+def test_the_console_script_prints_everything_before_its_quick_exit(tmp_path: Path) -> None:
+    archive = write_warc(tmp_path / "a.warc.gz", [
+        page("http://site.test/", "2024-01-01T00:00:00Z", "<a href='http://gone.test/x'>x</a>"),
+        status("http://gone.test/x", "2024-01-02T00:00:00Z", 404)])
+    data = ["--data", str(tmp_path / "data")]
+    ingested = subprocess.run([str(CONSOLE), *data, "ingest", str(archive)], capture_output=True,
+                              text=True, timeout=120)
+    built = subprocess.run([str(CONSOLE), *data, "build"], capture_output=True, text=True,
+                           timeout=300)
+    assert (ingested.returncode, built.returncode) == (0, 0)
+    assert ingested.stdout.startswith("imported: ")
+    assert "│ broken backlinks" in built.stdout and built.stdout.rstrip().endswith("┘")
