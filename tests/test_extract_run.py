@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from pathlib import Path
 
 import duckdb
@@ -58,3 +59,25 @@ def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:
     assert run.extract_archives([first], cache, workers=1)[0].cached
     run.extract_archives([], cache, workers=1)
     assert list(cache.iterdir()) == []
+
+
+def test_a_page_that_takes_too_long_is_skipped_and_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Misnested formatting elements make HTML tree construction cubic (lexbor issue 340):
+    # this 40 KB page takes lexbor minutes.
+    n = 3000
+    hostile = "".join(f"<b {i}>" for i in range(n)) + "".join(f"<i {i}>" for i in range(n))
+    hostile += "x</b>" * n
+    pages = [page(f"http://site.test/{i}", "2024-01-01T00:00:00Z",
+                  f"<a href='/next/{i}'>next</a>") for i in range(40)]
+    pages.insert(17, page("http://site.test/hostile", "2024-01-01T00:00:00Z", hostile))
+    archive = write_warc(tmp_path / "a.warc.gz", pages)
+    monkeypatch.setattr(run, "PAGE_SECONDS", 1.0)
+    monkeypatch.setattr(run, "CHUNK_BYTES", archive.stat().st_size // 4)  # several chunks
+    started = time.monotonic()
+    stats = run.extract_archives([archive], tmp_path / "cache", workers=2)[0]
+    assert time.monotonic() - started < 30
+    assert stats.skipped == {"parsing took over 1 s": 1}
+    assert stats.pages == 40 and stats.links == 40
+    urls = {row[0] for row in _rows(tmp_path / "cache")}
+    assert "http://site.test/hostile" not in urls and len(urls) == 40

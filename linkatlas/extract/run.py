@@ -14,17 +14,28 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import itertools
 import json
 import os
 import shutil
+import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    as_completed,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +49,7 @@ __all__ = ["EXTRACT_VERSION", "ArchiveStats", "extract_archives"]
 
 EXTRACT_VERSION = 4  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_BYTES = 1 << 20
+PAGE_SECONDS = 20.0  # a page whose extraction takes longer is skipped (see _Watch)
 _FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
 
 VISIT_SCHEMA = pa.schema([
@@ -142,9 +154,10 @@ class _Parts:
         self.links_writer.close()
 
 
-def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path,
-                   number: int) -> ArchiveStats:
-    """Worker: parse the records of one chunk and write its Parquet parts."""
+def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path, number: int,
+                   task: int, skip: frozenset[int]) -> ArchiveStats:
+    """Worker: parse the records of one chunk and write its Parquet parts; the records at the
+    offsets in `skip` took too long once (see _Watch) and are counted, not parsed."""
     stats = ArchiveStats(archive.name)
     parts = _Parts(folder, number, archive.name)
     try:
@@ -154,8 +167,12 @@ def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path,
                 (stats.skipped if item.bad else stats.ignored)[item.reason] += 1
                 continue
             stats.captures += 1
+            if item.offset in skip:
+                stats.skipped[f"parsing took over {_WATCH.seconds:g} s"] += 1
+                continue
             try:
-                result = capture_rows(item)
+                with _WATCH.page(task, item.offset):
+                    result = capture_rows(item)
             except Exception as exc:  # noqa: BLE001 - one bad page must not stop a build
                 stats.skipped[f"extraction failed: {type(exc).__name__}"] += 1
                 continue
@@ -194,45 +211,153 @@ def _tune_memory() -> None:
     mallopt(m_top_pad, 8 << 20)
 
 
-class _Inline(Executor):
-    """One worker: parse in this process (no start-up cost)."""
+class _Watch:
+    """Which page each worker is parsing, in memory shared with the workers.
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
+    HTML tree construction is quadratic or worse on some hostile markup (deep nesting,
+    misnested formatting elements: lexbor issue 340), and a parse cannot be interrupted from
+    Python. So a worker arms a timer for each page whose signal ends the process; the pool
+    then breaks, and the page that was running for `seconds` (PAGE_SECONDS) is the culprit.
+    A worker that dies otherwise (a crash in a parser) leaves no overdue page: the pages it
+    and the others were on are suspects, and a page suspected twice is skipped too.
+    """
+
+    def __init__(self, context: BaseContext, workers: int, seconds: float) -> None:
+        self.seconds = seconds
+        self.next_slot = context.Value("i", 0)
+        self.tasks = context.Array("q", [-1] * workers, lock=False)
+        self.offsets = context.Array("q", workers, lock=False)
+        self.started = context.Array("d", workers, lock=False)
+        self.slot = -1  # a worker's own, from join()
+
+    def join(self) -> None:
+        """In a new worker: take a slot; the timer's signal ends the process."""
+        with self.next_slot.get_lock():
+            self.slot = self.next_slot.value
+            self.next_slot.value += 1
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    @contextmanager
+    def page(self, task: int, offset: int) -> Iterator[None]:
+        """In a worker: around the extraction of one page."""
+        self.tasks[self.slot], self.offsets[self.slot] = task, offset
+        self.started[self.slot] = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.tasks[self.slot] = -1
+
+    def running(self) -> list[tuple[int, int, float]]:
+        """(task, offset, seconds so far) of the page each worker was on."""
+        now = time.monotonic()
+        return [(task, offset, now - started) for task, offset, started
+                in zip(self.tasks, self.offsets, self.started, strict=True) if task >= 0]
+
+
+_WATCH: _Watch  # set in each worker by _start_worker
+
+
+def _start_worker(watch: _Watch) -> None:
+    global _WATCH
+    _WATCH = watch
+    watch.join()
+    _tune_memory()
 
 
 @contextmanager
-def _pool(workers: int) -> Iterator[Executor]:
-    if workers == 1:
-        _tune_memory()  # this process parses
-        yield _Inline()
-        return
+def _pool(workers: int) -> Iterator[tuple[Executor, _Watch]]:
     # fork starts workers at once with everything imported, but copies other threads' locks
     # in whatever state they are in: only when this is the only thread (the CLI), else
     # forkserver (a server, a test run, DuckDB threads).
     if threading.active_count() == 1:
+        context: BaseContext = get_context("fork")
         # Objects inherited from this process are left out of the workers' collections, which
         # would otherwise visit (and so copy) every page of them (4 % of a worker's time).
         gc.freeze()
-        try:
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork"),
-                                     initializer=_tune_memory) as pool:
-                yield pool
-        finally:
-            gc.unfreeze()
-        return
-    context = get_context("forkserver")
-    context.set_forkserver_preload(["linkatlas.extract.run"])
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_tune_memory) as pool:
-        yield pool
+    else:
+        context = get_context("forkserver")
+        context.set_forkserver_preload(["linkatlas.extract.run"])
+    watch = _Watch(context, workers, PAGE_SECONDS)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(watch,)) as pool:
+            yield pool, watch
+    finally:
+        gc.unfreeze()
 
 
 def _commit(entry: Path, temp: Path, stats: ArchiveStats) -> None:
     (temp / "stats.json").write_text(json.dumps(stats.to_json()))
     shutil.rmtree(entry, ignore_errors=True)
     os.replace(temp, entry)
+
+
+Task = tuple[int, int, int, int | None]  # (index in todo, part number, start, end)
+
+
+def _chunks(todo: list[tuple[Path, Path]]) -> Iterator[Task]:
+    """Every chunk of every archive; an archive is split only when its turn comes, so its
+    chunks are queued while the workers parse those of the archives before it."""
+    for index, (archive, _) in enumerate(todo):
+        starts = chunk_offsets(archive, CHUNK_BYTES)
+        for number, (start, end) in enumerate(zip(starts, [*starts[1:], None], strict=True)):
+            yield index, number, start, end
+
+
+def _temp(entry: Path) -> Path:
+    return entry.with_name(entry.name + ".tmp")
+
+
+def _run_tasks(todo: list[tuple[Path, Path]], workers: int,
+               meanwhile: Callable[[], None] | None) -> dict[Task, ArchiveStats]:
+    """Stats of every chunk. A pool that breaks (see _Watch) is replaced, and what had not
+    finished runs again without the pages found guilty."""
+    done: dict[Task, ArchiveStats] = {}
+    skips: dict[Task, set[int]] = {}
+    suspects: set[tuple[Task, int]] = set()
+    ids: dict[Task, int] = {}  # a task's number in the shared watch
+    fresh = _chunks(todo)
+    unfinished: list[Task] = []
+    while True:
+        queue = itertools.chain(unfinished, fresh)
+        unfinished = []
+        with _pool(workers) as (pool, watch):
+            futures: dict[Future[ArchiveStats], Task] = {}
+            for task in queue:
+                index, number, start, end = task
+                try:
+                    futures[pool.submit(_extract_chunk, todo[index][0], start, end,
+                                        _temp(todo[index][1]), number,
+                                        ids.setdefault(task, len(ids)),
+                                        frozenset(skips.get(task, ())))] = task
+                except BrokenProcessPool:
+                    unfinished += [task, *queue]
+                    break
+            if meanwhile is not None:
+                # Once only the last chunks are left, a core falls idle: meanwhile takes it.
+                pending = set(futures)
+                while len(pending) > workers:
+                    pending = wait(pending, return_when=FIRST_COMPLETED).not_done
+                meanwhile()
+                meanwhile = None
+            for future in as_completed(futures):
+                try:
+                    done[futures[future]] = future.result()
+                except BrokenProcessPool:
+                    unfinished.append(futures[future])
+            running = watch.running() if unfinished else []
+        if not unfinished:
+            return done
+        unfinished.sort(key=ids.__getitem__)  # the queue's order again
+        tasks = {number: task for task, number in ids.items()}
+        pages = [((tasks[number], offset), seconds) for number, offset, seconds in running]
+        guilty = [page for page, seconds in pages if seconds >= watch.seconds * 0.99] or [
+            page for page, _ in pages if page in suspects]
+        suspects.update(page for page, _ in pages)
+        for task, offset in guilty:
+            skips.setdefault(task, set()).add(offset)
 
 
 def extract_archives(archives: list[Path], cache: Path, workers: int | None = None,
@@ -250,36 +375,23 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
                 (entry / "stats.json").read_text()))
         else:
             todo.append((archive, entry))
-    workers = workers or os.cpu_count() or 1
     if todo:
-        with _pool(workers) as pool:
-            started = time.perf_counter()
-            jobs: list[tuple[Path, Path, Path, list[Future[ArchiveStats]]]] = []
-            # Every chunk of every archive is queued at once, biggest archives first: the
-            # last chunks to run are then the small ones, and the workers finish together.
-            todo.sort(key=lambda job: job[0].stat().st_size, reverse=True)
-            for archive, entry in todo:
-                temp = entry.with_name(entry.name + ".tmp")
-                shutil.rmtree(temp, ignore_errors=True)
-                temp.mkdir(parents=True)
-                starts = chunk_offsets(archive, CHUNK_BYTES)
-                ends: list[int | None] = [*starts[1:], None]
-                jobs.append((archive, entry, temp, [
-                    pool.submit(_extract_chunk, archive, start, end, temp, number)
-                    for number, (start, end) in enumerate(zip(starts, ends, strict=True))]))
-            if meanwhile is not None:
-                # Once only the last chunks are left, a core falls idle: meanwhile takes it.
-                pending = {future for *_, futures in jobs for future in futures}
-                while len(pending) > workers:
-                    pending = wait(pending, return_when=FIRST_COMPLETED).not_done
-                meanwhile()
-            for archive, entry, temp, futures in jobs:
-                stats = ArchiveStats(archive.name)
-                for future in futures:
-                    stats.add(future.result())
-                stats.seconds = time.perf_counter() - started
-                _commit(entry, temp, stats)
-                results[archive] = stats
+        started = time.perf_counter()
+        # Biggest archives first: the last chunks to run are then the small ones, and the
+        # workers finish together.
+        todo.sort(key=lambda job: job[0].stat().st_size, reverse=True)
+        for _, entry in todo:
+            shutil.rmtree(_temp(entry), ignore_errors=True)
+            _temp(entry).mkdir(parents=True)
+        done = _run_tasks(todo, workers or os.cpu_count() or 1, meanwhile)
+        for index, (archive, entry) in enumerate(todo):
+            stats = ArchiveStats(archive.name)
+            for (owner, *_), part in done.items():
+                if owner == index:
+                    stats.add(part)
+            stats.seconds = time.perf_counter() - started
+            _commit(entry, _temp(entry), stats)
+            results[archive] = stats
     live = {cache_name(archive) for archive in archives}
     for stale in cache.iterdir():  # entries of archives that changed or were removed
         if stale.name not in live:
