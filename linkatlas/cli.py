@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
     command: Callable[..., Any] = typer.main.get_command(app)
     try:
         command(args=argv, prog_name="linkatlas", standalone_mode=True)
-    except OSError as exc:  # writing the output failed: no traceback for that either
+    except OSError as exc:  # a full disk, a closed pipe: no traceback for those either
         _output_failed(exc)
 
 
@@ -388,8 +388,8 @@ def _output_failed(exc: OSError) -> NoReturn:
     with suppress(OSError, ValueError):  # later flushes of what is left must not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if not isinstance(exc, BrokenPipeError):
-        err.print(f"error: cannot write the output: {exc.strerror or exc}", markup=False,
-                  highlight=False)
+        where = exc.filename or "cannot write the output"
+        err.print(f"error: {where}: {exc.strerror or exc}", markup=False, highlight=False)
     raise SystemExit(1)
 
 
