@@ -168,7 +168,7 @@ def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path, num
                 continue
             stats.captures += 1
             if item.offset in skip:
-                stats.skipped[f"parsing took over {_WATCH.seconds:g} s"] += 1
+                stats.skipped[f"extraction took over {_WATCH.seconds:g} s or crashed"] += 1
                 continue
             try:
                 with _WATCH.page(task, item.offset):
