@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,3 +73,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
                 # A second Ctrl-C during shutdown made uvicorn log the cancelled lifespan task
                 # as a traceback; the ledger's connections close with the process anyway.
                 lifespan="off")
+    # uvicorn has shut down and given SIGINT back to Python: a Ctrl-C from now on would land
+    # in the interpreter's own teardown and print there as an ignored exception.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _stop_at_once)
+
+
+def _stop_at_once(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
