@@ -9,7 +9,11 @@ new URLs into gzip WARCs until it holds --mb MB of HTML. Peers, on the same reco
             <a href> (nothing else), one core;
   warcio+bs4  warcio + BeautifulSoup (html.parser) listing <a href>, the usual WARC link tool
             (timed on a sample of pages: it is slow).
-Ours: `linkatlas ingest` + `linkatlas build` in a subprocess (every core), and its peak RSS.
+Ours: `linkatlas ingest` + `linkatlas build` in a subprocess (every core), and its peak memory:
+the sum of the proportional set sizes (PSS) of every process of the tree, sampled every 20 ms
+in one more run (sampling takes CPU, so the timed runs are not sampled; forked workers share
+pages, which PSS counts once). --files 1 writes one archive, as a single
+big WARC from a crawl would be.
 Prints medians over --repeat runs and the ratios the issue sets (≥ 0.5× limit, ≥ 10× bs4).
 """
 
@@ -19,12 +23,12 @@ import argparse
 import gzip
 import io
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,17 +62,21 @@ def real_pages(with_html: bool = False) -> list[tuple[str, bytes]]:
     return pages
 
 
-def write_corpus(folder: Path, megabytes: int, with_html: bool = False
+def write_corpus(folder: Path, megabytes: int, with_html: bool = False, files_wanted: int = 0
                  ) -> tuple[list[Path], int, int]:
+    """A WARC per pass over the real pages, or files_wanted WARCs of about equal size."""
     pages = real_pages(with_html)
     target = megabytes * 1024 * 1024
+    per_file = -(-target // files_wanted) if files_wanted else sum(len(b) for _, b in pages)
     written = count = 0
     files: list[Path] = []
     while written < target:
+        file_end = min(target, written + per_file)
         path = folder / f"corpus-{len(files):03d}.warc.gz"
         with path.open("wb") as stream:
             writer = WARCWriter(stream, gzip=True)
-            for content_type, body in pages:
+            while written < file_end:
+                content_type, body = pages[count % len(pages)]
                 url = f"http://site{count % 997}.bench.test/page/{count}.html"
                 http = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
                                         protocol="HTTP/1.1")
@@ -79,8 +87,6 @@ def write_corpus(folder: Path, megabytes: int, with_html: bool = False
                 writer.write_record(record)
                 written += len(body)
                 count += 1
-                if written >= target:
-                    break
         files.append(path)
     return files, count, written
 
@@ -120,19 +126,64 @@ def bs4_run(files: list[Path], sample: int) -> tuple[float, int]:
     return time.perf_counter() - started, done
 
 
-def ours_run(files: list[Path]) -> tuple[float, float]:
+def _tree_pss(root: int) -> int:
+    """Summed PSS in bytes of root and its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def _run(command: list[str], sampled: bool) -> int:
+    """Run command to its end; the peak of its process tree's summed PSS in bytes if sampled."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.02):
+            peak = max(peak, _tree_pss(process.pid))
+
+    sampler = threading.Thread(target=sample)
+    if sampled:
+        sampler.start()
+    try:
+        if process.wait() != 0:
+            raise SystemExit(f"{' '.join(command[:4])}… failed")
+    finally:
+        done.set()
+        if sampled:
+            sampler.join()
+    return peak
+
+
+def ours_run(files: list[Path], sampled: bool = False) -> tuple[float, float]:
     data = Path(tempfile.mkdtemp(prefix="la-bench-"))
     try:
         started = time.perf_counter()
-        subprocess.run([*LINKATLAS, "--data", str(data), "ingest", *map(str, files)],
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([*LINKATLAS, "--data", str(data), "build"], check=True,
-                       stdout=subprocess.DEVNULL)
+        peak = _run([*LINKATLAS, "--data", str(data), "ingest", *map(str, files)], sampled)
+        peak = max(peak, _run([*LINKATLAS, "--data", str(data), "build"], sampled))
         seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(data, ignore_errors=True)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, peak_mb
+    return seconds, peak / 1e6
 
 
 def main() -> None:
@@ -141,21 +192,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--bs4-sample", type=int, default=400)
     parser.add_argument("--with-html", action="store_true")
+    parser.add_argument("--files", type=int, default=0,
+                        help="write the corpus into this many WARCs (default: one per pass)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="la-corpus-"))
     try:
-        files, pages, size = write_corpus(folder, args.mb, args.with_html)
+        files, pages, size = write_corpus(folder, args.mb, args.with_html, args.files)
         print(f"corpus: {pages} pages, {size / 1e6:.0f} MB of HTML in {len(files)} WARC files, "
               f"{sum(f.stat().st_size for f in files) / 1e6:.0f} MB gzip; {os.cpu_count()} cores")
-        limit, bs4, ours, peaks = [], [], [], []
+        limit, bs4, ours = [], [], []
         for _ in range(args.repeat):
             seconds, _ = limit_run(files)
             limit.append(pages / seconds)
             seconds, done = bs4_run(files, args.bs4_sample)
             bs4.append(done / seconds)
-            seconds, peak = ours_run(files)
+            seconds, _ = ours_run(files)
             ours.append(pages / seconds)
-            peaks.append(peak)
         rows = [("limit (fastwarc + resiliparse a[href], 1 core)", statistics.median(limit)),
                 ("warcio + BeautifulSoup", statistics.median(bs4)),
                 ("linkatlas ingest + build (all cores)", statistics.median(ours))]
@@ -166,7 +218,8 @@ def main() -> None:
               f"(target ≥ 0.5)")
         print(f"ratio ours / warcio+bs4: {statistics.median(ours) / statistics.median(bs4):.1f} "
               f"(target ≥ 10)")
-        print(f"peak RSS of ingest+build: {max(peaks):.0f} MB")
+        _, peak = ours_run(files, sampled=True)
+        print(f"peak memory of ingest+build (PSS of all its processes): {peak:.0f} MB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
