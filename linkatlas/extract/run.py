@@ -32,7 +32,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
@@ -45,7 +45,8 @@ import pyarrow.parquet as pq
 from .archive import Skip, chunk_offsets, read_archive
 from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
-__all__ = ["EXTRACT_VERSION", "ArchiveStats", "extract_archives"]
+__all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",
+           "extract_chunk"]
 
 EXTRACT_VERSION = 4  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_BYTES = 1 << 20
@@ -168,10 +169,10 @@ def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path, num
                 continue
             stats.captures += 1
             if item.offset in skip:
-                stats.skipped[f"extraction took over {_WATCH.seconds:g} s or crashed"] += 1
+                stats.skipped[f"extraction took over {PAGE_SECONDS:g} s or crashed"] += 1
                 continue
             try:
-                with _WATCH.page(task, item.offset):
+                with _watched(task, item.offset):
                     result = capture_rows(item)
             except Exception as exc:  # noqa: BLE001 - one bad page must not stop a build
                 stats.skipped[f"extraction failed: {type(exc).__name__}"] += 1
@@ -256,7 +257,18 @@ class _Watch:
                 in zip(self.tasks, self.offsets, self.started, strict=True) if task >= 0]
 
 
-_WATCH: _Watch  # set in each worker by _start_worker
+_WATCH: _Watch | None = None  # set in each worker of our pool by _start_worker
+
+
+def _watched(task: int, offset: int) -> AbstractContextManager[None]:
+    return _WATCH.page(task, offset) if _WATCH is not None else nullcontext()
+
+
+def extract_chunk(archive: Path, start: int, end: int | None, folder: Path, number: int
+                  ) -> ArchiveStats:
+    """One chunk's Parquet parts, for a runner other than the process pool (Spark): no page
+    timer there, since its signal would end a process that the runner owns."""
+    return _extract_chunk(archive, start, end, folder, number, -1, frozenset())
 
 
 def _start_worker(watch: _Watch) -> None:
@@ -295,6 +307,22 @@ def _commit(entry: Path, temp: Path, stats: ArchiveStats) -> None:
 
 
 Task = tuple[int, int, int, int | None]  # (index in todo, part number, start, end)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk to extract: records from start to end (None: the file's end) of archive,
+    written as the parts numbered `number` into folder."""
+
+    archive: Path
+    start: int
+    end: int | None
+    folder: Path
+    number: int
+
+
+# Extracts every chunk (possibly elsewhere) and returns each one's stats, in the same order.
+Runner = Callable[[list[Chunk]], list[ArchiveStats]]
 
 
 def _chunks(todo: list[tuple[Path, Path]]) -> Iterator[Task]:
@@ -361,10 +389,12 @@ def _run_tasks(todo: list[tuple[Path, Path]], workers: int,
 
 
 def extract_archives(archives: list[Path], cache: Path, workers: int | None = None,
-                     meanwhile: Callable[[], None] | None = None) -> list[ArchiveStats]:
+                     meanwhile: Callable[[], None] | None = None, runner: Runner | None = None
+                     ) -> list[ArchiveStats]:
     """Extract every archive not yet in the cache; return the stats of all of them.
 
-    meanwhile runs in this process while the last chunks are parsed (a core is idle then)."""
+    The chunks run in a process pool on this machine, or through runner (Spark). meanwhile
+    runs in this process while the pool parses the last chunks (a core is idle then)."""
     cache.mkdir(parents=True, exist_ok=True)
     results: dict[Path, ArchiveStats] = {}
     todo: list[tuple[Path, Path]] = []
@@ -383,7 +413,13 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
         for _, entry in todo:
             shutil.rmtree(_temp(entry), ignore_errors=True)
             _temp(entry).mkdir(parents=True)
-        done = _run_tasks(todo, workers or os.cpu_count() or 1, meanwhile)
+        if runner is None:
+            done = _run_tasks(todo, workers or os.cpu_count() or 1, meanwhile)
+        else:
+            tasks = list(_chunks(todo))
+            done = dict(zip(tasks, runner([
+                Chunk(todo[index][0], start, end, _temp(todo[index][1]), number)
+                for index, number, start, end in tasks]), strict=True))
         for index, (archive, entry) in enumerate(todo):
             stats = ArchiveStats(archive.name)
             for (owner, *_), part in done.items():
