@@ -65,6 +65,9 @@ def ingest(files: Annotated[list[Path], typer.Argument(help="WARC, ARC or WAT fi
 @app.command()
 def build(
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL for "
+                                              "--engine spark (local[N], spark://host:7077, "
+                                              "…).")] = "local[*]",
     workers: Annotated[int, typer.Option(help="Extraction processes (default: every core).")
                        ] = 0,
     memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit "
@@ -75,10 +78,10 @@ def build(
     from .errors import UsageError
 
     with _errors():
-        if engine != "duckdb":
-            raise UsageError(f"--engine: {engine!r} is not available in this installation; "
-                             "use duckdb")
-        report = run(data_dir(), workers=workers or None, memory_limit=memory_limit)
+        if engine not in ("duckdb", "spark"):
+            raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
+        report = run(data_dir(), workers=workers or None, memory_limit=memory_limit,
+                     spark_master=spark_master if engine == "spark" else None)
         _print_report(report.to_json())
         _quick_exit["allowed"] = True
 

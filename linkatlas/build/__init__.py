@@ -7,7 +7,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import clock, snapshot
 from ..check.log import log_dir
 from ..errors import BuildError, UsageError
-from ..extract.run import ArchiveStats, extract_archives
+from ..extract.run import ArchiveStats, Runner, extract_archives
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,13 +89,15 @@ def _import_stages() -> None:
     import_module(f"{__name__}.ratings")
 
 
-def extract_inputs(data: Path, workers: int | None = None) -> Inputs:
-    """Extract archives not yet in the cache (every core), and list all inputs."""
+def extract_inputs(data: Path, workers: int | None = None, runner: Runner | None = None
+                   ) -> Inputs:
+    """Extract archives not yet in the cache (every core, or through runner), and list all
+    inputs."""
     archives = archives_of(data)
     if not archives:
         raise BuildError(f"no archives in {data / 'archives'}: run `crawl` or `ingest` first")
     cache = data / "extract"
-    stats = extract_archives(archives, cache, workers, meanwhile=_import_stages)
+    stats = extract_archives(archives, cache, workers, meanwhile=_import_stages, runner=runner)
     entries = [cache / name for name in sorted(p.name for p in cache.iterdir())
                if not name.endswith(".tmp")]
     folder = log_dir(data)
@@ -131,20 +133,28 @@ def _tally(report: Report, stats: list[ArchiveStats]) -> None:
         report.skipped.update(s.skipped)
 
 
-def build(data: Path, *, workers: int | None = None, memory_limit: str = "512MB") -> Report:
-    """Extract new archives, run every stage, write and publish a snapshot."""
+def build(data: Path, *, workers: int | None = None, memory_limit: str = "512MB",
+          spark_master: str | None = None) -> Report:
+    """Extract new archives, run every stage, write and publish a snapshot: on DuckDB, or on
+    Spark when spark_master is given."""
     with _locked(data):
-        return _build(data, workers, memory_limit)
+        if spark_master is None:
+            return _build(data, workers, memory_limit)
+        from . import spark
+
+        with spark.session(data, spark_master) as session:
+            return _build(data, workers, memory_limit, session)
 
 
-def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
+def _build(data: Path, workers: int | None, memory_limit: str, session: Any = None
+           ) -> Report:
     report = Report()
     started = time.perf_counter()
-    inputs = extract_inputs(data, workers)
+    engine = None
+    if session is not None:
+        from . import spark as engine
+    inputs = extract_inputs(data, workers, None if engine is None else engine.runner(session))
     import duckdb  # imported (_import_stages) while the workers ran
-
-    from .ratings import rate
-    from .stages import STAGES, serve_table
 
     _tally(report, inputs.stats)
     report.seconds["extract"] = time.perf_counter() - started
@@ -154,22 +164,25 @@ def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
     staging.mkdir(parents=True)
     con = connect(data, memory_limit, workers)
     try:
-        _stage(report, "load", lambda: load(con, inputs))
-        for name, stage in STAGES:
-            _stage(report, name, lambda stage=stage: stage(con))
-        _stage(report, "ratings", lambda: rate(con))
-        files: list[dict[str, Any]] = []
-        _stage(report, "serve", lambda: files.extend(serve_table(con, staging)))
-        report.counts = _counts(con, sum(int(f["rows"]) for f in files))
+        if engine is None:
+            stages, one = _duckdb_stages(con, inputs, staging), _counter(con)
+        else:
+            stages, one = engine.stages(session, con, staging, inputs), engine.count(session)
+        results = {name: _stage(report, name, run) for name, run in stages}
+        files: list[dict[str, Any]] = results["serve"]
+        report.counts = _counts(one, sum(int(f["rows"]) for f in files))
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildError(f"build failed: {str(exc).splitlines()[0]}") from None
+    except BaseException:  # (Spark's errors become BuildError in spark.session)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         con.close()
     report.seconds["total"] = time.perf_counter() - started
     manifest = {"id": snapshot.new_id(moment), "built_at": clock.iso(moment),
-                "rows": report.counts["broken_backlinks"], "engine": "duckdb",
-                "files": files}
+                "rows": report.counts["broken_backlinks"],
+                "engine": "duckdb" if engine is None else "spark", "files": files}
     published = snapshot.publish(data, staging, manifest)
     report.snapshot = published.id
     (published.path / "report.json").write_text(json.dumps(report.to_json(), indent=2))
@@ -177,17 +190,34 @@ def _build(data: Path, workers: int | None, memory_limit: str) -> Report:
     return report
 
 
-def _stage(report: Report, name: str, run: Any) -> None:
+def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
+                   ) -> list[tuple[str, Callable[[], Any]]]:
+    """(name, run) of each stage after extraction, in order; serve returns the files."""
+    from .ratings import rate
+    from .stages import STAGES, serve_table
+
+    return [("load", lambda: load(con, inputs)),
+            *[(name, lambda stage=stage: stage(con)) for name, stage in STAGES],
+            ("ratings", lambda: rate(con)),
+            ("serve", lambda: serve_table(con, staging))]
+
+
+def _stage(report: Report, name: str, run: Callable[[], Any]) -> Any:
     started = time.perf_counter()
-    run()
+    result = run()
     report.seconds[name] = time.perf_counter() - started
+    return result
 
 
-def _counts(con: duckdb.DuckDBPyConnection, broken_backlinks: int) -> dict[str, int]:
+def _counter(con: duckdb.DuckDBPyConnection) -> Callable[[str], int]:
     def one(sql: str) -> int:
         row = con.execute(sql).fetchone()
         return int(row[0]) if row else 0
+    return one
 
+
+def _counts(one: Callable[[str], int], broken_backlinks: int) -> dict[str, int]:
+    """The report's counts; the queries read the same tables on either engine."""
     return {
         "visits": one("SELECT count(*) FROM visits"),
         "pages": one("SELECT count(*) FROM pages WHERE last_good IS NOT NULL"),

@@ -14,7 +14,7 @@ import duckdb
 
 from .. import snapshot
 
-__all__ = ["BROKEN", "GOOD", "load_inputs", "serve_table"]
+__all__ = ["BROKEN", "FACTS", "GOOD", "GRAPH_SQL", "SERVE_SQL", "load_inputs", "serve_table"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -152,13 +152,15 @@ def targets(con: Connection) -> None:
         FROM state s""")
 
 
-def graph(con: Connection) -> None:
-    """The dofollow link graph the ratings read (ratings.rate): live links of every page."""
-    con.execute("""
-        CREATE TABLE graph_links AS
+# The dofollow link graph the ratings read (ratings.rate): live links of every page.
+GRAPH_SQL = """
         SELECT p.key AS key_from, l.key_to, p.domain AS domain_from, l.domain_to
         FROM live l JOIN pages p ON p.url = l.url_from
-        WHERE NOT l.nofollow AND l.link_type IN ('href', 'redirect', 'frame')""")
+        WHERE NOT l.nofollow AND l.link_type IN ('href', 'redirect', 'frame')"""
+
+
+def graph(con: Connection) -> None:
+    con.execute(f"CREATE TABLE graph_links AS {GRAPH_SQL}")
 
 
 SERVE_SQL = """

@@ -1,0 +1,283 @@
+"""The Spark engine (`build --engine spark`): the build stages on Apache Spark.
+
+Same inputs, same outputs as the DuckDB engine (stages.py), so the server does not care which
+engine built a snapshot; tests/test_spark.py holds the two equal on the same archives.
+
+- extract: every chunk of every new archive is a Spark task running the same extraction
+  (extract.run.extract_chunk) into the same per-archive cache under DIR/extract. On a cluster,
+  DIR must be a filesystem every executor mounts, and linkatlas must be installed there.
+- load, history, targets, graph: the stages' SQL in Spark's dialect. Where the two dialects
+  agree (the verdicts BROKEN/GOOD, the page facts filter, the graph and the serve query), the
+  text is the DuckDB engine's own.
+- ratings: the graph's edges are collected to the driver and rated by the same PageRank
+  (ratings.rate); its memory is ≈ 8 bytes per edge.
+- serve: Spark joins and sorts the broken backlinks; the driver writes them with the DuckDB
+  engine's writer (snapshot.write_table), so the files and manifest are alike byte for byte
+  in layout. The serve table holds broken backlinks only, a small share of all links.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import snapshot
+from ..errors import BuildError, UsageError
+from ..extract.run import ArchiveStats, Chunk, Runner, extract_chunk
+from .stages import BROKEN, FACTS, GOOD, GRAPH_SQL, SERVE_SQL
+
+if TYPE_CHECKING:
+    import duckdb
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["count", "runner", "session", "stages"]
+
+# Master URLs Spark accepts (its docs, "Master URLs"); anything else fails inside the JVM,
+# which prints a Java stack trace.
+_MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]"
+                     r"|spark://\S+|yarn|k8s://\S+")
+
+_LINK_COLUMNS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type", "redirect",
+                 "nofollow", "anchor", "alt", "text_pre", "text_post")
+
+
+@contextmanager
+def session(data: Path, master: str) -> Iterator[SparkSession]:
+    """A Spark session on master (`local[2]`, `spark://host:7077`, …), times in UTC."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise BuildError("--engine spark needs pyspark: pip install 'linkatlas[spark]' "
+                         "(and a Java 17+ runtime)") from None
+    if not _MASTER.fullmatch(master):
+        raise UsageError(f"--spark-master: not a Spark master URL: {master!r} (local[N], "
+                         "local[*], spark://host:port, yarn, k8s://https://host:port)")
+    java_home = os.environ.get("JAVA_HOME")
+    if not (Path(java_home, "bin", "java").is_file() if java_home else shutil.which("java")):
+        where = f"in JAVA_HOME={java_home}" if java_home else "on the PATH"
+        raise BuildError(f"--engine spark: Spark needs a Java 17+ runtime; none {where}")
+    # Executors run this interpreter (with linkatlas), not whatever `python3` is on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    scratch = data / "tmp" / "spark"
+    scratch.mkdir(parents=True, exist_ok=True)
+    log_config = f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties')}"
+    builder = (SparkSession.builder.master(master).appName("linkatlas build")
+               .config("spark.driver.extraJavaOptions", log_config)
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.local.dir", str(scratch)))
+    if master.startswith("local"):
+        # One machine: Spark's 200 shuffle partitions are overhead, and it talks to itself
+        # on the loopback address (not the first interface's, as it would by default).
+        builder = builder.config("spark.sql.shuffle.partitions", "4")
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 - a JVM that fails to start: one clear line
+        raise BuildError(f"--engine spark: Spark did not start on {master!r}: "
+                         f"{_first_line(exc)}") from None
+    spark.sparkContext.setLogLevel("ERROR")
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield spark
+    except (PySparkException, Py4JError) as exc:
+        raise BuildError(f"build failed on Spark: {_first_line(exc)}") from None
+    finally:
+        spark.stop()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _extract(chunk: Chunk) -> ArchiveStats:
+    """A Spark task: one chunk (runs in an executor's Python worker)."""
+    return extract_chunk(chunk.archive, chunk.start, chunk.end, chunk.folder, chunk.number)
+
+
+def runner(spark: SparkSession) -> Runner:
+    """Extraction with one Spark task per chunk."""
+    def run(chunks: list[Chunk]) -> list[ArchiveStats]:
+        if not chunks:
+            return []
+        return spark.sparkContext.parallelize(chunks, len(chunks)).map(_extract).collect()
+    return run
+
+
+def _view(spark: SparkSession, name: str, sql: str, drop: tuple[str, ...] = ()) -> DataFrame:
+    """The result of sql (without the columns in drop) as a cached view, computed now (in
+    its own stage's time): later stages read it more than once."""
+    frame = spark.sql(sql).drop(*drop).cache()
+    frame.count()
+    frame.createOrReplaceTempView(name)
+    return frame
+
+
+def load(spark: SparkSession, visits: list[Path], links: list[Path], checks: list[Path]
+         ) -> None:
+    """stages.load_inputs in Spark: visits and links deduplicated, revisits' links, and
+    every observation of a URL."""
+    spark.read.parquet(*map(str, visits)).createOrReplaceTempView("visits_read")
+    spark.read.parquet(*map(str, links)).createOrReplaceTempView("links_read")
+    _view(spark, "visits", """
+        SELECT * FROM (
+            SELECT *, row_number() OVER (PARTITION BY url, time ORDER BY archive, `offset`) rn
+            FROM visits_read) WHERE rn = 1""", drop=("rn",))
+    columns = ", ".join(_LINK_COLUMNS)
+    repeated = ", ".join("r.time AS time" if name == "time" else f"l.{name}"
+                         for name in _LINK_COLUMNS)
+    # The row number stands for DuckDB's rowid: serve fetches snippets by it.
+    _view(spark, "links", f"""
+        WITH kept AS (
+            SELECT l.* FROM links_read l LEFT SEMI JOIN visits v
+              ON v.url = l.url_from AND v.time = l.time AND v.archive = l.archive
+             AND v.`offset` = l.`offset`),
+        sources AS (  -- the capture each revisit repeats (see stages.load_inputs)
+            SELECT r.url, r.time, max(s.time) AS source_time
+            FROM visits r JOIN visits s
+              ON s.url = r.url AND s.kind IN ('page', 'redirect')
+             AND s.time <= coalesce(r.refers_to, r.time)
+            WHERE r.kind = 'revisit' GROUP BY r.url, r.time),
+        every AS (
+            SELECT {columns} FROM kept
+            UNION ALL
+            SELECT {repeated}
+            FROM sources r JOIN kept l ON l.url_from = r.url AND l.time = r.source_time)
+        SELECT *, monotonically_increasing_id() AS rowid FROM every""")
+    observations = "SELECT url, time, status AS http_code, '' AS error FROM visits"
+    if checks:
+        (spark.read.schema("url STRING, time STRING, http_code INT, error STRING")
+         .option("mode", "PERMISSIVE").json([str(p) for p in checks])
+         .createOrReplaceTempView("checks_read"))
+        observations += """
+            UNION ALL
+            SELECT url, try_cast(time AS TIMESTAMP) AS time, http_code, error FROM checks_read
+            WHERE url IS NOT NULL AND try_cast(time AS TIMESTAMP) IS NOT NULL"""
+    _view(spark, "observations", observations)
+
+
+def history(spark: SparkSession) -> None:
+    """stages.history in Spark: pages, dead pages and live links."""
+    facts = ", ".join(f"max_by({name}, time) FILTER (WHERE {FACTS}) AS {name}" for name in (
+        "ip", "title", "language", "encoding", "page_size", "links_internal",
+        "links_external"))
+    _view(spark, "pages", f"""
+        SELECT url, any_value(key) AS key, any_value(domain) AS domain,
+               min(time) FILTER (WHERE status < 400) AS first_good,
+               max(time) FILTER (WHERE status < 400) AS last_good, {facts}
+        FROM visits GROUP BY url""")
+    _view(spark, "dead_pages", f"""
+        SELECT o.url FROM observations o JOIN pages p ON p.url = o.url
+        WHERE ({BROKEN} OR {GOOD})
+        GROUP BY o.url, p.last_good
+        HAVING max_by({BROKEN}, struct(o.time, o.http_code))
+           AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
+    identity = "url_from, url_to, link_type, anchor, alt, nofollow"
+    _view(spark, "live", f"""
+        WITH latest AS (
+            SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
+                   l.nofollow, l.key_to, l.domain_to, l.time, p.first_good
+            FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
+            WHERE l.url_from NOT IN (SELECT url FROM dead_pages)),
+        revisited AS (
+            SELECT url_from FROM links GROUP BY url_from HAVING min(time) < max(time)),
+        earlier AS (
+            SELECT {identity}, min(time) AS first_seen,
+                   sort_array(collect_list(time), false) AS times
+            FROM links WHERE url_from IN (SELECT url_from FROM revisited)
+            GROUP BY {identity})
+        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               l.key_to, l.domain_to, e.first_seen, l.time AS last_visited,
+               try_element_at(e.times, 2) AS prev_visited, e.first_seen = l.first_good AS original
+        FROM latest l JOIN earlier e USING ({identity})
+        UNION ALL
+        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
+               CAST(NULL AS TIMESTAMP) AS prev_visited, l.time = l.first_good AS original
+        FROM latest l WHERE l.url_from NOT IN (SELECT url_from FROM revisited)""")
+
+
+def targets(spark: SparkSession) -> None:
+    """stages.targets in Spark: the newest non-transient observation of each live target
+    wins; broken_at starts its current broken streak."""
+    newest = "struct(time, http_code)"
+    _view(spark, "targets", f"""
+        WITH o AS (
+            SELECT url, time, http_code, error, {BROKEN} AS broken
+            FROM observations
+            WHERE url IN (SELECT DISTINCT url_to FROM live) AND ({BROKEN} OR {GOOD})),
+        marked AS (
+            SELECT *, max(CASE WHEN NOT broken THEN time END) OVER (PARTITION BY url)
+                      AS last_good
+            FROM o)
+        SELECT url, max_by(http_code, {newest}) AS http_code, max_by(error, {newest}) AS error,
+               max_by(broken, {newest}) AS broken,
+               min(time) FILTER (WHERE broken AND (last_good IS NULL OR time > last_good))
+                   AS broken_at
+        FROM marked GROUP BY url""")
+
+
+def graph(spark: SparkSession) -> None:
+    _view(spark, "graph_links", GRAPH_SQL)
+
+
+def ratings(spark: SparkSession, con: duckdb.DuckDBPyConnection) -> None:
+    """The same PageRank as the DuckDB engine, on the driver, over the graph's edges."""
+    from .ratings import rate
+
+    con.register("graph_arrow", spark.table("graph_links").toArrow())
+    con.execute("CREATE OR REPLACE TABLE graph_links AS SELECT * FROM graph_arrow")
+    con.unregister("graph_arrow")
+    rate(con)
+    for table in ("url_rating", "domain_rating"):
+        spark.createDataFrame(con.sql(f"SELECT * FROM {table}").to_arrow_table()
+                              ).createOrReplaceTempView(table)
+
+
+def serve(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path
+          ) -> list[dict[str, object]]:
+    """The serve query on Spark (sorted there), written by the DuckDB engine's writer."""
+    from pyspark.sql.functions import col
+
+    frame = spark.sql(SERVE_SQL)
+    # Spark's TIMESTAMP is an instant (Arrow: with a time zone); the table holds UTC times
+    # without one, as the DuckDB engine writes them.
+    frame = frame.select(*[col(field.name).cast("timestamp_ntz").alias(field.name)
+                           if field.dataType.typeName() == "timestamp" else col(field.name)
+                           for field in frame.schema.fields])
+    con.register("serve_arrow", frame.toArrow())
+    try:
+        return snapshot.write_table(con, "SELECT * FROM serve_arrow", staging)
+    finally:
+        con.unregister("serve_arrow")
+
+
+def count(spark: SparkSession) -> Callable[[str], int]:
+    """The report's counting queries, answered by Spark."""
+    def one(sql: str) -> int:
+        rows = spark.sql(sql).collect()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+    return one
+
+
+def stages(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path,
+           inputs: Any) -> list[tuple[str, Callable[[], Any]]]:
+    """(name, run) of each stage after extraction, in order; serve returns the files."""
+    return [
+        ("load", lambda: load(spark, inputs.visits, inputs.links, inputs.checks)),
+        ("history", lambda: history(spark)),
+        ("targets", lambda: targets(spark)),
+        ("graph", lambda: graph(spark)),
+        ("ratings", lambda: ratings(spark, con)),
+        ("serve", lambda: serve(spark, con, staging)),
+    ]

@@ -1,0 +1,109 @@
+"""`build --engine spark`: the DuckDB engine's snapshot, row for row, from the same observations."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from linkatlas.build import build
+from linkatlas.check.log import CheckLog, Observation
+from linkatlas.extract.ingest import ingest
+
+from .archives import write_revisit
+from .conftest import REAL
+from .test_index import _first_round, _second_round
+
+
+@pytest.fixture(scope="module")
+def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Visits over time, a revisit, check logs (a vanished host, a broken streak, transient
+    failures, a torn line) and every real archive: each rule of the stages has a case."""
+    tmp = tmp_path_factory.mktemp("observations")
+    data = tmp / "data"
+    real = sorted(p for p in (REAL / "warc").rglob("*") if p.is_file())
+    ingest(data, [_first_round(tmp), _second_round(tmp),
+                  write_revisit(tmp / "revisit.warc.gz", "http://www.alpha.test/",
+                                "2024-02-15T00:00:00Z", "2024-01-01T10:00:00Z"), *real])
+    with CheckLog(data, name="checks.jsonl") as log:
+        for url, when, code, error in [
+                ("http://dns.test/x", "2024-01-05T00:00:00Z", 0, "dns"),
+                ("http://dead.test/gone", "2024-02-01T00:00:00Z", 200, ""),
+                ("http://dead.test/gone", "2024-02-02T00:00:00Z", 404, ""),
+                ("http://dead.test/gone", "2024-02-04T00:00:00Z", 0, "timeout"),
+                ("http://dead.test/gone", "2024-02-05T00:00:00Z", 429, ""),
+                ("http://www.alpha.test/old", "2024-02-20T00:00:00Z", 0, "dns")]:
+            log.append(Observation(url, when, code, error))
+    with (data / "checks" / "torn.jsonl").open("ab") as stream:
+        stream.write(b'{"url": "http://ok.test/", "time": "2024-02-01T00:00:00Z", '
+                     b'"http_code": 404, "error": ""}\n{"url": "http://')
+    return data
+
+
+def _snapshot(data: Path) -> tuple[list[tuple[object, ...]], list[dict[str, object]], str]:
+    """The served rows in file order, the manifest's files and the engine that built them."""
+    manifest = json.loads((data / "current" / "manifest.json").read_text())
+    folder = data / "current" / "broken_backlinks"
+    con = duckdb.connect()
+    rows = [row for entry in manifest["files"] for row in con.execute(
+        "SELECT * FROM read_parquet(?)", [str(folder / entry["file"])]).fetchall()]
+    schema = con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                         [str(folder / manifest["files"][0]["file"])]).fetchall()
+    return rows, [*manifest["files"], {"schema": schema}], manifest["engine"]
+
+
+def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-03-01T00:00:00Z")
+    on_duckdb = shutil.copytree(observations, tmp_path / "duckdb")
+    on_spark = shutil.copytree(observations, tmp_path / "spark")
+    expected = build(on_duckdb, workers=1).to_json()
+    got = build(on_spark, spark_master="local[2]").to_json()
+
+    rows, files, engine = _snapshot(on_spark)
+    expected_rows, expected_files, _ = _snapshot(on_duckdb)
+    assert engine == "spark" and len(rows) > 30
+    assert rows == expected_rows and files == expected_files
+    for part in ("counts", "records", "skipped"):
+        assert got[part] == expected[part], part
+    # Spark extracted every archive itself, into the same cache layout.
+    assert got["archives_parsed"] == expected["archives_parsed"] == got["archives"]
+    assert sorted(p.name for p in (on_spark / "extract").iterdir()) == sorted(
+        p.name for p in (on_duckdb / "extract").iterdir())
+
+
+def _build_on_spark(data: Path, master: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "build", "--engine",
+         "spark", "--spark-master", master], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env})
+
+
+@pytest.mark.parametrize(("master", "env", "message"), [
+    ("nowhere://at-all", {}, "error: --spark-master: not a Spark master URL: 'nowhere://at-all'"),
+    ("local[2]", {"JAVA_HOME": "/nonexistent"},
+     "error: --engine spark: Spark needs a Java 17+ runtime; none in JAVA_HOME=/nonexistent"),
+])
+def test_a_spark_that_cannot_start_is_one_clear_error(
+        observations: Path, tmp_path: Path, master: str, env: dict[str, str], message: str
+        ) -> None:
+    data = shutil.copytree(observations, tmp_path / "data")
+    result = _build_on_spark(data, master, **env)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "\tat org.apache" not in result.stderr  # no Java stack trace either
+    assert not (data / "current").exists()
+
+
+def test_an_unknown_engine_is_a_usage_error(data: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "build", "--engine",
+         "flink"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--engine: 'flink' is not an engine; use duckdb or spark" in result.stderr
