@@ -7,8 +7,8 @@ engine built a snapshot; tests/test_spark.py holds the two equal on the same arc
   (extract.run.extract_chunk) into the same per-archive cache under DIR/extract. On a cluster,
   DIR must be a filesystem every executor mounts, and linkatlas must be installed there.
 - load, history, targets, graph: the stages' SQL in Spark's dialect. Where the two dialects
-  agree (the verdicts BROKEN/GOOD, the page facts filter, the graph and the serve query), the
-  text is the DuckDB engine's own.
+  agree (the verdicts BROKEN/GOOD, the pages, the live links, the graph and the serve
+  query), the text is the DuckDB engine's own.
 - ratings: the graph's edges are collected to the driver and rated by the same PageRank
   (ratings.rate); its memory is ≈ 8 bytes per edge.
 - serve: Spark joins and sorts the broken backlinks; the driver writes them with the DuckDB
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .. import snapshot
 from ..errors import BuildError, UsageError
 from ..extract.run import ArchiveStats, Chunk, Runner, extract_chunk
-from .stages import BROKEN, FACTS, GOOD, GRAPH_SQL, SERVE_SQL
+from .stages import BROKEN, GOOD, GRAPH_SQL, LIVE_SQL, PAGES_SQL, SERVE_SQL
 
 if TYPE_CHECKING:
     import duckdb
@@ -168,43 +168,16 @@ def load(spark: SparkSession, visits: list[Path], links: list[Path], checks: lis
 
 def history(spark: SparkSession) -> None:
     """stages.history in Spark: pages, dead pages and live links."""
-    facts = ", ".join(f"max_by({name}, time) FILTER (WHERE {FACTS}) AS {name}" for name in (
-        "ip", "title", "language", "encoding", "page_size", "links_internal",
-        "links_external"))
-    _view(spark, "pages", f"""
-        SELECT url, any_value(key) AS key, any_value(domain) AS domain,
-               min(time) FILTER (WHERE status < 400) AS first_good,
-               max(time) FILTER (WHERE status < 400) AS last_good, {facts}
-        FROM visits GROUP BY url""")
+    _view(spark, "pages", PAGES_SQL)
     _view(spark, "dead_pages", f"""
         SELECT o.url FROM observations o JOIN pages p ON p.url = o.url
         WHERE ({BROKEN} OR {GOOD})
         GROUP BY o.url, p.last_good
         HAVING max_by({BROKEN}, struct(o.time, o.http_code))
            AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
-    identity = "url_from, url_to, link_type, anchor, alt, nofollow"
-    _view(spark, "live", f"""
-        WITH latest AS (
-            SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
-                   l.nofollow, l.key_to, l.domain_to, l.time, p.first_good
-            FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
-            WHERE l.url_from NOT IN (SELECT url FROM dead_pages)),
-        revisited AS (
-            SELECT url_from FROM links GROUP BY url_from HAVING min(time) < max(time)),
-        earlier AS (
-            SELECT {identity}, min(time) AS first_seen,
-                   sort_array(collect_list(time), false) AS times
-            FROM links WHERE url_from IN (SELECT url_from FROM revisited)
-            GROUP BY {identity})
-        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
-               l.key_to, l.domain_to, e.first_seen, l.time AS last_visited,
-               try_element_at(e.times, 2) AS prev_visited, e.first_seen = l.first_good AS original
-        FROM latest l JOIN earlier e USING ({identity})
-        UNION ALL
-        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
-               l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
-               CAST(NULL AS TIMESTAMP) AS prev_visited, l.time = l.first_good AS original
-        FROM latest l WHERE l.url_from NOT IN (SELECT url_from FROM revisited)""")
+    _view(spark, "live", LIVE_SQL.format(
+        latest_times="sort_array(collect_list(time), false)",
+        second_time="try_element_at(e.times, 2)", no_time="CAST(NULL AS TIMESTAMP)"))
 
 
 def targets(spark: SparkSession) -> None:

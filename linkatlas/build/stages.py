@@ -14,7 +14,8 @@ import duckdb
 
 from .. import snapshot
 
-__all__ = ["BROKEN", "FACTS", "GOOD", "GRAPH_SQL", "SERVE_SQL", "load_inputs", "serve_table"]
+__all__ = ["BROKEN", "FACTS", "GOOD", "GRAPH_SQL", "LIVE_SQL", "PAGES_SQL", "SERVE_SQL",
+           "load_inputs", "serve_table"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -75,23 +76,53 @@ def load_inputs(con: Connection, visits: list[Path], links: list[Path],
 
 # Page facts come from the latest successful capture with a body (a revisit has none).
 FACTS = "status < 400 AND kind <> 'revisit'"
+PAGES_SQL = f"""
+        SELECT url, any_value(key) AS key, any_value(domain) AS domain,
+               min(time) FILTER (WHERE status < 400) AS first_good,
+               max(time) FILTER (WHERE status < 400) AS last_good,
+               max_by(ip, time) FILTER (WHERE {FACTS}) AS ip,
+               max_by(title, time) FILTER (WHERE {FACTS}) AS title,
+               max_by(language, time) FILTER (WHERE {FACTS}) AS language,
+               max_by(encoding, time) FILTER (WHERE {FACTS}) AS encoding,
+               max_by(page_size, time) FILTER (WHERE {FACTS}) AS page_size,
+               max_by(links_internal, time) FILTER (WHERE {FACTS}) AS links_internal,
+               max_by(links_external, time) FILTER (WHERE {FACTS}) AS links_external
+        FROM visits GROUP BY url"""
+
+
+# The row of a live link at the page's latest good visit holds its latest facts; only a page
+# visited more than once needs the aggregate over its earlier rows (the costly part: it groups
+# by text columns). Snippets stay in `links` (the row is `link`): copying them for every link
+# costs more than fetching them for the broken ones (SERVE_SQL). The dialects differ in how
+# a group's two latest times are taken: the placeholders.
+LIVE_SQL = """
+        WITH latest AS (
+            SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
+                   l.nofollow, l.key_to, l.domain_to, l.time, p.first_good
+            FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
+            WHERE l.url_from NOT IN (SELECT url FROM dead_pages)),
+        revisited AS (
+            SELECT url_from FROM links GROUP BY url_from HAVING min(time) < max(time)),
+        earlier AS (
+            SELECT url_from, url_to, link_type, anchor, alt, nofollow,
+                   min(time) AS first_seen, {latest_times} AS times
+            FROM links WHERE url_from IN (SELECT url_from FROM revisited)
+            GROUP BY url_from, url_to, link_type, anchor, alt, nofollow)
+        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               l.key_to, l.domain_to, e.first_seen, l.time AS last_visited,
+               {second_time} AS prev_visited, e.first_seen = l.first_good AS original
+        FROM latest l JOIN earlier e USING (url_from, url_to, link_type, anchor, alt, nofollow)
+        UNION ALL
+        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
+               l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
+               {no_time} AS prev_visited, l.time = l.first_good AS original
+        FROM latest l WHERE l.url_from NOT IN (SELECT url_from FROM revisited)"""
+LIVE_DUCKDB = {"latest_times": "max(time, 2)", "second_time": "e.times[2]", "no_time": "NULL"}
 
 
 def history(con: Connection) -> None:
     """Visit history of each referring page and of each backlink on it."""
-    con.execute(f"""
-        CREATE TABLE pages AS
-        SELECT url, any_value(key) AS key, any_value(domain) AS domain,
-               min(time) FILTER (WHERE status < 400) AS first_good,
-               max(time) FILTER (WHERE status < 400) AS last_good,
-               arg_max(ip, time) FILTER (WHERE {FACTS}) AS ip,
-               arg_max(title, time) FILTER (WHERE {FACTS}) AS title,
-               arg_max(language, time) FILTER (WHERE {FACTS}) AS language,
-               arg_max(encoding, time) FILTER (WHERE {FACTS}) AS encoding,
-               arg_max(page_size, time) FILTER (WHERE {FACTS}) AS page_size,
-               arg_max(links_internal, time) FILTER (WHERE {FACTS}) AS links_internal,
-               arg_max(links_external, time) FILTER (WHERE {FACTS}) AS links_external
-        FROM visits GROUP BY url""")
+    con.execute(f"CREATE TABLE pages AS {PAGES_SQL}")
     # A backlink is live when present at the latest successful visit of a page that has not
     # since answered 4xx/5xx or vanished (NXDOMAIN, from the crawler's or checker's log);
     # original when present at the page's first good visit.
@@ -102,32 +133,7 @@ def history(con: Connection) -> None:
         GROUP BY o.url, p.last_good
         HAVING arg_max({BROKEN}, struct_pack(o.time, o.http_code))
            AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
-    # The row of a live link at the page's latest good visit holds its latest facts; only a
-    # page visited more than once needs the aggregate over its earlier rows (the costly part:
-    # it groups by text columns). Snippets stay in `links` (the row is `link`): copying them
-    # for every link costs more than fetching them for the broken ones (serve_table).
-    con.execute("""
-        CREATE TABLE live AS
-        WITH latest AS (
-            SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
-                   l.nofollow, l.key_to, l.domain_to, l.time, p.first_good
-            FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
-            WHERE l.url_from NOT IN (SELECT url FROM dead_pages)),
-        revisited AS (
-            SELECT url_from FROM links GROUP BY url_from HAVING min(time) < max(time)),
-        earlier AS (
-            SELECT url_from, url_to, link_type, anchor, alt, nofollow,
-                   min(time) AS first_seen, max(time, 2) AS times
-            FROM links WHERE url_from IN (SELECT url_from FROM revisited) GROUP BY ALL)
-        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
-               l.key_to, l.domain_to, e.first_seen, l.time AS last_visited,
-               e.times[2] AS prev_visited, e.first_seen = l.first_good AS original
-        FROM latest l JOIN earlier e USING (url_from, url_to, link_type, anchor, alt, nofollow)
-        UNION ALL
-        SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
-               l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
-               NULL AS prev_visited, l.time = l.first_good AS original
-        FROM latest l WHERE l.url_from NOT IN (SELECT url_from FROM revisited)""")
+    con.execute(f"CREATE TABLE live AS {LIVE_SQL.format(**LIVE_DUCKDB)}")
 
 
 def targets(con: Connection) -> None:
