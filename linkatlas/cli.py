@@ -65,11 +65,11 @@ def ingest(files: Annotated[list[Path], typer.Argument(help="WARC, ARC or WAT fi
 @app.command()
 def build(
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
-    spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL for "
-                                              "--engine spark (local[N], spark://host:7077, "
-                                              "…).")] = "local[*]",
-    workers: Annotated[int, typer.Option(help="Extraction processes (default: every core).")
-                       ] = 0,
+    spark_master: Annotated[str | None, typer.Option(
+        "--spark-master", help="Spark master URL for --engine spark: local[N], "
+                               "spark://host:7077, … (default: local[*]).")] = None,
+    workers: Annotated[int, typer.Option(help="Extraction processes (default: every core; "
+                                         "on Spark, its executors extract).")] = 0,
     memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit "
                                               "(sorts and joins spill to DIR/tmp).")] = "512MB",
 ) -> None:
@@ -80,8 +80,10 @@ def build(
     with _errors():
         if engine not in ("duckdb", "spark"):
             raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
+        if spark_master is not None and engine != "spark":
+            raise UsageError("--spark-master: only with --engine spark")
         report = run(data_dir(), workers=workers or None, memory_limit=memory_limit,
-                     spark_master=spark_master if engine == "spark" else None)
+                     spark_master=(spark_master or "local[*]") if engine == "spark" else None)
         _print_report(report.to_json())
         _quick_exit["allowed"] = True
 

@@ -101,9 +101,11 @@ def test_a_spark_that_cannot_start_is_one_clear_error(
     assert not (data / "current").exists()
 
 
-def test_an_unknown_engine_is_a_usage_error(data: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "build", "--engine",
-         "flink"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert "--engine: 'flink' is not an engine; use duckdb or spark" in result.stderr
+@pytest.mark.parametrize(("options", "message"), [
+    (["--engine", "flink"], "--engine: 'flink' is not an engine; use duckdb or spark"),
+    (["--spark-master", "local[2]"], "--spark-master: only with --engine spark"),
+])
+def test_engine_options_are_checked(data: Path, options: list[str], message: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "linkatlas.cli", "--data", str(data),
+                             "build", *options], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
