@@ -61,8 +61,14 @@ def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:
     assert list(cache.iterdir()) == []
 
 
+def _one_by_one(chunks: list[run.Chunk]) -> list[run.ArchiveStats]:
+    """A runner as Spark's tasks are: each chunk on its own, through extract_chunk."""
+    return [run.extract_chunk(chunk) for chunk in chunks]
+
+
+@pytest.mark.parametrize("runner", [None, _one_by_one], ids=["pool", "runner"])
 def test_a_page_that_takes_too_long_is_skipped_and_counted(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runner: run.Runner | None) -> None:
     # Misnested formatting elements make HTML tree construction cubic (lexbor issue 340):
     # this 40 KB page takes lexbor minutes.
     n = 3000
@@ -75,7 +81,7 @@ def test_a_page_that_takes_too_long_is_skipped_and_counted(
     monkeypatch.setattr(run, "PAGE_SECONDS", 1.0)
     monkeypatch.setattr(run, "CHUNK_BYTES", archive.stat().st_size // 4)  # several chunks
     started = time.monotonic()
-    stats = run.extract_archives([archive], tmp_path / "cache", workers=2)[0]
+    stats = run.extract_archives([archive], tmp_path / "cache", workers=2, runner=runner)[0]
     assert time.monotonic() - started < 30
     assert stats.skipped == {"extraction took over 1 s or crashed": 1}
     assert stats.pages == 40 and stats.links == 40

@@ -4,7 +4,8 @@ Same inputs, same outputs as the DuckDB engine (stages.py), so the server does n
 engine built a snapshot; tests/test_spark.py holds the two equal on the same archives.
 
 - extract: every chunk of every new archive is a Spark task running the same extraction
-  (extract.run.extract_chunk) into the same per-archive cache under DIR/extract. On a cluster,
+  (extract.run.extract_chunk, page timer included) into the same per-archive cache under
+  DIR/extract. On a cluster,
   DIR must be a filesystem every executor mounts, and linkatlas must be installed there.
 - load, history, targets, graph: the stages' SQL in Spark's dialect. Where the two dialects
   agree (the verdicts BROKEN/GOOD, the pages, the live links, the graph and the serve
@@ -100,17 +101,12 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _extract(chunk: Chunk) -> ArchiveStats:
-    """A Spark task: one chunk (runs in an executor's Python worker)."""
-    return extract_chunk(chunk.archive, chunk.start, chunk.end, chunk.folder, chunk.number)
-
-
 def runner(spark: SparkSession) -> Runner:
     """Extraction with one Spark task per chunk."""
     def run(chunks: list[Chunk]) -> list[ArchiveStats]:
         if not chunks:
             return []
-        return spark.sparkContext.parallelize(chunks, len(chunks)).map(_extract).collect()
+        return spark.sparkContext.parallelize(chunks, len(chunks)).map(extract_chunk).collect()
     return run
 
 

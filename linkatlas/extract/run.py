@@ -32,7 +32,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
@@ -169,10 +169,10 @@ def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path, num
                 continue
             stats.captures += 1
             if item.offset in skip:
-                stats.skipped[f"extraction took over {PAGE_SECONDS:g} s or crashed"] += 1
+                stats.skipped[f"extraction took over {_WATCH.seconds:g} s or crashed"] += 1
                 continue
             try:
-                with _watched(task, item.offset):
+                with _WATCH.page(task, item.offset):
                     result = capture_rows(item)
             except Exception as exc:  # noqa: BLE001 - one bad page must not stop a build
                 stats.skipped[f"extraction failed: {type(exc).__name__}"] += 1
@@ -257,18 +257,14 @@ class _Watch:
                 in zip(self.tasks, self.offsets, self.started, strict=True) if task >= 0]
 
 
-_WATCH: _Watch | None = None  # set in each worker of our pool by _start_worker
+_WATCH: _Watch  # set in each worker by _start_worker
 
 
-def _watched(task: int, offset: int) -> AbstractContextManager[None]:
-    return _WATCH.page(task, offset) if _WATCH is not None else nullcontext()
-
-
-def extract_chunk(archive: Path, start: int, end: int | None, folder: Path, number: int
-                  ) -> ArchiveStats:
-    """One chunk's Parquet parts, for a runner other than the process pool (Spark): no page
-    timer there, since its signal would end a process that the runner owns."""
-    return _extract_chunk(archive, start, end, folder, number, -1, frozenset())
+def extract_chunk(chunk: Chunk) -> ArchiveStats:
+    """One chunk's Parquet parts, for a runner other than ours (a Spark task): in a pool of
+    one worker, so the page timer guards it as it guards every chunk (its signal ends that
+    worker, not the runner's process)."""
+    return _run_tasks(iter([chunk]), 1)[chunk]
 
 
 def _start_worker(watch: _Watch) -> None:
@@ -306,9 +302,6 @@ def _commit(entry: Path, temp: Path, stats: ArchiveStats) -> None:
     os.replace(temp, entry)
 
 
-Task = tuple[int, int, int, int | None]  # (index in todo, part number, start, end)
-
-
 @dataclass(frozen=True)
 class Chunk:
     """One chunk to extract: records from start to end (None: the file's end) of archive,
@@ -325,43 +318,41 @@ class Chunk:
 Runner = Callable[[list[Chunk]], list[ArchiveStats]]
 
 
-def _chunks(todo: list[tuple[Path, Path]]) -> Iterator[Task]:
+def _chunks(todo: list[tuple[Path, Path]]) -> Iterator[Chunk]:
     """Every chunk of every archive; an archive is split only when its turn comes, so its
     chunks are queued while the workers parse those of the archives before it."""
-    for index, (archive, _) in enumerate(todo):
+    for archive, entry in todo:
         starts = chunk_offsets(archive, CHUNK_BYTES)
         for number, (start, end) in enumerate(zip(starts, [*starts[1:], None], strict=True)):
-            yield index, number, start, end
+            yield Chunk(archive, start, end, _temp(entry), number)
 
 
 def _temp(entry: Path) -> Path:
     return entry.with_name(entry.name + ".tmp")
 
 
-def _run_tasks(todo: list[tuple[Path, Path]], workers: int,
-               meanwhile: Callable[[], None] | None) -> dict[Task, ArchiveStats]:
+def _run_tasks(chunks: Iterator[Chunk], workers: int,
+               meanwhile: Callable[[], None] | None = None) -> dict[Chunk, ArchiveStats]:
     """Stats of every chunk. A pool that breaks (see _Watch) is replaced, and what had not
     finished runs again without the pages found guilty."""
-    done: dict[Task, ArchiveStats] = {}
-    skips: dict[Task, set[int]] = {}
-    suspects: set[tuple[Task, int]] = set()
-    ids: dict[Task, int] = {}  # a task's number in the shared watch
-    fresh = _chunks(todo)
-    unfinished: list[Task] = []
+    done: dict[Chunk, ArchiveStats] = {}
+    skips: dict[Chunk, set[int]] = {}
+    suspects: set[tuple[Chunk, int]] = set()
+    ids: dict[Chunk, int] = {}  # a chunk's number in the shared watch
+    unfinished: list[Chunk] = []
     while True:
-        queue = itertools.chain(unfinished, fresh)
+        queue = itertools.chain(unfinished, chunks)
         unfinished = []
         with _pool(workers) as (pool, watch):
-            futures: dict[Future[ArchiveStats], Task] = {}
-            for task in queue:
-                index, number, start, end = task
+            futures: dict[Future[ArchiveStats], Chunk] = {}
+            for chunk in queue:
                 try:
-                    futures[pool.submit(_extract_chunk, todo[index][0], start, end,
-                                        _temp(todo[index][1]), number,
-                                        ids.setdefault(task, len(ids)),
-                                        frozenset(skips.get(task, ())))] = task
+                    futures[pool.submit(_extract_chunk, chunk.archive, chunk.start, chunk.end,
+                                        chunk.folder, chunk.number,
+                                        ids.setdefault(chunk, len(ids)),
+                                        frozenset(skips.get(chunk, ())))] = chunk
                 except BrokenProcessPool:
-                    unfinished += [task, *queue]
+                    unfinished += [chunk, *queue]
                     break
             if meanwhile is not None:
                 # Once only the last chunks are left, a core falls idle: meanwhile takes it.
@@ -379,13 +370,13 @@ def _run_tasks(todo: list[tuple[Path, Path]], workers: int,
         if not unfinished:
             return done
         unfinished.sort(key=ids.__getitem__)  # the queue's order again
-        tasks = {number: task for task, number in ids.items()}
-        pages = [((tasks[number], offset), seconds) for number, offset, seconds in running]
+        numbered = {number: chunk for chunk, number in ids.items()}
+        pages = [((numbered[number], offset), seconds) for number, offset, seconds in running]
         guilty = [page for page, seconds in pages if seconds >= watch.seconds * 0.99] or [
             page for page, _ in pages if page in suspects]
         suspects.update(page for page, _ in pages)
-        for task, offset in guilty:
-            skips.setdefault(task, set()).add(offset)
+        for chunk, offset in guilty:
+            skips.setdefault(chunk, set()).add(offset)
 
 
 def extract_archives(archives: list[Path], cache: Path, workers: int | None = None,
@@ -414,16 +405,14 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
             shutil.rmtree(_temp(entry), ignore_errors=True)
             _temp(entry).mkdir(parents=True)
         if runner is None:
-            done = _run_tasks(todo, workers or os.cpu_count() or 1, meanwhile)
+            done = _run_tasks(_chunks(todo), workers or os.cpu_count() or 1, meanwhile)
         else:
-            tasks = list(_chunks(todo))
-            done = dict(zip(tasks, runner([
-                Chunk(todo[index][0], start, end, _temp(todo[index][1]), number)
-                for index, number, start, end in tasks]), strict=True))
-        for index, (archive, entry) in enumerate(todo):
+            chunks = list(_chunks(todo))
+            done = dict(zip(chunks, runner(chunks), strict=True))
+        for archive, entry in todo:
             stats = ArchiveStats(archive.name)
-            for (owner, *_), part in done.items():
-                if owner == index:
+            for chunk, part in done.items():
+                if chunk.archive == archive:
                     stats.add(part)
             stats.seconds = time.perf_counter() - started
             _commit(entry, _temp(entry), stats)
