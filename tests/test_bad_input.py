@@ -47,6 +47,31 @@ def test_truncated_gzip_member_keeps_the_records_before_it(tmp_path: Path, data:
     assert sum(report["skipped"].values()) >= 1  # type: ignore[union-attr]
 
 
+def _members(tmp_path: Path, n: int) -> list[bytes]:
+    """n gzip members, each a page and its dead target."""
+    whole = write_warc(tmp_path / "m.warc", [r for i in range(n) for r in (_good(i), _dead(i))],
+                       gzip_records=False).read_bytes()
+    records = [b"WARC/1." + part for part in whole.split(b"WARC/1.")[1:]]
+    return [gzip.compress(records[2 * i] + records[2 * i + 1]) for i in range(n)]
+
+
+@pytest.mark.parametrize("damage", ["corrupt member", "junk between members"])
+def test_a_damaged_gzip_member_costs_only_itself(tmp_path: Path, data: Path, damage: str
+                                                  ) -> None:
+    members = _members(tmp_path, 5)
+    if damage == "corrupt member":
+        members[2] = members[2][:20] + bytes(20) + members[2][40:]
+        lost = {"http://dead.test/2"}
+    else:
+        members[2] = b"JUNK" * 30 + members[2]
+        lost = set()
+    archive = tmp_path / "damaged.warc.gz"
+    archive.write_bytes(b"".join(members))
+    report, targets = _built(data, [archive])
+    assert targets == {f"http://dead.test/{i}" for i in range(5)} - lost
+    assert sum(report["skipped"].values()) == 1  # type: ignore[union-attr]
+
+
 def test_warc_that_stops_mid_record(tmp_path: Path, data: Path) -> None:
     whole = write_warc(tmp_path / "a.warc", [_good(1), _dead(1), _good(2)], gzip_records=False)
     raw = whole.read_bytes()

@@ -2,8 +2,9 @@
 
 A capture is one HTTP response (or one WAT metadata record describing one), with its decoded
 body. Memory is bounded: a body is read up to `max_body` bytes; the rest is counted, not kept.
-A record that cannot be read is reported as a `Skip` with its offset and reason; a file that
-stops mid-record ends the stream with a skip, keeping everything read before it.
+A record that cannot be read is reported as a `Skip` with its offset and reason; reading goes on
+at the next record start (a WARC), so a corrupt gzip member or junk between records costs only
+itself; a file that stops mid-record ends the stream with a skip, keeping everything before it.
 """
 
 from __future__ import annotations
@@ -236,20 +237,63 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
 
 
 def _read_warc(path: Path, start: int, end: int | None) -> Iterator[Capture | Skip]:
+    """The records from start on; after a damaged one (a corrupt gzip member, junk between
+    records, a truncated tail), reading goes on at the next record start found in the file,
+    so one damaged record costs only itself (counted once)."""
     wanted = WarcRecordType.response | WarcRecordType.revisit | WarcRecordType.metadata
-    last = start
+    position, counted = start, False
+    while True:
+        last, read_some = position, False
+        try:
+            with path.open("rb") as stream:
+                stream.seek(position)
+                records = FastIterator(stream, record_types=wanted, parse_http=False,
+                                       quirks_mode=True)
+                for record in records:
+                    last, read_some, counted = record.stream_pos, True, False
+                    if end is not None and last >= end:
+                        return
+                    yield _from_fast(record)
+            return
+        except (OSError, ValueError, zlib.error, EOFError) as exc:
+            if read_some or not counted:  # (a resumption that fails at once: same damage)
+                yield Skip(last, f"unreadable record: {_short(exc)}")
+            counted = True
+        position = _next_record(path, last + 1) or -1
+        if position < 0 or (end is not None and position >= end):
+            return
+
+
+_SCAN = 1 << 20
+
+
+def _next_record(path: Path, offset: int) -> int | None:
+    """Offset of the first record start at or after offset: a gzip member whose content
+    begins with `WARC/`, or a `WARC/1.` line in a plain file; None when there is none."""
+    with path.open("rb") as stream:
+        gzipped = stream.read(2) == b"\x1f\x8b"
+        magic = b"\x1f\x8b\x08" if gzipped else b"\nWARC/1."
+        position = offset - (0 if gzipped else 1)  # a plain record start follows a newline
+        while True:
+            stream.seek(position)
+            block = stream.read(_SCAN + 4096)
+            found = block.find(magic)
+            while 0 <= found < _SCAN:
+                at = position + found + (0 if gzipped else 1)
+                if not gzipped or _is_member(block[found:]):
+                    return at
+                found = block.find(magic, found + 1)
+            if len(block) <= _SCAN:
+                return None
+            position += _SCAN
+
+
+def _is_member(data: bytes) -> bool:
+    """Whether data starts a gzip member holding a WARC record (not a chance match)."""
     try:
-        with path.open("rb") as stream:
-            stream.seek(start)
-            records = FastIterator(stream, record_types=wanted, parse_http=False,
-                                   quirks_mode=True)
-            for record in records:
-                last = record.stream_pos
-                if end is not None and last >= end:
-                    break
-                yield _from_fast(record)
-    except (OSError, ValueError, zlib.error, EOFError) as exc:
-        yield Skip(last, f"unreadable record: {_short(exc)}")
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
 
 
 def _short(exc: BaseException) -> str:
