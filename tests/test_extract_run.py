@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from linkatlas.extract import run
 from linkatlas.extract.archive import chunk_offsets
+from linkatlas.extract.ingest import ingest
 
 from .archives import page, write_warc
 
@@ -87,3 +90,25 @@ def test_a_page_that_takes_too_long_is_skipped_and_counted(
     assert stats.pages == 40 and stats.links == 40
     urls = {row[0] for row in _rows(tmp_path / "cache")}
     assert "http://site.test/hostile" not in urls and len(urls) == 40
+
+
+def test_a_build_killed_outright_leaves_no_worker_behind(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    pages = [page(f"http://site.test/{i}", "2024-01-01T00:00:00Z",
+                  "<p>text</p>" * 2000 + "<a href='/x'>x</a>") for i in range(3000)]
+    ingest(data, [write_warc(tmp_path / "a.warc.gz", pages)])
+    command = [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "build"]
+    build = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not list((data / "extract").glob("*.tmp/*.parquet")):  # the workers are parsing
+        assert time.monotonic() < deadline and build.poll() is None
+        time.sleep(0.02)
+    build.kill()  # SIGKILL, as the OOM killer sends: no cleanup runs
+    build.wait()
+    deadline = time.monotonic() + 10  # the workers' own ends take a moment
+    while True:
+        again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if "another build is running" not in again.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert again.returncode == 0, again.stderr

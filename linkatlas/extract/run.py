@@ -32,7 +32,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
@@ -271,7 +271,16 @@ def _start_worker(watch: _Watch) -> None:
     global _WATCH
     _WATCH = watch
     watch.join()
+    _die_with_parent()
     _tune_memory()
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the process that started it ends. A build killed with
+    SIGKILL (the OOM killer) runs no cleanup, and its workers would wait on their queue
+    forever, holding the build lock: every later build would be refused."""
+    with suppress(OSError, AttributeError):  # not Linux: such workers stay until killed
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @contextmanager
