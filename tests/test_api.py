@@ -84,8 +84,8 @@ def test_modes(client: httpx.Client, token: str, target: str, mode: str, count: 
 
 def test_select_keeps_order_and_no_nulls(client: httpx.Client, token: str) -> None:
     rows = _rows(_get(client, token, target="example.com", mode="domain",
-                      select="http_code,url_from,prev_visited"))
-    assert all(list(row) == ["http_code", "url_from", "prev_visited"] for row in rows)
+                      select="http_code,url_from,prev_visited,http_code"))
+    assert rows and all(list(row) == ["http_code", "url_from", "prev_visited"] for row in rows)
     assert all(row["prev_visited"] == "" for row in rows)
     everything = _rows(_get(client, token, target="example.com", mode="domain", limit="1"))
     assert None not in everything[0].values() and len(everything[0]) == 27

@@ -154,6 +154,20 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "mode" in capsys.readouterr().err
 
 
+def test_a_damaged_snapshot_file_is_one_line(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from .archives import example_index
+
+    data = example_index(tmp_path)
+    for part in (data / "current" / "broken_backlinks").glob("*.parquet"):
+        part.write_bytes(b"not parquet")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(data), "query", "--target", "example.com", "--mode", "domain"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: query failed: "), lines
+
+
 def test_a_bad_condition_is_named_before_the_snapshot_is_looked_for(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

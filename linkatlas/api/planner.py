@@ -64,7 +64,8 @@ def _integer(text: str | None, name: str, default: int, low: int, high: int) -> 
 def _select(text: str | None) -> tuple[str, ...]:
     if text is None or text.strip() in ("", "*"):
         return NAMES
-    names = tuple(name.strip() for name in text.split(","))
+    # A column named twice is given once: a JSON row cannot hold a key twice.
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",")))
     for name in names:
         if name not in BY_NAME:
             raise QueryError("select", f"column {name!r} not found")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from ..errors import QueryError
 from ..snapshot import Snapshot
 from .formats import render
 from .planner import Plan, Request, plan
@@ -49,15 +51,26 @@ def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
     before the first chunk is returned, so a failing query raises before any byte is out."""
     query = plan(request, snapshot)
     count = None
-    if request.output == "php":  # serialize() writes the row count first
-        row = con.execute(query.count_sql, query.count_params).fetchone()
-        count = int(row[0]) if row else 0
-    batches = fetch(con, query)
-    first = next(batches, [])
+    with _failed_query():
+        if request.output == "php":  # serialize() writes the row count first
+            row = con.execute(query.count_sql, query.count_params).fetchone()
+            count = int(row[0]) if row else 0
+        batches = fetch(con, query)
+        first = next(batches, [])
     return render(request.output, query.columns, _chain(first, batches), count)
+
+
+@contextmanager
+def _failed_query() -> Iterator[None]:
+    """A query DuckDB cannot run (a snapshot file damaged on disk) is an error, not a crash."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise QueryError("", f"query failed: {str(exc).splitlines()[0]}") from None
 
 
 def _chain(first: list[tuple[Any, ...]], rest: Iterator[list[tuple[Any, ...]]]
            ) -> Iterator[list[tuple[Any, ...]]]:
     yield first
-    yield from rest
+    with _failed_query():
+        yield from rest
