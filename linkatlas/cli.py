@@ -129,7 +129,8 @@ def query(
     with _errors():
         request = parse_request(params)
         body = answer(open_reader(), snapshot.current(data_dir()), request)
-        _write(body)
+        # CSV ends with its own line break, and a PHP serialization is byte-exact: nothing added.
+        _write(body, newline=request.output in ("json", "xml"))
 
 
 @app.command()
@@ -371,11 +372,13 @@ def demo(
             lambda text: out.print(text, highlight=False, markup=False), pages=pages)
 
 
-def _write(chunks: Iterator[bytes]) -> None:
+def _write(chunks: Iterator[bytes], newline: bool) -> None:
+    """The API's bytes, and a newline after them for a terminal when asked."""
     stream = sys.stdout.buffer
     for chunk in chunks:
         stream.write(chunk)
-    stream.write(b"\n")
+    if newline:
+        stream.write(b"\n")
     stream.flush()
 
 

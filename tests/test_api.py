@@ -213,15 +213,18 @@ def test_post_and_double_slash(client: httpx.Client, token: str) -> None:
     assert len(_rows(client.get("/v2?" + form))) == 2
 
 
+@pytest.mark.parametrize(("output", "terminal_newline"), [
+    ("json", b"\n"), ("xml", b"\n"), ("csv", b""), ("php", b"")])
 def test_query_cli_gives_the_api_bytes(client: httpx.Client, token: str, data: Path,
-                                       capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+                                       capfdbinary: pytest.CaptureFixture[bytes], output: str,
+                                       terminal_newline: bytes) -> None:
     api = _get(client, token, target="example.com", mode="subdomains", where="http_code=404",
-               order_by="url_from").content
+               order_by="url_from", output=output).content
     with pytest.raises(SystemExit) as done:
         main(["--data", str(data), "query", "--target", "example.com", "--mode", "subdomains",
-              "--where", "http_code=404", "--order-by", "url_from"])
+              "--where", "http_code=404", "--order-by", "url_from", "--output", output])
     assert done.value.code == 0
-    assert capfdbinary.readouterr().out == api + b"\n"
+    assert capfdbinary.readouterr().out == api + terminal_newline
 
 
 def test_docs_and_web_page(client: httpx.Client) -> None:
@@ -306,3 +309,14 @@ def test_hostile_conditions_never_5xx_nor_charge(client: httpx.Client, token: st
     else:
         extra = 5 * bool(text.strip()) + 5 * bool(text[::-1].strip())  # empty: not given
         assert before - after == 1 + 5 * len(body["refpages"]) + extra
+
+
+def test_xml_is_well_formed_whatever_the_page_text_holds() -> None:
+    from xml.dom.minidom import parseString
+
+    from linkatlas.api.formats import render
+
+    anchor = "a\x01b\x08c\ufffe\uffffd\ttab"
+    body = b"".join(render("xml", ("anchor", "nofollow"), iter([[(anchor, True)]]), None))
+    (node,) = parseString(body).getElementsByTagName("anchor")
+    assert node.firstChild.data == "abcd\ttab"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -50,10 +51,19 @@ def _batches(columns: tuple[str, ...], batches: Batches) -> Iterator[list[list[A
         yield [[f(v) for f, v in zip(convert, row, strict=True)] for row in batch]
 
 
+# Characters XML 1.0 cannot hold, even escaped (§2.2): C0 controls but tab and newlines,
+# lone surrogates, U+FFFE and U+FFFF. Page text may carry them (`&#1;`); they are dropped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return escape(_NOT_XML.sub("", text))
+
+
 def _xml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    return _xml_text(str(value))
 
 
 def _xml(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
@@ -148,7 +158,7 @@ def error_body(output: str, message: str) -> bytes:
     """A v2 error body (spec/API.md, Errors)."""
     if output == "xml":
         return (f'<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse><error>'
-                f"{escape(message)}</error></AhrefsApiResponse>").encode()
+                f"{_xml_text(message)}</error></AhrefsApiResponse>").encode()
     if output == "php":
         return f'a:1:{{s:5:"error";{_php_scalar(message)}}}'.encode()
     return orjson.dumps({"error": message})
