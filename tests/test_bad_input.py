@@ -215,3 +215,15 @@ def test_the_console_script_prints_everything_before_its_quick_exit(tmp_path: Pa
     assert (ingested.returncode, built.returncode) == (0, 0)
     assert ingested.stdout.startswith("imported: ")
     assert "│ broken backlinks" in built.stdout and built.stdout.rstrip().endswith("┘")
+
+
+def test_an_archive_damaged_on_disk_is_skipped_not_fatal(tmp_path: Path, data: Path) -> None:
+    good = write_warc(tmp_path / "good.warc.gz", [_good(1), _dead(1)])
+    other = write_warc(tmp_path / "other.warc.gz", [_good(2), _dead(2)])
+    ingest(data, [good, other])
+    stored = sorted((data / "archives").iterdir())
+    stored[1].write_bytes(b"")  # emptied after import (a failing disk, a bad copy)
+    report = build_quietly(data)
+    assert report["skipped"] == {"unreadable archive: not a WARC, ARC or WAT file": 1}
+    targets = {row["url_to"] for row in run_query(data, target="dead.test", mode="domain")}
+    assert len(targets) == 1

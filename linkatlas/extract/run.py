@@ -42,7 +42,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .archive import Skip, chunk_offsets, read_archive
+from ..errors import ArchiveError
+from .archive import Skip, chunk_offsets, read_archive, sniff_format
 from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",
@@ -403,8 +404,15 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
         if (entry / "stats.json").exists():
             results[archive] = ArchiveStats.from_json(json.loads(
                 (entry / "stats.json").read_text()))
-        else:
-            todo.append((archive, entry))
+            continue
+        try:
+            sniff_format(archive)
+        except ArchiveError as exc:  # (damaged on disk since it was imported): skip, count
+            reason = str(exc).removeprefix(f"{archive}: ")
+            results[archive] = ArchiveStats(archive.name, skipped=Counter({
+                f"unreadable archive: {reason}": 1}))
+            continue
+        todo.append((archive, entry))
     if todo:
         started = time.perf_counter()
         # Biggest archives first: the last chunks to run are then the small ones, and the
