@@ -149,6 +149,9 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "notes.txt" in lines[0] and "Traceback" not in lines[0]
     with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(tmp_path / "d"), "ingest", str(tmp_path)])
+    assert exit_info.value.code == 2 and "is a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
         main(["--data", str(tmp_path / "d"), "query", "--target", "x.test", "--mode", "full"])
     assert exit_info.value.code == 2
     assert "mode" in capsys.readouterr().err

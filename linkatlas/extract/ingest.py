@@ -44,10 +44,13 @@ def _suffix(path: Path) -> str:
 
 
 def ingest(data: Path, files: list[Path]) -> list[Imported]:
-    """Import files; ArchiveError names the first file that is not an archive."""
+    """Import files, all or none: ArchiveError names the first file that is not an archive
+    before anything is copied, so a command line is never half done."""
     folder = data / "archives"
     folder.mkdir(parents=True, exist_ok=True)
     for path in files:
+        if path.is_dir():
+            raise ArchiveError(f"{path}: is a directory (give the archive files in it)")
         if not path.is_file():
             raise ArchiveError(f"{path}: no such file")
         sniff_format(path)
