@@ -141,6 +141,7 @@ def test_gzip_when_accepted(client: httpx.Client, token: str) -> None:
     ({"limit": "0"}, "limit: must be an integer from 1 to 5000000"),
     ({"limit": "5000001"}, "limit: must be an integer from 1 to 5000000"),
     ({"offset": "-1"}, "offset: must be an integer from 0 to 4611686018427387904"),
+    ({"limit": "\uff15"}, "limit: must be an integer from 1 to 5000000"),  # a full-width 5
 ])
 def test_errors_are_v2_errors_and_free(client: httpx.Client, token: str,
                                        params: dict[str, str], message: str) -> None:

@@ -56,7 +56,7 @@ def _integer(text: str | None, name: str, default: int, low: int, high: int) -> 
     if text is None or text.strip() == "":
         return default
     value = text.strip().strip('"')
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise QueryError(name, f"must be an integer from {low} to {high}")
     return int(value)
 
