@@ -291,6 +291,15 @@ def test_markers_forged_by_character_references_lose_no_link() -> None:
         assert not any(ch in text for ch in "\x02\x03\x04")
 
 
+def test_no_control_character_reaches_a_column() -> None:
+    facts = parse_html(_page("<p>pre\x07&#8;text&#10;line</p>"
+                             "<a href=/x>an&#x0B;ch\x1bor<img alt='a\x05lt'></a>post&#9;tab",
+                             head="<title>T\x01i&#1;t&#x1F;l&#127;e</title>"), URL)
+    (link,) = facts.links
+    assert (facts.title, link.anchor, link.alt) == ("Title", "anchor", "alt")
+    assert (link.text_pre, link.text_post) == ("pretext line", "post tab")
+
+
 def test_huge_attribute_and_anchor() -> None:
     huge = "x" * 2_000_000
     facts = parse_html(_page(f'<a href="/{huge}" title="{huge}">{huge}</a><a href="/b">b</a>'

@@ -18,7 +18,8 @@ its anchor, the text after its end marker its `text_post`. Text nodes are joined
 so words never run together across block elements (`<li>Home</li><li>About</li>`), at the price
 of a space where an inline element splits a word. Markers are ASCII control characters, which
 keep an ASCII page a one-byte-per-character string; these characters already in the page, and
-character references to them, are dropped first.
+character references to them, are dropped first, with every other C0 control (no text holds
+them, and XML output cannot).
 
 The parser reads UTF-8 bytes: a UTF-8 page goes to it as archived (no decoding and encoding
 again), any other as its decoded text encoded to UTF-8.
@@ -59,9 +60,14 @@ _MAX_WORD_CUT = 30  # a longer partial "word" is spaceless script (CJK, Thai): c
 _START = "\x02"  # STX <number> ETX before a link element
 _STOP = "\x03"
 _END = "\x04"  # EOT <number> ETX after the last child of an <a>
-_CONTROLS = re.compile(b"[\x02-\x04]")
-# The same characters as character references (`&#2;`, `&#x04`): the parser would emit them.
-_CONTROL_REFERENCES = re.compile(rb"&#(?:0*[234](?![0-9])|[xX]0*[234](?![0-9a-fA-F]));?")
+# C0 controls but tab, newlines and form feed, and DEL: no text holds them (and XML cannot),
+# and STX, ETX and EOT would forge markers. Deleted from the UTF-8 bytes (no multi-byte
+# sequence holds a byte below 0x80), and so are character references to them (`&#1;`,
+# `&#x04`), which the parser would turn into the characters.
+_CONTROLS = bytes([*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+_CONTROL_REFERENCES = re.compile(
+    rb"&#(?:0*(?:[1-8]|11|1[4-9]|2[0-9]|3[01]|127)(?![0-9])"
+    rb"|[xX]0*(?:[1-8bBeEfF]|1[0-9a-fA-F]|7[fF])(?![0-9a-fA-F]));?")
 _DIGITS = "0123456789"
 # Every element the facts come from, in document order (one tree walk). The selectors must not
 # overlap: an element that matches two is returned twice. (Every <iframe>: its content is no
@@ -427,8 +433,7 @@ def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[in
 def _extract(html: bytes, url: str, link_header: str, robots_header: str) -> HtmlFacts:
     if len(html) > MAX_HTML_BYTES:
         html = html[:MAX_HTML_BYTES]
-    if b"\x02" in html or b"\x03" in html or b"\x04" in html:
-        html = _CONTROLS.sub(b"", html)
+    html = html.translate(None, _CONTROLS)
     if b"&#" in html and _CONTROL_REFERENCES.search(html):
         html = _CONTROL_REFERENCES.sub(b"", html)
     tree = LexborHTMLParser(html)
