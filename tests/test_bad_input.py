@@ -72,6 +72,47 @@ def test_a_damaged_gzip_member_costs_only_itself(tmp_path: Path, data: Path, dam
     assert sum(report["skipped"].values()) == 1  # type: ignore[union-attr]
 
 
+def _plain(n: int) -> bytes:
+    body = f"<title>page {n}</title>{LINK.format(n=n)}".encode()
+    page_record = raw_record(f"http://site.test/{n}", "2024-01-01T00:00:00Z",
+                             b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + body)
+    dead = raw_record(f"http://dead.test/{n}", "2024-01-02T00:00:00Z",
+                      b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\ngone")
+    return page_record + dead
+
+
+def test_an_overstated_content_length_costs_only_its_record(tmp_path: Path, data: Path) -> None:
+    """Lenient parsing skipped to the next `WARC/` after such a record, losing the records it
+    overlapped without a word."""
+    records = [_plain(n) for n in range(5)]
+    length = int(records[2].split(b"Content-Length: ")[1].split(b"\r")[0])
+    for claimed, name in ((length + 400, "into the next records"), (10**6, "past the end")):
+        records[2] = _plain(2).replace(b"Content-Length: %d" % length,
+                                       b"Content-Length: %d" % claimed, 1)
+        archive = tmp_path / f"long-{claimed}.warc"
+        archive.write_bytes(b"".join(records))
+        report, targets = _built(data / name, [archive])
+        assert {f"http://dead.test/{n}" for n in (0, 1, 3, 4)} <= targets, name
+        assert sum(report["skipped"].values()) == 1, name  # type: ignore[union-attr]
+
+
+def test_a_warc_with_bare_lf_header_lines_is_read(tmp_path: Path, data: Path) -> None:
+    """Some tools write LF only; the strict reading (above) would refuse every record."""
+    def lf_record(url: str, http: bytes) -> bytes:
+        return (f"WARC/1.0\nWARC-Type: response\nWARC-Target-URI: {url}\n"
+                f"WARC-Date: 2024-01-01T00:00:00Z\n"
+                f"Content-Type: application/http; msgtype=response\n"
+                f"Content-Length: {len(http)}\n\n").encode() + http + b"\n\n"
+    archive = tmp_path / "lf.warc"
+    archive.write_bytes(b"".join(
+        lf_record(f"http://site.test/{n}", b"HTTP/1.1 200 OK\nContent-Type: text/html\n\n"
+                  + LINK.format(n=n).encode())
+        + lf_record(f"http://dead.test/{n}", b"HTTP/1.1 404 Not Found\n\n") for n in range(3)))
+    report, targets = _built(data, [archive])
+    assert targets == {f"http://dead.test/{n}" for n in range(3)}
+    assert report["skipped"] == {}
+
+
 def test_warc_that_stops_mid_record(tmp_path: Path, data: Path) -> None:
     whole = write_warc(tmp_path / "a.warc", [_good(1), _dead(1), _good(2)], gzip_records=False)
     raw = whole.read_bytes()

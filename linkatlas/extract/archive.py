@@ -207,7 +207,18 @@ def read_archive(path: Path, start: int = 0, end: int | None = None
     if sniff_format(path) == "arc":
         yield from _read_arc(path)
     else:
-        yield from _read_warc(path, start, end)
+        yield from _read_warc(path, start, end, strict=_crlf_lines(path))
+
+
+def _crlf_lines(path: Path) -> bool:
+    """Whether the first record's header lines end in CRLF, as the standard says. Then the
+    reader is strict: a record that does not start where the one before it ends (a wrong
+    Content-Length, junk) is an error, which _read_warc counts and reads on from, where
+    lenient parsing would skip to the next `WARC/` it finds and lose what lies between
+    without a word. Files written with bare LF (some tools do) are read leniently."""
+    head = _open(path).lstrip(b"\r\n")
+    line_end = head.find(b"\n")
+    return line_end > 0 and head[line_end - 1 : line_end] == b"\r"
 
 
 def chunk_offsets(path: Path, size: int) -> list[int]:
@@ -236,25 +247,33 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
     return usable
 
 
-def _read_warc(path: Path, start: int, end: int | None) -> Iterator[Capture | Skip]:
+def _read_warc(path: Path, start: int, end: int | None, strict: bool = True
+               ) -> Iterator[Capture | Skip]:
     """The records from start on; after a damaged one (a corrupt gzip member, junk between
     records, a truncated tail), reading goes on at the next record start found in the file,
     so one damaged record costs only itself (counted once)."""
     wanted = WarcRecordType.response | WarcRecordType.revisit | WarcRecordType.metadata
     position, counted = start, False
+    # In a plain file, a record that claims to run past the file's end has swallowed what
+    # follows it (a wrong Content-Length) without any error from the reader.
+    size = path.stat().st_size if not _gzipped(path) else None
     while True:
-        last, read_some = position, False
+        last, read_some, claimed_end = position, False, 0
         try:
             with path.open("rb") as stream:
                 stream.seek(position)
                 records = FastIterator(stream, record_types=wanted, parse_http=False,
-                                       quirks_mode=True)
+                                       quirks_mode=not strict)
                 for record in records:
                     last, read_some, counted = record.stream_pos, True, False
                     if end is not None and last >= end:
                         return
+                    claimed_end = last + record.content_length
                     yield _from_fast(record)
-            return
+            if size is None or claimed_end <= size:
+                return
+            yield Skip(last, "record longer than the file (a wrong Content-Length)")
+            counted = True
         except (OSError, ValueError, zlib.error, EOFError) as exc:
             if read_some or not counted:  # (a resumption that fails at once: same damage)
                 yield Skip(last, f"unreadable record: {_short(exc)}")
@@ -267,11 +286,16 @@ def _read_warc(path: Path, start: int, end: int | None) -> Iterator[Capture | Sk
 _SCAN = 1 << 20
 
 
+def _gzipped(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(2) == b"\x1f\x8b"
+
+
 def _next_record(path: Path, offset: int) -> int | None:
     """Offset of the first record start at or after offset: a gzip member whose content
     begins with `WARC/`, or a `WARC/1.` line in a plain file; None when there is none."""
+    gzipped = _gzipped(path)
     with path.open("rb") as stream:
-        gzipped = stream.read(2) == b"\x1f\x8b"
         magic = b"\x1f\x8b\x08" if gzipped else b"\nWARC/1."
         position = offset - (0 if gzipped else 1)  # a plain record start follows a newline
         while True:
