@@ -36,10 +36,15 @@ class SnapshotError(LinkatlasError):
     """Raised when there is no usable current snapshot."""
 
 
+_MAX_PROBLEM = 300
+
+
 class QueryError(LinkatlasError):
     """Raised for a bad request parameter; renders as `<param>: <problem>`."""
 
     def __init__(self, param: str, problem: str) -> None:
+        if len(problem) > _MAX_PROBLEM:  # it may quote a hostile value of any size
+            problem = problem[:_MAX_PROBLEM] + "…"
         self.param = param
         self.problem = problem
         super().__init__(f"{param}: {problem}" if param else problem)

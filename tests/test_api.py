@@ -142,6 +142,8 @@ def test_gzip_when_accepted(client: httpx.Client, token: str) -> None:
     ({"limit": "5000001"}, "limit: must be an integer from 1 to 5000000"),
     ({"offset": "-1"}, "offset: must be an integer from 0 to 4611686018427387904"),
     ({"limit": "\uff15"}, "limit: must be an integer from 1 to 5000000"),  # a full-width 5
+    ({"target": "x" * 5000 + "..test"},  # a hostile value is quoted, not all of it
+     "target: " + ("not a valid domain, directory or URL: '" + "x" * 5000)[:300] + "…"),
 ])
 def test_errors_are_v2_errors_and_free(client: httpx.Client, token: str,
                                        params: dict[str, str], message: str) -> None:
