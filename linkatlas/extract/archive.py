@@ -85,10 +85,18 @@ def _open(path: Path) -> bytes:
 
 def sniff_format(path: Path) -> str:
     """`warc` or `arc` from the first record; ArchiveError for anything else."""
+    return _format(path, _head(path))
+
+
+def _head(path: Path) -> bytes:
+    """The start of the first record."""
     try:
-        head = _open(path).lstrip(b"\r\n")
+        return _open(path).lstrip(b"\r\n")
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read: {exc}") from None
+
+
+def _format(path: Path, head: bytes) -> str:
     if head.startswith(b"WARC/"):
         return "warc"
     if head.startswith(b"filedesc://") or _ARC_LINE.match(head):
@@ -204,19 +212,19 @@ def read_archive(path: Path, start: int = 0, end: int | None = None
                  ) -> Iterator[Capture | Skip]:
     """Captures and skips of one archive file, in file order; of a WARC, only the records
     that start in [start, end) (offsets from `chunk_offsets`). An ARC is read whole."""
-    if sniff_format(path) == "arc":
+    head = _head(path)
+    if _format(path, head) == "arc":
         yield from _read_arc(path)
     else:
-        yield from _read_warc(path, start, end, strict=_crlf_lines(path))
+        yield from _read_warc(path, start, end, strict=_crlf_lines(head))
 
 
-def _crlf_lines(path: Path) -> bool:
+def _crlf_lines(head: bytes) -> bool:
     """Whether the first record's header lines end in CRLF, as the standard says. Then the
     reader is strict: a record that does not start where the one before it ends (a wrong
     Content-Length, junk) is an error, which _read_warc counts and reads on from, where
     lenient parsing would skip to the next `WARC/` it finds and lose what lies between
     without a word. Files written with bare LF (some tools do) are read leniently."""
-    head = _open(path).lstrip(b"\r\n")
     line_end = head.find(b"\n")
     return line_end > 0 and head[line_end - 1 : line_end] == b"\r"
 
