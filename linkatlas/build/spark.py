@@ -5,16 +5,16 @@ engine built a snapshot; tests/test_spark.py holds the two equal on the same arc
 
 - extract: every chunk of every new archive is a Spark task running the same extraction
   (extract.run.extract_chunk, page timer included) into the same per-archive cache under
-  DIR/extract. On a cluster,
-  DIR must be a filesystem every executor mounts, and linkatlas must be installed there.
+  DIR/extract. On a cluster, DIR must be a filesystem every executor mounts, and linkatlas
+  must be installed there.
 - load, history, targets, graph: the stages' SQL in Spark's dialect. Where the two dialects
   agree (the verdicts BROKEN/GOOD, the pages, the live links, the graph and the serve
   query), the text is the DuckDB engine's own.
 - ratings: the graph's edges are collected to the driver and rated by the same PageRank
   (ratings.rate); its memory is ≈ 8 bytes per edge.
 - serve: Spark joins and sorts the broken backlinks; the driver writes them with the DuckDB
-  engine's writer (snapshot.write_table), so the files and manifest are alike byte for byte
-  in layout. The serve table holds broken backlinks only, a small share of all links.
+  engine's writer (snapshot.write_table), so files, row groups and manifest have the same
+  layout. The serve table holds broken backlinks only, a small share of all links.
 """
 
 from __future__ import annotations
