@@ -76,6 +76,7 @@ def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
     assert got["archives_parsed"] == expected["archives_parsed"] == got["archives"]
     assert sorted(p.name for p in (on_spark / "extract").iterdir()) == sorted(
         p.name for p in (on_duckdb / "extract").iterdir())
+    assert not (on_spark / "tmp" / "spark" / "checkpoints").exists()
 
 
 def _build_on_spark(data: Path, master: str, **env: str) -> subprocess.CompletedProcess[str]:

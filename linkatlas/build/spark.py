@@ -85,6 +85,7 @@ def session(data: Path, master: str) -> Iterator[SparkSession]:
         raise BuildError(f"--engine spark: Spark did not start on {master!r}: "
                          f"{_first_line(exc)}") from None
     spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
 
@@ -94,6 +95,7 @@ def session(data: Path, master: str) -> Iterator[SparkSession]:
         raise BuildError(f"build failed on Spark: {_first_line(exc)}") from None
     finally:
         spark.stop()
+        shutil.rmtree(scratch / "checkpoints", ignore_errors=True)
 
 
 def _first_line(exc: Exception) -> str:
@@ -110,11 +112,18 @@ def runner(spark: SparkSession) -> Runner:
     return run
 
 
-def _view(spark: SparkSession, name: str, sql: str, drop: tuple[str, ...] = ()) -> DataFrame:
+def _view(spark: SparkSession, name: str, sql: str, drop: tuple[str, ...] = (),
+          stable: bool = False) -> DataFrame:
     """The result of sql (without the columns in drop) as a cached view, computed now (in
-    its own stage's time): later stages read it more than once."""
-    frame = spark.sql(sql).drop(*drop).cache()
-    frame.count()
+    its own stage's time): later stages read it more than once. A stable view is written
+    to the checkpoint directory instead: Spark recomputes a lost cached partition, and
+    monotonically_increasing_id() would then number its rows anew."""
+    frame = spark.sql(sql).drop(*drop)
+    if stable:
+        frame = frame.checkpoint()
+    else:
+        frame = frame.cache()
+        frame.count()
     frame.createOrReplaceTempView(name)
     return frame
 
@@ -149,7 +158,7 @@ def load(spark: SparkSession, visits: list[Path], links: list[Path], checks: lis
             UNION ALL
             SELECT {repeated}
             FROM sources r JOIN kept l ON l.url_from = r.url AND l.time = r.source_time)
-        SELECT *, monotonically_increasing_id() AS rowid FROM every""")
+        SELECT *, monotonically_increasing_id() AS rowid FROM every""", stable=True)
     observations = "SELECT url, time, status AS http_code, '' AS error FROM visits"
     if checks:
         (spark.read.schema("url STRING, time STRING, http_code INT, error STRING")
