@@ -71,11 +71,14 @@ class Skip:
     bad: bool = True
 
 
+def _gzipped(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(2) == b"\x1f\x8b"
+
+
 def _open(path: Path) -> bytes:
     """The first bytes of the file's content, decompressed when it is gzip."""
-    with path.open("rb") as raw:
-        head = raw.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
+    opener = gzip.open if _gzipped(path) else open
     try:
         with opener(path, "rb") as stream:  # type: ignore[operator]
             return stream.read(512)
@@ -243,8 +246,7 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
                 offset = record.stream_pos
                 if offset - starts[-1] >= size:
                     starts.append(offset)
-            stream.seek(0)
-            magic = b"\x1f\x8b" if stream.read(2) == b"\x1f\x8b" else b"WARC/"
+            magic = b"\x1f\x8b" if _gzipped(path) else b"WARC/"
             usable = [0]
             for offset in starts[1:]:
                 stream.seek(offset)
@@ -264,7 +266,8 @@ def _read_warc(path: Path, start: int, end: int | None, strict: bool = True
     position, counted = start, False
     # In a plain file, a record that claims to run past the file's end has swallowed what
     # follows it (a wrong Content-Length) without any error from the reader.
-    size = path.stat().st_size if not _gzipped(path) else None
+    gzipped = _gzipped(path)
+    size = None if gzipped else path.stat().st_size
     while True:
         last, read_some, claimed_end = position, False, 0
         try:
@@ -286,23 +289,18 @@ def _read_warc(path: Path, start: int, end: int | None, strict: bool = True
             if read_some or not counted:  # (a resumption that fails at once: same damage)
                 yield Skip(last, f"unreadable record: {_short(exc)}")
             counted = True
-        position = _next_record(path, last + 1) or -1
-        if position < 0 or (end is not None and position >= end):
+        following = _next_record(path, last + 1, gzipped)
+        if following is None or (end is not None and following >= end):
             return
+        position = following
 
 
 _SCAN = 1 << 20
 
 
-def _gzipped(path: Path) -> bool:
-    with path.open("rb") as stream:
-        return stream.read(2) == b"\x1f\x8b"
-
-
-def _next_record(path: Path, offset: int) -> int | None:
+def _next_record(path: Path, offset: int, gzipped: bool) -> int | None:
     """Offset of the first record start at or after offset: a gzip member whose content
     begins with `WARC/`, or a `WARC/1.` line in a plain file; None when there is none."""
-    gzipped = _gzipped(path)
     with path.open("rb") as stream:
         magic = b"\x1f\x8b\x08" if gzipped else b"\nWARC/1."
         position = offset - (0 if gzipped else 1)  # a plain record start follows a newline
