@@ -1,4 +1,5 @@
-"""The 27 columns of `broken_backlinks`, declared once (spec/COLUMNS.md).
+"""The columns of `broken_backlinks`, declared once (spec/COLUMNS.md): the 27 of v2, then the
+ext columns, served only when a request names them in `select`.
 
 Build, condition parser, planner, output formats, `--help`, docs and the web page all read
 this table; `tests/test_columns.py` diffs it with the spec.
@@ -38,10 +39,12 @@ class Column:
     where: bool
     having: bool
     description: str
+    ext: bool = False  # (ext) served only when named in `select`; `*` is the v2 27
 
 
-def _c(name: str, kind: Kind, where: bool, having: bool, description: str) -> Column:
-    return Column(name, kind, where, having, description)
+def _c(name: str, kind: Kind, where: bool, having: bool, description: str,
+       ext: bool = False) -> Column:
+    return Column(name, kind, where, having, description, ext)
 
 
 S, N, D, B = Kind.STRING, Kind.INT, Kind.DATE, Kind.BOOLEAN
@@ -86,14 +89,20 @@ COLUMNS: tuple[Column, ...] = (
     _c("broken_at", D, True, True, "first observation of `url_to` as broken after its last good "
        "observation (the start of the current broken streak)"),
     _c("url_from_first_seen", D, True, True, "first successful visit of `url_from`"),
-    _c("http_code", N, True, True, "HTTP status of `url_to` at its latest observation; 0 when "
-       "the host does not resolve"),
-    _c("error", S, True, True, "`dns` when `url_to`'s host does not resolve (NXDOMAIN); `\"\"` "
-       "otherwise"),
+    _c("http_code", N, True, True, "HTTP status of `url_to` at its latest decided observation "
+       "— for a target that redirects, the status at the end of its redirect chain (ours); 0 "
+       "when the host does not resolve"),
+    _c("error", S, True, True, "`dns` when `url_to`'s host does not resolve (NXDOMAIN); (ours) "
+       "`redirects` when its redirect chain loops or exceeds 10 hops; `\"\"` otherwise"),
+    _c("url_redirect", S, True, True, "when `url_to` redirects: the last URL of its redirect "
+       "chain; `\"\"` otherwise", ext=True),
+    _c("redirect_code", N, True, True, "when `url_to` redirects: the 3xx of its first hop; 0 "
+       "otherwise", ext=True),
 )
 
 BY_NAME: dict[str, Column] = {column.name: column for column in COLUMNS}
-NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
+# The v2 columns, in order: what `select=*` (or no select) answers.
+NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS if not column.ext)
 
 # Appended to every ORDER BY so that offset paging never repeats or skips a row: the four of
 # spec/API.md, then alt and nofollow, which complete a backlink's identity (COLUMNS.md).

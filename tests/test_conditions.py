@@ -36,7 +36,7 @@ from linkatlas.api.conditions import (
     to_sql,
     to_text,
 )
-from linkatlas.columns import COLUMNS, NAMES, Kind
+from linkatlas.columns import BY_NAME, COLUMNS, Kind
 from linkatlas.errors import ConditionError, QueryError
 
 CASES = Path(__file__).parent / "cases" / "conditions.txt"
@@ -183,7 +183,7 @@ def _assert_values_bound(sql: str) -> None:
     while position < len(sql):
         token = _SQL_TOKEN.match(sql, position)
         assert token, f"unexpected SQL at {position}: {sql[position:]!r}"
-        assert token.group("name") is None or token.group("name") in NAMES
+        assert token.group("name") is None or token.group("name") in BY_NAME
         position = token.end()
 
 
@@ -308,7 +308,7 @@ def test_sql_matches_evaluator(db: duckdb.DuckDBPyConnection, case: Any) -> None
     if rows:
         marks = ", ".join("?" * (len(COLUMNS) + 1))
         db.executemany(f"INSERT INTO rows VALUES ({marks})",
-                       [[i, *(row[name] for name in NAMES)] for i, row in enumerate(rows)])
+                       [[i, *(row[column.name] for column in COLUMNS)] for i, row in enumerate(rows)])
     selected = {i for (i,) in db.execute(f"SELECT _id FROM rows WHERE {sql}", params).fetchall()}
     assert selected == {i for i, row in enumerate(rows) if evaluate(node, row)}
 
@@ -377,7 +377,7 @@ def test_sql_and_evaluator_on_edges(
     sql, params = to_sql(node)
     db.execute("DELETE FROM rows")
     db.execute(f"INSERT INTO rows VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
-               [0, *(row[column] for column in NAMES)])
+               [0, *(row[column.name] for column in COLUMNS)])
     assert db.execute(f"SELECT count(*) FROM rows WHERE {sql}", params).fetchone() == (passes,)
     assert evaluate(node, row) is passes
 

@@ -110,11 +110,13 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> Request:
         compiled = compile_condition(list(texts), param)
         if compiled is not None:
             conditions.append((compiled[0], tuple(compiled[1])))
+    limit = _integer(_one(params, "limit"), "limit", 1000, 1, MAX_LIMIT)
+    offset = _integer(_one(params, "offset"), "offset", 0, 0, MAX_LIMIT - 1)
+    if offset + limit > MAX_LIMIT:  # spec/API.md: bounds the sort a request can ask for
+        raise QueryError("offset", f"offset + limit may not exceed {MAX_LIMIT}")
     return Request(
         target=target, mode=mode, select=select, where=where, having=having,
-        order_by=_order_by(_one(params, "order_by")),
-        limit=_integer(_one(params, "limit"), "limit", 1000, 1, MAX_LIMIT),
-        offset=_integer(_one(params, "offset"), "offset", 0, 0, 2**62),
+        order_by=_order_by(_one(params, "order_by")), limit=limit, offset=offset,
         output=output, conditions=tuple(conditions))
 
 

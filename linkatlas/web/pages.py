@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlencode
 
-from ..columns import COLUMNS
+from ..columns import COLUMNS, TIE_BREAK
 from ..urls import MODES
 
 __all__ = ["docs", "home"]
@@ -27,10 +27,10 @@ _PARAMS = (
     ("select", "no", "*", "comma-separated column names"),
     ("where", "no", "–", "condition on backlink rows (repeatable; parts are ANDed)"),
     ("having", "no", "–", "condition on finished rows (repeatable)"),
-    ("order_by", "no", "ahrefs_rank:desc", "`col[:asc|:desc],...`; ties broken by url_from, "
-     "url_to, link_type, anchor"),
+    ("order_by", "no", "ahrefs_rank:desc", "`col[:asc|:desc],...`; ties broken by "
+     + ", ".join(TIE_BREAK) + " (a backlink's identity)"),
     ("limit", "no", "1000", "1 … 5,000,000"),
-    ("offset", "no", "0", "rows to skip (costs 5 rows)"),
+    ("offset", "no", "0", "rows to skip (free; `offset + limit` at most 5,000,000)"),
     ("output", "no", "json", "`json`, `xml`, `php` or `csv`"),
 )
 
@@ -64,7 +64,8 @@ def docs(target: str = "example.com", token: str = "YOUR_TOKEN") -> str:
     columns = "".join(
         f"<tr><td><code>{c.name}</code></td><td>{c.kind.value}</td>"
         f"<td>{'+' if c.where else '−'}</td><td>{'+' if c.having else '−'}</td>"
-        f"<td>{_code(c.description)}</td></tr>" for c in COLUMNS)
+        f"<td>{'(ext, served only when named in <code>select</code>) ' if c.ext else ''}"
+        f"{_code(c.description)}</td></tr>" for c in COLUMNS)
     examples = "".join(
         f'<li>{escape(label)}: <a href="/?{escape(query)}"><code>/?{escape(query)}</code></a></li>'
         for label, extra in _EXAMPLES
@@ -89,9 +90,10 @@ comparison. <code>substring</code> and <code>word</code> ignore case.</p>
 <h2>Modes</h2><p>{", ".join(f"<code>{m}</code>" for m in MODES)}: the scheme never matters;
 <code>subdomains</code> matches the host and every <code>*.host</code>; <code>prefix</code>
 matches URLs that start with the target.</p>
-<h2>Billing</h2><p>A request costs <code>1 + 5 × rows + 5</code> per <code>where</code>,
-<code>having</code> and <code>offset &gt; 0</code>; a request the rows left cannot pay is refused
-and costs nothing. <code>from=subscription_info</code> is free.</p>
+<h2>Billing</h2><p>A request costs <code>1 + 5 × rows</code>, <code>+ 5</code> when
+<code>where</code> is given and <code>+ 5</code> when <code>having</code> is given;
+<code>offset</code> costs nothing. A request the rows left cannot pay is refused and costs
+nothing. <code>from=subscription_info</code> is free.</p>
 <h2>Examples</h2><ul>{examples}</ul>"""
     return _page("linkatlas API", body)
 
