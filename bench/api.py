@@ -49,7 +49,7 @@ from linkatlas import snapshot  # noqa: E402
 from linkatlas.api.ledger import open_ledger  # noqa: E402
 from linkatlas.api.planner import parse_request, plan  # noqa: E402
 from linkatlas.api.query import open_reader  # noqa: E402
-from linkatlas.build import connect  # noqa: E402
+from linkatlas.index import connect  # noqa: E402
 from linkatlas.sample.snapshot import write_synthetic  # noqa: E402
 
 _LAYOUT = 2  # bump when the generated data changes, so cached snapshots are rebuilt

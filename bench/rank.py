@@ -1,4 +1,4 @@
-"""Bench: our scipy PageRank (linkatlas.build.ratings) against networkit's PageRank.
+"""Bench: our scipy PageRank (linkatlas.index.ratings) against networkit's PageRank.
 
 Run:  .venv/bin/python bench/rank.py            (needs `pip install networkit`)
 
@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from linkatlas.build.ratings import _iterate, _transition  # noqa: E402
+from linkatlas.index.ratings import _iterate, _transition  # noqa: E402
 
 DAMPING = 0.85
 TOL = 1e-6

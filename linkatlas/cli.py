@@ -74,7 +74,7 @@ def build(
                                               "(sorts and joins spill to DIR/tmp).")] = "512MB",
 ) -> None:
     """Build a new index snapshot from everything in DIR and make it current atomically."""
-    from .build import build as run
+    from .index import build as run
     from .errors import UsageError
 
     with _errors():
@@ -226,7 +226,7 @@ def check(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
 ) -> None:
     """Observe the status of every link target not observed within --recheck-after days."""
-    from .build.due import due_targets
+    from .index.due import due_targets
     from .check.checker import CheckOptions, run
     from .errors import UsageError
 

@@ -20,8 +20,8 @@ from .api.ledger import open_ledger
 from .api.planner import parse_request
 from .api.query import answer, open_reader
 from .api.server import serve
-from .build import build
-from .build.due import due_targets
+from .index import build
+from .index.due import due_targets
 from .check.checker import CheckOptions
 from .check.checker import run as check
 from .crawl import CrawlOptions

@@ -9,7 +9,7 @@ import pytest
 
 from linkatlas.api.planner import parse_request
 from linkatlas.api.query import answer, open_reader
-from linkatlas.build import build
+from linkatlas.index import build
 from linkatlas.snapshot import current
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from linkatlas import snapshot
-from linkatlas.build import build
-from linkatlas.build.due import due_targets
+from linkatlas.index import build
+from linkatlas.index.due import due_targets
 from linkatlas.check.checker import CheckOptions
 from linkatlas.check.checker import run as check
 from linkatlas.crawl import CrawlOptions

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from linkatlas.build.ratings import pagerank, rate, to_scale
+from linkatlas.index.ratings import pagerank, rate, to_scale
 from linkatlas.errors import BuildError
 from linkatlas.urls import host_of, key_of, normalize, registered_domain
 

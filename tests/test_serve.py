@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from linkatlas.api.ledger import open_ledger
-from linkatlas.build import build
+from linkatlas.index import build
 from linkatlas.extract.ingest import ingest
 
 from .archives import example_index, page, status, write_warc

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from linkatlas.build import build
+from linkatlas.index import build
 from linkatlas.check.log import CheckLog, Observation
 from linkatlas.extract.ingest import ingest
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import clock, snapshot
-from ..build import connect
+from ..index import connect
 
 __all__ = ["write_synthetic"]
 
