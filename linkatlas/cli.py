@@ -74,8 +74,8 @@ def build(
                                               "(sorts and joins spill to DIR/tmp).")] = "512MB",
 ) -> None:
     """Build a new index snapshot from everything in DIR and make it current atomically."""
-    from .index import build as run
     from .errors import UsageError
+    from .index import build as run
 
     with _errors():
         if engine not in ("duckdb", "spark"):
@@ -226,9 +226,9 @@ def check(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
 ) -> None:
     """Observe the status of every link target not observed within --recheck-after days."""
-    from .index.due import due_targets
     from .check.checker import CheckOptions, run
     from .errors import UsageError
+    from .index.due import due_targets
 
     with _errors():
         if concurrency < 1 or per_host < 1:

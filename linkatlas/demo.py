@@ -20,12 +20,12 @@ from .api.ledger import open_ledger
 from .api.planner import parse_request
 from .api.query import answer, open_reader
 from .api.server import serve
-from .index import build
-from .index.due import due_targets
 from .check.checker import CheckOptions
 from .check.checker import run as check
 from .crawl import CrawlOptions
 from .crawl import run as crawl
+from .index import build
+from .index.due import due_targets
 from .sample import generate, serve_in_thread
 
 __all__ = ["run"]

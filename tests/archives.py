@@ -80,8 +80,8 @@ def _html(links: list[tuple[str, str]], title: str) -> str:
 def example_index(root: Path, n_pages: int = 12) -> Path:
     """An index of 25 broken backlinks to example.com and its subdomains, 12 to
     notexample.com, from `n_pages` pages of siteN.test; returns its data directory."""
-    from linkatlas.index import build
     from linkatlas.extract.ingest import ingest
+    from linkatlas.index import build
 
     folder = root / "data"
     responses = []

@@ -13,12 +13,12 @@ import duckdb
 import pytest
 
 from linkatlas import snapshot
-from linkatlas.index import build
-from linkatlas.index.due import due_targets
 from linkatlas.check.checker import CheckOptions
 from linkatlas.check.checker import run as check
 from linkatlas.crawl import CrawlOptions
 from linkatlas.crawl import run as crawl
+from linkatlas.index import build
+from linkatlas.index.due import due_targets
 from linkatlas.sample import SampleServer, Web, generate, serve_in_thread
 
 from .ports import free_port

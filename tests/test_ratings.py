@@ -8,8 +8,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from linkatlas.index.ratings import pagerank, rate, to_scale
 from linkatlas.errors import BuildError
+from linkatlas.index.ratings import pagerank, rate, to_scale
 from linkatlas.urls import host_of, key_of, normalize, registered_domain
 
 D = 0.85

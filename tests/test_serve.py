@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from linkatlas.api.ledger import open_ledger
-from linkatlas.index import build
 from linkatlas.extract.ingest import ingest
+from linkatlas.index import build
 
 from .archives import example_index, page, status, write_warc
 from .ports import free_port

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from linkatlas.index import build
 from linkatlas.check.log import CheckLog, Observation
 from linkatlas.extract.ingest import ingest
+from linkatlas.index import build
 
 from .archives import write_revisit
 from .conftest import REAL
