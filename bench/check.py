@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from linkatlas.check.checker import CheckOptions, run  # noqa: E402
 from linkatlas.check.log import log_dir  # noqa: E402
-from linkatlas.check.verdict import BROKEN, verdict  # noqa: E402
+from linkatlas.rules.verdicts import BROKEN, verdict  # noqa: E402
 from linkatlas.sample import Web, generate, serve  # noqa: E402
 from linkatlas.sample.routes import REDIRECTS  # noqa: E402
 from linkatlas.urls import normalize  # noqa: E402
@@ -118,7 +118,7 @@ class _NoLog(list):  # type: ignore[type-arg]
 def _truth(web: Web, url: str, port: int) -> str:
     """COLUMNS.md verdict of a target from the model (steady state: 429 pages answer 200)."""
     code = web.status(url, port)
-    return "dns" if code == 0 else verdict(code)
+    return BROKEN if code == 0 else verdict(code)
 
 
 def _chain_end(web: Web, url: str, port: int) -> tuple[str, int, int]:
@@ -281,7 +281,7 @@ def _compare(args: argparse.Namespace, port: int) -> None:
         ours_s, ours = _run_linkatlas(args, targets, work)
         wrong = Counter(f"{truth[url]}→{ours.get(url)}" for url in targets
                         if ours.get(url) != truth[url])
-        transient = sum(1 for url in targets if ours.get(url) == "transient")
+        transient = sum(1 for url in targets if ours.get(url) == "undecided")
         print(f"linkatlas: {len(targets) / ours_s:,.0f} URLs/s; verdicts differing from the "
               f"ground truth: {sum(wrong.values())} {dict(wrong)}; transient: {transient}")
         if args.skip_linkinator:
@@ -297,11 +297,11 @@ def _compare(args: argparse.Namespace, port: int) -> None:
     differ: Counter[tuple[str, str]] = Counter()
     examples: dict[tuple[str, str], str] = {}
     for url in targets:
-        ours_broken = ours.get(url) in BROKEN
+        ours_broken = ours.get(url) == BROKEN
         theirs_broken = theirs.get(url) == "broken"
         if ours_broken == theirs_broken and url in theirs:
             continue
-        cause = (_cause(web, url, port) if truth[url] == "redirect"
+        cause = (_cause(web, url, port) if "redirect" in _kind(web, url, port)
                  else f"not explained (ours {ours.get(url)}, truth {truth[url]})")
         key = (f"linkinator {theirs.get(url, 'missing')}, ours {ours.get(url)}", cause)
         differ[key] += 1
@@ -315,7 +315,7 @@ def _compare(args: argparse.Namespace, port: int) -> None:
         row = rows.setdefault((_kind(web, url, port), truth[url]), [0, 0, 0])
         row[0] += 1
         row[1] += ours.get(url) == truth[url]
-        row[2] += (ours.get(url) in BROKEN) == (theirs.get(url) == "broken")
+        row[2] += (ours.get(url) == BROKEN) == (theirs.get(url) == "broken")
     print(f"{'kind':<22}{'COLUMNS.md':<11}{'targets':>8}{'ours ok':>8}{'same as linkinator':>20}")
     for (kind, expected), (count, right, same) in sorted(rows.items()):
         print(f"{kind:<22}{expected:<11}{count:>8}{right:>8}{same:>20}")

@@ -21,11 +21,13 @@ from aiohttp import web
 
 from linkatlas.check.checker import CheckOptions, CheckStats, check_urls, run
 from linkatlas.check.log import CheckLog, Observation
-from linkatlas.check.verdict import retry_after, verdict
 from linkatlas.net import error_kind
 from linkatlas.net.resolver import HostNotFound
+from linkatlas.net.retry import retry_after
+from linkatlas.rules.verdicts import verdict
 
-NAMES = ["a.test", "b.test", "cap.test", *(f"h{n}.test" for n in range(1, 6))]
+NAMES = ["a.test", "b.test", "cap.test", *(f"h{n}.test" for n in range(1, 6)), "rob.test",
+         "rob500.test", "robmoved.test"]
 
 
 class Site:
@@ -84,6 +86,12 @@ class Site:
 
     async def answer(self, request: web.Request, host: str, path: str) -> web.StreamResponse:
         head = request.method == "HEAD"
+        if path in ("/robots.txt", "/moved-robots.txt") and host.startswith("rob"):
+            if host == "rob500.test":
+                return web.Response(status=500)
+            if host == "robmoved.test" and path == "/robots.txt":
+                return web.Response(status=301, headers={"Location": "/moved-robots.txt"})
+            return web.Response(text="User-agent: *\nDisallow: /private/\n")
         if path in ("/404", "/410", "/500", "/503"):
             return web.Response(status=int(path[1:]))
         if path == "/head405":  # refuses HEAD; GET has a body far longer than a check reads
@@ -172,16 +180,16 @@ def one(result: Result) -> Observation:
 
 
 @pytest.mark.parametrize(("path", "code", "method", "kind"), [
-    ("/ok", 200, "HEAD", "ok"),
+    ("/ok", 200, "HEAD", "good"),
     ("/404", 404, "GET", "broken"),
     ("/410", 410, "GET", "broken"),
     ("/500", 500, "GET", "broken"),
     ("/503", 503, "GET", "broken"),        # no Retry-After: retried, then believed
-    ("/head405", 200, "GET", "ok"),         # HEAD refused, GET decides
-    ("/head404", 200, "GET", "ok"),         # HEAD lies, GET decides
-    ("/sluggish", 200, "HEAD", "ok"),       # slow but within the timeout
-    ("/429-once", 200, "HEAD", "ok"),       # Retry-After honoured, then answered
-    ("/503-once", 200, "HEAD", "ok"),       # Retry-After as an HTTP-date
+    ("/head405", 200, "GET", "good"),         # HEAD refused, GET decides
+    ("/head404", 200, "GET", "good"),         # HEAD lies, GET decides
+    ("/sluggish", 200, "HEAD", "good"),       # slow but within the timeout
+    ("/429-once", 200, "HEAD", "good"),       # Retry-After honoured, then answered
+    ("/503-once", 200, "HEAD", "good"),       # Retry-After as an HTTP-date
 ])
 def test_status_verdicts(site: Site, tmp_path: Path, path: str, code: int, method: str,
                          kind: str) -> None:
@@ -213,7 +221,7 @@ def test_persistent_429_is_logged_as_transient(site: Site, tmp_path: Path) -> No
     result = check(tmp_path, [site.url("a.test", "/429")], retries=1)
     observation = one(result)
     assert (observation.http_code, observation.error) == (429, "")
-    assert verdict(observation.http_code, observation.error) == "transient"
+    assert verdict(observation.http_code, observation.error) == "undecided"
     assert time.monotonic() - started >= 0.95  # waited for Retry-After before the retry
 
 
@@ -227,7 +235,7 @@ def test_a_long_retry_after_is_not_waited_for(site: Site, tmp_path: Path) -> Non
     started = time.monotonic()
     result = check(tmp_path, [site.url("a.test", "/503-away"), site.url("b.test", "/429-away")])
     assert {(o.http_code, verdict(o.http_code, o.error)) for o in result.observations} == {
-        (503, "broken"), (429, "transient")}
+        (503, "broken"), (429, "undecided")}
     assert result.stats.retries == 0 and time.monotonic() - started < 1
 
 
@@ -235,7 +243,7 @@ def test_timeout_is_transient_not_broken(site: Site, tmp_path: Path) -> None:
     result = check(tmp_path, [site.url("a.test", "/slow")], timeout=0.3, retries=1)
     observation = one(result)
     assert (observation.http_code, observation.error) == (0, "timeout")
-    assert result.stats.verdicts == Counter({"transient": 1})
+    assert result.stats.verdicts == Counter({"undecided": 1})
     assert result.stats.retries == 1
 
 
@@ -257,7 +265,7 @@ def test_unknown_host_is_dns_at_once(tmp_path: Path) -> None:
     assert one(result) == Observation(url="http://nope.test/page", time=one(result).time,
                                       http_code=0, error="dns")
     assert result.stats.retries == 0 and result.stats.requests == 1
-    assert result.stats.verdicts == Counter({"dns": 1})
+    assert result.stats.verdicts == Counter({"broken": 1})
 
 
 def test_refused_address_makes_no_request(tmp_path: Path) -> None:
@@ -276,7 +284,7 @@ def test_redirect_chain_observes_each_hop(site: Site, tmp_path: Path) -> None:
         site.url("b.test", "/r3"): (200, ""),
     }
     assert result.stats.redirects_queued == 2
-    assert result.stats.verdicts == Counter({"redirect": 2, "ok": 1})
+    assert result.stats.verdicts == Counter({"good": 3})
     assert site.hits[("GET", "b.test", "/r3")] == 0  # a 3xx to HEAD is believed
 
 
@@ -300,7 +308,7 @@ def test_per_host_and_global_limits_are_kept(site: Site, tmp_path: Path) -> None
     urls = [site.url(host, f"/busy/{n}") for n in range(24) for host in ("h1.test", "h2.test")]
     site.peak.clear()
     result = check(tmp_path, urls, per_host=3, concurrency=10)
-    assert result.stats.verdicts == Counter({"ok": 48})
+    assert result.stats.verdicts == Counter({"good": 48})
     assert site.peak["h1.test"] == 3 and site.peak["h2.test"] == 3
     urls = [site.url(f"h{h}.test", f"/busy/g{n}") for n in range(8) for h in range(1, 6)]
     site.peak_total = 0
@@ -311,7 +319,7 @@ def test_per_host_and_global_limits_are_kept(site: Site, tmp_path: Path) -> None
 def test_a_host_that_would_overload_stays_good(site: Site, tmp_path: Path) -> None:
     urls = [site.url("cap.test", f"/busy/{n}") for n in range(30)]
     result = check(tmp_path, urls, per_host=2, concurrency=16)
-    assert result.stats.verdicts == Counter({"ok": 30})
+    assert result.stats.verdicts == Counter({"good": 30})
 
 
 def test_a_new_broken_verdict_is_confirmed(site: Site, tmp_path: Path) -> None:
@@ -362,7 +370,7 @@ def test_run_opens_a_log(site: Site, tmp_path: Path) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 a.test\n")
     stats = run(tmp_path, [site.url("a.test", "/ok")], CheckOptions(hosts=hosts, hosts_only=True))
-    assert stats.observed == 1 and stats.table == Counter({("ok", 200, ""): 1})
+    assert stats.observed == 1 and stats.table == Counter({("good", 200, ""): 1})
     assert len(list((tmp_path / "checks").glob("*.jsonl"))) == 1
 
 
@@ -370,16 +378,6 @@ def test_observation_time_comes_from_the_clock(site: Site, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINKATLAS_NOW", "2024-05-01T12:00:00Z")
     assert one(check(tmp_path, [site.url("a.test", "/ok")])).time == "2024-05-01T12:00:00Z"
-
-
-@pytest.mark.parametrize(("code", "error", "kind"), [
-    (200, "", "ok"), (204, "", "ok"), (301, "", "redirect"), (308, "", "redirect"),
-    (400, "", "broken"), (403, "", "broken"), (429, "", "transient"), (599, "", "broken"),
-    (0, "dns", "dns"), (0, "timeout", "transient"), (0, "tls", "transient"),
-    (503, "other", "transient"), (0, "address", "address"),
-])
-def test_verdict(code: int, error: str, kind: str) -> None:
-    assert verdict(code, error) == kind
 
 
 def test_retry_after_forms() -> None:
@@ -436,3 +434,29 @@ def test_an_untrusted_certificate_is_transient_tls(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     assert (observation.http_code, observation.error) == (0, "tls")
+
+
+@pytest.mark.parametrize("host", ["rob.test", "robmoved.test"])
+def test_a_target_robots_txt_disallows_is_not_fetched(site: Site, tmp_path: Path,
+                                                      host: str) -> None:
+    result = check(tmp_path, [site.url(host, "/private/404"), site.url(host, "/404")])
+    assert {o.url: (o.http_code, o.error) for o in result.observations} == {
+        site.url(host, "/private/404"): (0, "robots"), site.url(host, "/404"): (404, "")}
+    assert not any(path == "/private/404" for _, name, path in site.hits if name == host)
+    assert verdict(0, "robots") == "undecided" and result.stats.errors["robots"] == 1
+    assert result.stats.retries == 0
+
+
+def test_robots_txt_is_ignored_for_the_users_own_hosts(site: Site, tmp_path: Path) -> None:
+    result = check(tmp_path, [site.url("rob.test", "/private/410")],
+                   ignore_robots_for=frozenset({"rob.test"}))
+    assert (one(result).http_code, one(result).error) == (200, "")  # fetched: HEAD answered
+    assert site.hits[("HEAD", "rob.test", "/private/410")] == 1
+
+
+def test_a_robots_txt_that_fails_does_not_stop_the_check(site: Site, tmp_path: Path) -> None:
+    result = check(tmp_path, [site.url("rob500.test", "/private/404"),
+                              "http://gone-host.test/private/x"])
+    assert {o.url: (o.http_code, o.error) for o in result.observations} == {
+        site.url("rob500.test", "/private/404"): (200, ""),
+        "http://gone-host.test/private/x": (0, "dns")}

@@ -308,7 +308,8 @@ def test_sql_matches_evaluator(db: duckdb.DuckDBPyConnection, case: Any) -> None
     if rows:
         marks = ", ".join("?" * (len(COLUMNS) + 1))
         db.executemany(f"INSERT INTO rows VALUES ({marks})",
-                       [[i, *(row[column.name] for column in COLUMNS)] for i, row in enumerate(rows)])
+                       [[i, *(row[column.name] for column in COLUMNS)]
+                        for i, row in enumerate(rows)])
     selected = {i for (i,) in db.execute(f"SELECT _id FROM rows WHERE {sql}", params).fetchall()}
     assert selected == {i for i, row in enumerate(rows) if evaluate(node, row)}
 

@@ -24,7 +24,8 @@ from .test_index import _first_round, _second_round
 @pytest.fixture(scope="module")
 def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Visits over time, a revisit, check logs (a vanished host, a broken streak, transient
-    failures, a torn line) and every real archive: each rule of the stages has a case."""
+    failures, redirect chains, a torn line) and every real archive: each rule of the stages
+    has a case."""
     tmp = tmp_path_factory.mktemp("observations")
     data = tmp / "data"
     real = sorted(p for p in (REAL / "warc").rglob("*") if p.is_file())
@@ -40,6 +41,14 @@ def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 ("http://dead.test/gone", "2024-02-05T00:00:00Z", 429, ""),
                 ("http://www.alpha.test/old", "2024-02-20T00:00:00Z", 0, "dns")]:
             log.append(Observation(url, when, code, error))
+        for url, when, code, location in [  # redirect chains: into a 404, and a loop
+                ("http://ok.test/", "2024-02-03T00:00:00Z", 301, "http://ok.test/new"),
+                ("http://ok.test/new", "2024-02-04T00:00:00Z", 404, ""),
+                ("https://blog.dead.test/post?id=1", "2024-02-06T00:00:00Z", 302,
+                 "https://blog.dead.test/a"),
+                ("https://blog.dead.test/a", "2024-02-06T00:00:00Z", 302,
+                 "https://blog.dead.test/post?id=1")]:
+            log.append(Observation(url, when, code, location=location))
     with (data / "checks" / "torn.jsonl").open("ab") as stream:
         stream.write(b'{"url": "http://ok.test/", "time": "2024-02-01T00:00:00Z", '
                      b'"http_code": 404, "error": ""}\n{"url": "http://')

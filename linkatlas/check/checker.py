@@ -1,5 +1,5 @@
 """The target checker: observe link targets over HTTP and append each final observation to
-the check log (issue 6; verdicts as spec/COLUMNS.md "Broken", see verdict.py).
+the check log (verdicts as spec/COLUMNS.md "Broken", from rules/verdicts.py).
 
 How one URL is observed:
 
@@ -46,13 +46,18 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import aiohttp
+from protego import Protego
 from yarl import URL
 
 from .. import clock
+from ..crawl.options import ROBOTS_TOKEN
+from ..crawl.robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, origin_of
 from ..net import Resolver, error_kind, read_hosts
+from ..net.canary import DEFAULT_CANARIES
+from ..net.retry import retry_after
+from ..rules.verdicts import MAX_REDIRECTS, is_broken, verdict
 from ..urls import host_of, normalize
 from .log import CheckLog, Observation
-from .verdict import is_broken, retry_after, verdict
 
 __all__ = ["USER_AGENT", "CheckOptions", "CheckStats", "check_urls", "run"]
 
@@ -69,6 +74,8 @@ class CheckOptions:
     hosts: Path | None = None      # hosts file (spec/CLI.md)
     hosts_only: bool = False       # names not in the hosts file are NXDOMAIN
     allow_private: bool = False    # allow private, loopback and link-local addresses
+    nameserver: str | None = None  # DNS server `IP[:PORT]` instead of the system's
+    canaries: tuple[str, ...] = DEFAULT_CANARIES  # names that prove the resolver works
     timeout: float = 15.0          # seconds for one request, connect to last byte read
     max_get_bytes: int = 8192      # body bytes a GET reads before it drops the connection
     user_agent: str = USER_AGENT
@@ -78,7 +85,9 @@ class CheckOptions:
     retry_after_cap: float = 30.0  # longest Retry-After honoured, seconds
     pause_host: bool = False       # a Retry-After also pauses every other URL of the host
     confirm_delay: float = 2.0     # pause before re-confirming a changed verdict
-    max_redirects: int = 10        # redirect hops followed (as new observations) per input URL
+    max_redirects: int = MAX_REDIRECTS  # redirect hops observed per input URL
+    obey_robots: bool = True       # robots.txt of each target's origin (spec/COLUMNS.md)
+    ignore_robots_for: frozenset[str] = frozenset()  # hosts whose robots.txt is not read
     window: int = 50_000           # input URLs read ahead of the requests
 
 
@@ -93,6 +102,9 @@ class CheckStats:
     requests: int = 0                 # HTTP requests sent
     retries: int = 0                  # attempts repeated after a transient or busy answer
     confirmations: int = 0            # changed verdicts observed a second time
+    robots_requests: int = 0          # robots.txt requests (not in `requests`)
+    robots_fetched: int = 0           # robots.txt files that answered 2xx and were obeyed
+    resolver_works: bool | None = None  # canaries answered at the start (None: not asked)
     elapsed: float = 0.0              # seconds since the run started
     verdicts: Counter[str] = field(default_factory=Counter)
     codes: Counter[int] = field(default_factory=Counter)
@@ -147,7 +159,7 @@ class _Host:
     listed: bool = False      # in the dispatcher's runnable deque
 
 
-_FINAL_ERRORS = frozenset({"dns", "address", "invalid"})
+_FINAL_ERRORS = frozenset({"dns", "address", "invalid", "robots"})
 # Gateway answers that are often momentary: tried again before a 5xx is believed (still broken
 # when they persist, as COLUMNS.md says).
 _RETRY_CODES = frozenset({502, 503, 504})
@@ -185,8 +197,10 @@ class _Checker:
         self._stamp_text = ""
         hosts = read_hosts(options.hosts) if options.hosts else None
         self.resolver = Resolver(hosts, hosts_only=options.hosts_only,
-                                 allow_private=options.allow_private)
+                                 allow_private=options.allow_private,
+                                 nameserver=options.nameserver, canaries=options.canaries)
         self.session: aiohttp.ClientSession | None = None
+        self._robots: dict[str, asyncio.Future[Protego | None]] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -201,6 +215,9 @@ class _Checker:
                                              max_line_size=32768, max_field_size=32768,
                                              auto_decompress=False)
         try:
+            if self.resolver.canaries.names:  # before the run: is an NXDOMAIN to be believed?
+                self.stats.resolver_works = await self.resolver.resolver_works()
+                self._report(force=True)
             await self._dispatch()
         finally:
             for task in self._tasks:
@@ -404,6 +421,8 @@ class _Checker:
         try:
             if job.host[0].isdigit() or job.host[0] == "[":
                 self.resolver.check_literal(job.host)
+            if not await self._robots_allow(job):
+                return _Answer(error="robots")
             url = URL(job.url, encoded=True)
             head = await self._request("HEAD", url)
             if head.code < 400 or head.busy:
@@ -416,6 +435,34 @@ class _Checker:
             return _Answer(error=error_kind(exc))
         except ValueError:
             return _Answer(error="invalid")
+
+    async def _robots_allow(self, job: _Job) -> bool:
+        """Whether the robots.txt of the target's origin lets our user agent fetch it. Only a
+        robots.txt answering 2xx (after at most 5 redirects) can forbid: one that answers
+        4xx, 5xx or not at all must not stop a check, or a dead host would never be found
+        (spec/COLUMNS.md "Broken"). Fetched once per origin and run."""
+        if not self.options.obey_robots or job.host in self.options.ignore_robots_for:
+            return True
+        origin = origin_of(job.url)
+        rules = self._robots.get(origin)
+        if rules is None:
+            rules = self._robots[origin] = asyncio.ensure_future(self._fetch_robots(origin))
+        parsed = await asyncio.shield(rules)
+        return parsed is None or bool(parsed.can_fetch(job.url, ROBOTS_TOKEN))
+
+    async def _fetch_robots(self, origin: str) -> Protego | None:
+        assert self.session is not None
+        try:
+            self.stats.robots_requests += 1
+            async with self.session.get(URL(f"{origin}/robots.txt", encoded=True),
+                                        max_redirects=MAX_ROBOTS_REDIRECTS) as response:
+                if not 200 <= response.status < 300:
+                    return None
+                body = await response.content.read(MAX_ROBOTS_BYTES)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            return None
+        self.stats.robots_fetched += 1
+        return Protego.parse(body.decode("utf-8", "replace"))
 
     async def _request(self, method: str, url: URL) -> _Answer:
         assert self.session is not None

@@ -19,10 +19,15 @@ from ..check.log import log_dir
 from ..errors import BuildError, UsageError
 from ..extract.run import ArchiveStats, Runner, extract_archives
 
+# What a build tells a progress display: (stage, bytes of archives extracted, bytes to
+# extract, pages extracted); the later stages are told by name only (0, 0, 0).
+BuildProgress = Callable[[str, int, int, int], None]
+
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["Inputs", "Report", "archives_of", "build", "connect", "extract_inputs"]
+__all__ = ["BuildProgress", "Inputs", "Report", "archives_of", "build", "connect",
+           "extract_inputs"]
 
 
 @dataclass
@@ -34,13 +39,15 @@ class Report:
     archives_parsed: int = 0
     records: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    dated: Counter[str] = field(default_factory=Counter)  # captures by how their time was found
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"snapshot": self.snapshot, "archives": self.archives,
                 "archives_parsed": self.archives_parsed, "records": dict(self.records),
-                "skipped": dict(self.skipped), "counts": self.counts,
+                "skipped": dict(self.skipped), "dated": dict(self.dated),
+                "counts": self.counts,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
@@ -89,15 +96,18 @@ def _import_stages() -> None:
     import_module(f"{__name__}.ratings")
 
 
-def extract_inputs(data: Path, workers: int | None = None, runner: Runner | None = None
-                   ) -> Inputs:
+def extract_inputs(data: Path, workers: int | None = None, runner: Runner | None = None,
+                   progress: BuildProgress | None = None) -> Inputs:
     """Extract archives not yet in the cache (every core, or through runner), and list all
     inputs."""
     archives = archives_of(data)
     if not archives:
         raise BuildError(f"no archives in {data / 'archives'}: run `crawl` or `ingest` first")
     cache = data / "extract"
-    stats = extract_archives(archives, cache, workers, meanwhile=_import_stages, runner=runner)
+    told = None if progress is None else (
+        lambda done, total, pages: progress("extract", done, total, pages))
+    stats = extract_archives(archives, cache, workers, meanwhile=_import_stages, runner=runner,
+                             progress=told)
     entries = [cache / name for name in sorted(p.name for p in cache.iterdir())
                if not name.endswith(".tmp")]
     folder = log_dir(data)
@@ -131,29 +141,31 @@ def _tally(report: Report, stats: list[ArchiveStats]) -> None:
         report.records.update(s.kinds)
         report.records.update({f"ignored: {k}": v for k, v in s.ignored.items()})
         report.skipped.update(s.skipped)
+        report.dated.update(s.dated)
 
 
 def build(data: Path, *, workers: int | None = None, memory_limit: str = "512MB",
-          spark_master: str | None = None) -> Report:
+          spark_master: str | None = None, progress: BuildProgress | None = None) -> Report:
     """Extract new archives, run every stage, write and publish a snapshot: on DuckDB, or on
     Spark when spark_master is given."""
     with _locked(data):
         if spark_master is None:
-            return _build(data, workers, memory_limit)
+            return _build(data, workers, memory_limit, progress=progress)
         from . import spark
 
         with spark.session(data, spark_master) as session:
-            return _build(data, workers, memory_limit, session)
+            return _build(data, workers, memory_limit, session, progress)
 
 
-def _build(data: Path, workers: int | None, memory_limit: str, session: Any = None
-           ) -> Report:
+def _build(data: Path, workers: int | None, memory_limit: str, session: Any = None,
+           progress: BuildProgress | None = None) -> Report:
     report = Report()
     started = time.perf_counter()
     engine = None
     if session is not None:
         from . import spark as engine
-    inputs = extract_inputs(data, workers, None if engine is None else engine.runner(session))
+    inputs = extract_inputs(data, workers, None if engine is None else engine.runner(session),
+                            progress)
     import duckdb  # imported (_import_stages) while the workers ran
 
     _tally(report, inputs.stats)
@@ -168,7 +180,7 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
             stages, one = _duckdb_stages(con, inputs, staging), _counter(con)
         else:
             stages, one = engine.stages(session, con, staging, inputs), engine.count(session)
-        results = {name: _stage(report, name, run) for name, run in stages}
+        results = {name: _stage(report, name, run, progress) for name, run in stages}
         files: list[dict[str, Any]] = results["serve"]
         report.counts = _counts(one, sum(int(f["rows"]) for f in files))
     except duckdb.Error as exc:
@@ -202,7 +214,10 @@ def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
             ("serve", lambda: serve_table(con, staging))]
 
 
-def _stage(report: Report, name: str, run: Callable[[], Any]) -> Any:
+def _stage(report: Report, name: str, run: Callable[[], Any],
+           progress: BuildProgress | None = None) -> Any:
+    if progress is not None:
+        progress(name, 0, 0, 0)
     started = time.perf_counter()
     result = run()
     report.seconds[name] = time.perf_counter() - started
@@ -225,4 +240,9 @@ def _counts(one: Callable[[str], int], broken_backlinks: int) -> dict[str, int]:
         "targets": one("SELECT count(DISTINCT url_to) FROM live"),
         "broken_targets": one("SELECT count(*) FROM targets WHERE broken"),
         "broken_backlinks": broken_backlinks,
+        # links within one registered domain to a broken target: a site-audit matter, not
+        # backlinks (spec/COLUMNS.md), so counted here and not served
+        "internal_broken_links": one(
+            "SELECT count(*) FROM live l JOIN targets t ON t.url = l.url_to AND t.broken "
+            "JOIN pages p ON p.url = l.url_from WHERE p.domain = l.domain_to"),
     }

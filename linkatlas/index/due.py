@@ -9,7 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from .. import clock
-from .stages import BROKEN, GOOD, history
+from ..rules.verdicts import broken_sql, good_sql
+from .stages import history
 
 __all__ = ["Due", "due_targets"]
 
@@ -39,7 +40,8 @@ def due_targets(data: Path, recheck_after_days: float, workers: int | None = Non
                          arg_max(o.http_code, struct_pack(o.time, o.http_code)) AS http_code,
                          arg_max(o.error, struct_pack(o.time, o.http_code)) AS error
                   FROM observations o JOIN t USING (url)
-                  WHERE {BROKEN} OR {GOOD} GROUP BY o.url)
+                  WHERE {broken_sql('o.http_code', 'o.error')}
+                     OR {good_sql('o.http_code', 'o.error')} GROUP BY o.url)
             SELECT t.url, s.seen IS NOT NULL AND s.seen >= ? AS fresh, s.http_code, s.error
             FROM t LEFT JOIN s USING (url) ORDER BY t.url""", [cutoff]).fetchall()
     finally:

@@ -7,9 +7,9 @@ engine built a snapshot; tests/test_spark.py holds the two equal on the same arc
   (extract.run.extract_chunk, page timer included) into the same per-archive cache under
   DIR/extract. On a cluster, DIR must be a filesystem every executor mounts, and linkatlas
   must be installed there.
-- load, history, targets, graph: the stages' SQL in Spark's dialect. Where the two dialects
-  agree (the verdicts BROKEN/GOOD, the pages, the live links, the graph and the serve
-  query), the text is the DuckDB engine's own.
+- load, history, targets, graph: the DuckDB engine's SQL text (stages.py), with Spark's
+  spelling of the few placeholders where the dialects differ (SPARK); only the loading of
+  links (rowid) is Spark's own.
 - ratings: the graph's edges are collected to the driver and rated by the same PageRank
   (ratings.rate); its memory is ≈ 8 bytes per edge.
 - serve: Spark joins and sorts the broken backlinks; the driver writes them with the DuckDB
@@ -31,7 +31,16 @@ from typing import TYPE_CHECKING, Any
 from .. import snapshot
 from ..errors import BuildError, UsageError
 from ..extract.run import ArchiveStats, Chunk, Runner, extract_chunk
-from .stages import BROKEN, GOOD, GRAPH_SQL, LIVE_SQL, PAGES_SQL, SERVE_SQL
+from .stages import (
+    DEAD_PAGES_SQL,
+    GRAPH_SQL,
+    HOPS_SQL,
+    LIVE_SQL,
+    OBSERVATIONS_SQL,
+    PAGES_SQL,
+    SERVE_SQL,
+    TARGETS_SQL,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -99,8 +108,12 @@ def session(data: Path, master: str) -> Iterator[SparkSession]:
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The line of an error that says what went wrong: for a Java exception raised through
+    py4j ("An error occurred while calling o98.count." first), the exception's own line."""
+    lines = [line.strip(" :") for line in str(exc).strip().splitlines() if line.strip(" :")]
+    cause = next((line for line in lines[1:] if re.match(r"[\w.$]+(Exception|Error)\b", line)),
+                 None)
+    return (cause or (lines[0] if lines else type(exc).__name__))[:300]
 
 
 def runner(spark: SparkSession) -> Runner:
@@ -117,7 +130,8 @@ def _view(spark: SparkSession, name: str, sql: str, drop: tuple[str, ...] = (),
     """The result of sql (without the columns in drop) as a cached view, computed now (in
     its own stage's time): later stages read it more than once. A stable view is written
     to the checkpoint directory instead: Spark recomputes a lost cached partition, and
-    monotonically_increasing_id() would then number its rows anew."""
+    monotonically_increasing_id() would then number its rows anew; and a checkpoint cuts the
+    plan, which a view read many times in one query needs."""
     frame = spark.sql(sql).drop(*drop)
     if stable:
         frame = frame.checkpoint()
@@ -159,50 +173,38 @@ def load(spark: SparkSession, visits: list[Path], links: list[Path], checks: lis
             SELECT {repeated}
             FROM sources r JOIN kept l ON l.url_from = r.url AND l.time = r.source_time)
         SELECT *, monotonically_increasing_id() AS rowid FROM every""", stable=True)
-    observations = "SELECT url, time, status AS http_code, '' AS error FROM visits"
     if checks:
-        (spark.read.schema("url STRING, time STRING, http_code INT, error STRING")
+        (spark.read.schema("url STRING, time STRING, http_code INT, error STRING, "
+                           "location STRING")
          .option("mode", "PERMISSIVE").json([str(p) for p in checks])
          .createOrReplaceTempView("checks_read"))
-        observations += """
-            UNION ALL
-            SELECT url, try_cast(time AS TIMESTAMP) AS time, http_code, error FROM checks_read
-            WHERE url IS NOT NULL AND try_cast(time AS TIMESTAMP) IS NOT NULL"""
-    _view(spark, "observations", observations)
+    else:
+        spark.sql("SELECT CAST(NULL AS STRING) AS url, CAST(NULL AS STRING) AS time, "
+                  "CAST(NULL AS INT) AS http_code, CAST(NULL AS STRING) AS error, "
+                  "CAST(NULL AS STRING) AS location").createOrReplaceTempView("checks_read")
+    _view(spark, "observations", OBSERVATIONS_SQL)
+
+
+# Spark's spelling of the placeholders in the shared SQL (stages.DUCKDB has DuckDB's).
+SPARK = {"newest": "struct(time, http_code)", "newest_o": "struct(o.time, o.http_code)",
+         "latest_times": "sort_array(collect_list(time), false)",
+         "second_time": "try_element_at(e.times, 2)", "no_time": "CAST(NULL AS TIMESTAMP)"}
 
 
 def history(spark: SparkSession) -> None:
     """stages.history in Spark: pages, dead pages and live links."""
     _view(spark, "pages", PAGES_SQL)
-    _view(spark, "dead_pages", f"""
-        SELECT o.url FROM observations o JOIN pages p ON p.url = o.url
-        WHERE ({BROKEN} OR {GOOD})
-        GROUP BY o.url, p.last_good
-        HAVING max_by({BROKEN}, struct(o.time, o.http_code))
-           AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
-    _view(spark, "live", LIVE_SQL.format(
-        latest_times="sort_array(collect_list(time), false)",
-        second_time="try_element_at(e.times, 2)", no_time="CAST(NULL AS TIMESTAMP)"))
+    _view(spark, "dead_pages", DEAD_PAGES_SQL.format(**SPARK))
+    _view(spark, "live", LIVE_SQL.format(**SPARK))
 
 
 def targets(spark: SparkSession) -> None:
-    """stages.targets in Spark: the newest non-transient observation of each live target
-    wins; broken_at starts its current broken streak."""
-    newest = "struct(time, http_code)"
-    _view(spark, "targets", f"""
-        WITH o AS (
-            SELECT url, time, http_code, error, {BROKEN} AS broken
-            FROM observations
-            WHERE url IN (SELECT DISTINCT url_to FROM live) AND ({BROKEN} OR {GOOD})),
-        marked AS (
-            SELECT *, max(CASE WHEN NOT broken THEN time END) OVER (PARTITION BY url)
-                      AS last_good
-            FROM o)
-        SELECT url, max_by(http_code, {newest}) AS http_code, max_by(error, {newest}) AS error,
-               max_by(broken, {newest}) AS broken,
-               min(time) FILTER (WHERE broken AND (last_good IS NULL OR time > last_good))
-                   AS broken_at
-        FROM marked GROUP BY url""")
+    """stages.targets in Spark: each URL's newest decided observation, followed along
+    redirect chains."""
+    # Checkpointed: the targets query joins hops 11 times, and a cached view would carry its
+    # whole plan into each (the plan's text alone then fills the driver's heap).
+    _view(spark, "hops", HOPS_SQL.format(**SPARK), stable=True)
+    _view(spark, "targets", TARGETS_SQL, stable=True)
 
 
 def graph(spark: SparkSession) -> None:

@@ -13,16 +13,19 @@ from pathlib import Path
 import duckdb
 
 from .. import snapshot
+from ..rules.verdicts import MAX_REDIRECTS, broken_sql, good_sql
 
-__all__ = ["BROKEN", "FACTS", "GOOD", "GRAPH_SQL", "LIVE_SQL", "PAGES_SQL", "SERVE_SQL",
-           "load_inputs", "serve_table"]
+__all__ = ["FACTS", "GRAPH_SQL", "HOPS_SQL", "LIVE_SQL", "OBSERVATIONS_SQL",
+           "PAGES_SQL", "SERVE_SQL", "TARGETS_SQL", "load_inputs", "serve_table"]
 
 Connection = duckdb.DuckDBPyConnection
 
-# Verdict of one observation (spec/COLUMNS.md "Broken"): 429 and network failures are
-# transient and never decide anything; 3xx is not broken.
-BROKEN = "(error = 'dns' OR (http_code >= 400 AND http_code <> 429))"
-GOOD = "(error = '' AND http_code BETWEEN 200 AND 399)"
+# Verdict of one observation (spec/COLUMNS.md "Broken"), generated from rules/verdicts.py.
+BROKEN = broken_sql()
+GOOD = good_sql()
+# The SQL both engines run differs in small ways only (DuckDB ↔ Spark): these placeholders.
+DUCKDB = {"newest": "struct_pack(time, http_code)", "newest_o": "struct_pack(o.time, o.http_code)",
+          "latest_times": "max(time, 2)", "second_time": "e.times[2]", "no_time": "NULL"}
 
 
 def _files(paths: list[Path]) -> str:
@@ -59,19 +62,30 @@ def load_inputs(con: Connection, visits: list[Path], links: list[Path],
             WHERE s.url = r.url AND s.kind IN ('page', 'redirect')
               AND s.time <= coalesce(r.refers_to, r.time))
         WHERE r.kind = 'revisit'""")
-    checked = ""
+    source = "SELECT NULL AS url, NULL AS time, NULL AS http_code, NULL AS error, NULL AS location"
     if checks:
-        checked = f"""UNION ALL
-            SELECT url, CAST(time AS TIMESTAMP) AS time, http_code, error
-            FROM read_json({_files(checks)}, format = 'newline_delimited',
-                           ignore_errors = true,
-                           columns = {{url: 'VARCHAR', time: 'VARCHAR', http_code: 'INTEGER',
-                                       error: 'VARCHAR'}})
-            WHERE url IS NOT NULL AND try_cast(time AS TIMESTAMP) IS NOT NULL"""
-    con.execute(f"""
-        CREATE TABLE observations AS
-        SELECT url, time::TIMESTAMP AS time, status AS http_code, '' AS error FROM visits
-        {checked}""")
+        source = f"""SELECT * FROM read_json({_files(checks)}, format = 'newline_delimited',
+            ignore_errors = true, columns = {{url: 'VARCHAR', time: 'VARCHAR',
+            http_code: 'INTEGER', error: 'VARCHAR', location: 'VARCHAR'}})"""
+    con.execute(f"CREATE VIEW checks_read AS {source}")
+    con.execute(f"CREATE TABLE observations AS {OBSERVATIONS_SQL}")
+
+
+# Every observation of a URL's status: archive responses (a redirect with its Location, the
+# url_to of its redirect link) and check-log lines (a torn or foreign line is skipped).
+OBSERVATIONS_SQL = """
+        SELECT v.url, CAST(v.time AS TIMESTAMP) AS time, v.status AS http_code, '' AS error,
+               coalesce(r.url_to, '') AS location
+        FROM visits v LEFT JOIN (
+            SELECT url_from, time, min(url_to) AS url_to FROM links
+            WHERE link_type = 'redirect' GROUP BY url_from, time) r
+          ON v.kind = 'redirect' AND r.url_from = v.url AND r.time = v.time
+        UNION ALL
+        SELECT url, try_cast(time AS TIMESTAMP) AS time, http_code, coalesce(error, '') AS error,
+               coalesce(location, '') AS location
+        FROM checks_read
+        WHERE url IS NOT NULL AND http_code IS NOT NULL
+          AND try_cast(time AS TIMESTAMP) IS NOT NULL"""
 
 
 # Page facts come from the latest successful capture with a body (a revisit has none).
@@ -117,7 +131,16 @@ LIVE_SQL = """
                l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
                {no_time} AS prev_visited, l.time = l.first_good AS original
         FROM latest l WHERE l.url_from NOT IN (SELECT url_from FROM revisited)"""
-LIVE_DUCKDB = {"latest_times": "max(time, 2)", "second_time": "e.times[2]", "no_time": "NULL"}
+
+# A page is dead when its newest decided observation is broken and newer than its last good
+# visit (a 3xx of the page itself is a good visit: its redirect link is live).
+_O_BROKEN = broken_sql("o.http_code", "o.error")
+DEAD_PAGES_SQL = f"""
+        SELECT o.url FROM observations o JOIN pages p ON p.url = o.url
+        WHERE ({_O_BROKEN} OR {good_sql("o.http_code", "o.error")})
+        GROUP BY o.url, p.last_good
+        HAVING max_by({_O_BROKEN}, {{newest_o}})
+           AND (p.last_good IS NULL OR max(o.time) > p.last_good)"""
 
 
 def history(con: Connection) -> None:
@@ -126,36 +149,87 @@ def history(con: Connection) -> None:
     # A backlink is live when present at the latest successful visit of a page that has not
     # since answered 4xx/5xx or vanished (NXDOMAIN, from the crawler's or checker's log);
     # original when present at the page's first good visit.
-    con.execute(f"""
-        CREATE TABLE dead_pages AS
-        SELECT o.url FROM observations o JOIN pages p USING (url)
-        WHERE ({BROKEN} OR {GOOD})
-        GROUP BY o.url, p.last_good
-        HAVING arg_max({BROKEN}, struct_pack(o.time, o.http_code))
-           AND (p.last_good IS NULL OR max(o.time) > p.last_good)""")
-    con.execute(f"CREATE TABLE live AS {LIVE_SQL.format(**LIVE_DUCKDB)}")
+    con.execute(f"CREATE TABLE dead_pages AS {DEAD_PAGES_SQL.format(**DUCKDB)}")
+    con.execute(f"CREATE TABLE live AS {LIVE_SQL.format(**DUCKDB)}")
+
+
+# The newest decided observation of every URL a target's redirect chain may pass through, and
+# `since`: when that state began (the first of its current run of observations: broken, or
+# redirecting to the same Location, or good), from which a chain's broken_at is found.
+HOPS_SQL = f"""
+        WITH o AS (
+            SELECT url, time, http_code, error, location, {BROKEN} AS broken,
+                   ({GOOD} AND http_code BETWEEN 300 AND 399 AND location <> '') AS redir
+            FROM observations
+            WHERE ({BROKEN} OR {GOOD}) AND url IN (
+                SELECT url_to FROM live UNION SELECT location FROM observations
+                WHERE location <> '')),
+        latest AS (
+            SELECT url, max_by(http_code, {{newest}}) AS http_code,
+                   max_by(error, {{newest}}) AS error, max_by(location, {{newest}}) AS location,
+                   max_by(broken, {{newest}}) AS broken, max_by(redir, {{newest}}) AS redir
+            FROM o GROUP BY url),
+        marked AS (
+            SELECT o.url, o.time,
+                   CASE WHEN l.broken THEN o.broken
+                        WHEN l.redir THEN o.redir AND o.location = l.location
+                        ELSE NOT o.broken AND NOT o.redir END AS same
+            FROM o JOIN latest l ON l.url = o.url),
+        streaks AS (
+            SELECT url, time, same,
+                   max(CASE WHEN NOT same THEN time END) OVER (PARTITION BY url) AS changed
+            FROM marked)
+        SELECT l.url, l.http_code, l.error, l.location, l.broken, l.redir, s.since
+        FROM latest l JOIN (
+            SELECT url, min(CASE WHEN same AND (changed IS NULL OR time > changed) THEN time END)
+                   AS since
+            FROM streaks GROUP BY url) s ON s.url = l.url"""
+
+
+def _chain_end(column: str, beyond: str) -> str:
+    """`column` of the first hop that does not redirect; `beyond` when every hop does."""
+    cases = " ".join(f"WHEN NOT coalesce(h{k}.redir, FALSE) THEN h{k}.{column}"
+                     for k in range(MAX_REDIRECTS + 1))
+    return f"CASE {cases} ELSE {beyond} END"
+
+
+def _targets_sql() -> str:
+    """Each live link target judged at the end of its redirect chain (spec/COLUMNS.md): the
+    chain's end decides http_code, error and whether it is broken; broken_at is when the
+    chain last took its present shape (the latest `since` along it); a target whose chain
+    reaches a URL with no decided observation is undecided (left out)."""
+    joins = "\n".join(f"        LEFT JOIN hops h{k} ON h{k - 1}.redir AND h{k}.url = "
+                      f"h{k - 1}.location" for k in range(1, MAX_REDIRECTS + 1))
+    last = f"h{MAX_REDIRECTS}"
+    redirect_url = ("CASE WHEN NOT h0.redir THEN '' " + " ".join(
+        f"WHEN NOT coalesce(h{k}.redir, FALSE) THEN h{k}.url" for k in range(1, MAX_REDIRECTS + 1))
+        + f" ELSE {last}.url END")
+    since = ", ".join(f"h{k}.since" for k in range(MAX_REDIRECTS + 1))
+    return f"""
+        SELECT url, http_code, error, broken, url_redirect, redirect_code,
+               CASE WHEN broken THEN broken_at END AS broken_at
+        FROM (
+            SELECT t.url, {_chain_end("http_code", f"{last}.http_code")} AS http_code,
+                   {_chain_end("error", "'redirects'")} AS error,
+                   {_chain_end("broken", "TRUE")} AS broken,
+                   {_chain_end("url IS NOT NULL", "TRUE")} AS decided,
+                   {redirect_url} AS url_redirect,
+                   CASE WHEN h0.redir THEN h0.http_code ELSE 0 END AS redirect_code,
+                   greatest({since}) AS broken_at
+            FROM (SELECT DISTINCT url_to AS url FROM live) t
+            JOIN hops h0 ON h0.url = t.url
+{joins}) chains
+        WHERE decided"""
+
+
+TARGETS_SQL = _targets_sql()
 
 
 def targets(con: Connection) -> None:
-    """Status of each live link target from its observations: the newest non-transient one
-    wins; broken_at starts the current broken streak (first broken after the last good)."""
-    con.execute(f"""
-        CREATE TABLE targets AS
-        WITH o AS (
-            SELECT url, time, http_code, error, {BROKEN} AS broken
-            FROM observations
-            WHERE url IN (SELECT DISTINCT url_to FROM live) AND ({BROKEN} OR {GOOD})),
-        state AS (
-            SELECT url,
-                   arg_max(http_code, struct_pack(time, http_code)) AS http_code,
-                   arg_max(error, struct_pack(time, http_code)) AS error,
-                   arg_max(broken, struct_pack(time, http_code)) AS broken,
-                   max(time) FILTER (WHERE NOT broken) AS last_good
-            FROM o GROUP BY url)
-        SELECT s.url, s.http_code, s.error, s.broken,
-               (SELECT min(o.time) FROM o WHERE o.url = s.url AND o.broken
-                  AND (s.last_good IS NULL OR o.time > s.last_good)) AS broken_at
-        FROM state s""")
+    """Status of each live link target: the newest decided observation of each URL, followed
+    along redirect chains (HOPS_SQL, TARGETS_SQL)."""
+    con.execute(f"CREATE TABLE hops AS {HOPS_SQL.format(**DUCKDB)}")
+    con.execute(f"CREATE TABLE targets AS {TARGETS_SQL}")
 
 
 # The dofollow link graph the ratings read (ratings.rate): live links of every page.
@@ -182,11 +256,12 @@ SERVE_SQL = """
                k.redirect::BIGINT AS redirect, l.nofollow, l.alt, l.anchor,
                k.text_pre, k.text_post, t.broken_at::TIMESTAMP AS broken_at,
                p.first_good::TIMESTAMP AS url_from_first_seen, t.http_code::BIGINT AS http_code,
-               t.error, l.key_to AS url_to_key
+               t.error, t.url_redirect, t.redirect_code::BIGINT AS redirect_code,
+               l.key_to AS url_to_key
         FROM live l
         JOIN targets t ON t.url = l.url_to AND t.broken
         JOIN links k ON k.rowid = l.link
-        JOIN pages p ON p.url = l.url_from
+        JOIN pages p ON p.url = l.url_from AND p.domain <> l.domain_to
         LEFT JOIN url_rating ur ON ur.key = p.key
         LEFT JOIN domain_rating dr ON dr.domain = p.domain
         LEFT JOIN domain_rating dt ON dt.domain = l.domain_to

@@ -14,7 +14,8 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..urls import normalize
+from ..rules.verdicts import BROKEN, MAX_REDIRECTS, verdict
+from ..urls import host_of, normalize, registered_domain
 from .builder import Link
 from .links import plan as plan_page
 from .render import render
@@ -142,17 +143,33 @@ class Web:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         return self.resource(parts.hostname or "", target, port).status
 
+    def chain_end(self, url: str, port: int) -> tuple[int, str, str]:
+        """(http_code, error, last URL) at the end of url's redirect chain (COLUMNS.md): the
+        first answer that is not a redirect, `dns` for an unknown host, `redirects` when more
+        than 10 hops (or a loop) follow."""
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(url)
+            if parts.hostname not in self.hosts:
+                return 0, "dns", url
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            res = self.resource(parts.hostname or "", target, port)
+            if res.kind != "redirect":
+                return res.status, "", url
+            code, url = res.status, normalize(res.location, url) or ""
+        return code, "redirects", url
+
     def expected_broken(self, port: int) -> set[str]:
-        """Ground truth (COLUMNS.md "Broken"): linked URLs whose host is unknown or whose GET
-        answers 4xx/5xx other than a transient 429. Targets on robots-disallowed pages are
-        never broken, so polite crawling plus checking finds exactly these."""
-        targets = {link.url_to for _, link in self.expected_links(port)}
-        broken = set()
-        for url in targets:
-            status = self.status(url, port)
-            if status == 0 or status >= 400:
-                broken.add(url)
-        return broken
+        """Ground truth (COLUMNS.md "Broken"): URLs linked from another registered domain
+        (backlinks, not internal links) whose redirect chain ends in 4xx/5xx other than a
+        transient 429, in an unknown host, or in too many hops. Robots-disallowed targets
+        answer 200 on this web, so polite crawling plus checking finds exactly these."""
+        targets = {link.url_to for url, link in self.expected_links(port)
+                   if _domain(url) != _domain(link.url_to)}
+        return {url for url in targets if verdict(*self.chain_end(url, port)[:2]) == BROKEN}
+
+
+def _domain(url: str) -> str:
+    return registered_domain(host_of(url))
 
 
 def _clean(target: str) -> str:
