@@ -40,13 +40,35 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"linkatlas {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(
     data: Annotated[Path, typer.Option("--data", envvar="LINKATLAS_DATA",
                                        help="Directory that holds archives, checks, snapshots "
                                             "and the ledger.")] = Path("linkatlas-data"),
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
+    if data.exists() and not data.is_dir():
+        err.print(f"error: --data: {data} is not a directory (it holds archives, checks, "
+                  "snapshots and the ledger)", markup=False, highlight=False)
+        raise typer.Exit(2)
     _state["data"] = data
+
+
+def _port(value: int, option: str) -> int:
+    from .errors import UsageError
+
+    if not 1 <= value <= 65535:
+        raise UsageError(f"{option}: {value} is not a TCP port (1–65535)")
+    return value
 
 
 @app.command()
@@ -82,8 +104,10 @@ def build(
             raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
         if spark_master is not None and engine != "spark":
             raise UsageError("--spark-master: only with --engine spark")
-        report = run(data_dir(), workers=workers or None, memory_limit=memory_limit,
-                     spark_master=(spark_master or "local[*]") if engine == "spark" else None)
+        with _build_progress() as progress:
+            report = run(data_dir(), workers=workers or None, memory_limit=memory_limit,
+                         spark_master=(spark_master or "local[*]") if engine == "spark" else None,
+                         progress=progress)
         _print_report(report.to_json())
         _quick_exit["allowed"] = True
 
@@ -97,6 +121,9 @@ def _print_report(report: dict[str, Any]) -> None:
         table.add_row(f"records: {kind}", str(count))
     for name, count in report["counts"].items():
         table.add_row(name.replace("_", " "), str(count))
+    for how, count in report.get("dated", {}).items():
+        if how != "WARC-Date":  # the usual way; the others say the archive was unusual
+            table.add_row(f"records dated by: {how}", str(count))
     for reason, count in sorted(report["skipped"].items()):
         table.add_row(f"skipped: {reason}", str(count))
     for stage, seconds in report["seconds"].items():
@@ -133,6 +160,32 @@ def query(
         _write(body, newline=request.output in ("json", "xml"))
 
 
+NameserverOption = Annotated[str | None, typer.Option(
+    "--nameserver", help="DNS server IP[:PORT] to ask instead of the system's resolver.")]
+CanaryOption = Annotated[list[str] | None, typer.Option(
+    "--canary", help="A name that must resolve before an NXDOMAIN is believed (repeatable; "
+                     "default example.com, example.net, example.org; not used with "
+                     "--hosts-only).")]
+
+
+def _resolver_options(nameserver: str | None, canaries: list[str] | None) -> dict[str, Any]:
+    from .net import parse_nameserver
+
+    options: dict[str, Any] = {}
+    if nameserver is not None:
+        options["nameserver"] = parse_nameserver(nameserver)
+    if canaries:
+        options["canaries"] = tuple(name.strip().lower() for name in canaries if name.strip())
+    return options
+
+
+def _doubt_resolver(works: bool | None) -> None:
+    if works is False:
+        err.print("warning: the resolver does not answer the canary names: an NXDOMAIN is "
+                  "recorded as undecided (error=resolver), not as broken", markup=False,
+                  highlight=False)
+
+
 @app.command()
 def crawl(
     urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.")] = None,
@@ -155,6 +208,8 @@ def crawl(
                                                 "loopback addresses.")] = False,
     recrawl_after: Annotated[float | None, typer.Option("--recrawl-after", help="Days after "
                                                         "which a page is due again.")] = None,
+    nameserver: NameserverOption = None,
+    canary: CanaryOption = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
     json_log: Annotated[bool, typer.Option("--json", help="Progress as JSON lines on stderr.")
                         ] = False,
@@ -178,6 +233,7 @@ def crawl(
                                concurrency=concurrency, per_host=per_host, delay=delay,
                                hosts=hosts, hosts_only=hosts_only, allow_private=allow_private,
                                recrawl_after=recrawl_after,
+                               **_resolver_options(nameserver, canary),
                                **({"user_agent": user_agent} if user_agent else {}))
         with _progress(quiet or json_log) as show:
             def report(stats: Any) -> None:
@@ -192,6 +248,7 @@ def crawl(
                      f"{stats.pages_per_s:.0f} pages/s  hosts waiting {stats.hosts_waiting}")
 
             stats = run(data_dir(), seeds, options, report)
+        _doubt_resolver(stats.resolver_works)
         if not quiet:
             _print_crawl(stats)
 
@@ -223,6 +280,11 @@ def check(
                                              "do not resolve.")] = False,
     allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow private and "
                                                 "loopback addresses.")] = False,
+    nameserver: NameserverOption = None,
+    canary: CanaryOption = None,
+    ignore_robots_for: Annotated[list[str] | None, typer.Option(
+        "--ignore-robots-for", help="A host of your own whose robots.txt the checker may "
+                                    "ignore (repeatable).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
 ) -> None:
     """Observe the status of every link target not observed within --recheck-after days."""
@@ -235,16 +297,30 @@ def check(
             raise UsageError("--concurrency and --per-host must be at least 1")
         _check_hosts(hosts, hosts_only)
         due = due_targets(data_dir(), recheck_after)
-        options = CheckOptions(concurrency=concurrency, per_host=per_host, hosts=hosts,
-                               hosts_only=hosts_only, allow_private=allow_private)
+        options = CheckOptions(
+            concurrency=concurrency, per_host=per_host, hosts=hosts, hosts_only=hosts_only,
+            allow_private=allow_private, **_resolver_options(nameserver, canary),
+            ignore_robots_for=frozenset(h.strip().lower() for h in ignore_robots_for or ()))
+        warned: list[bool] = []
+
+        def progress(s: Any) -> None:
+            if s.resolver_works is False and not warned:
+                warned.append(True)
+                _doubt_resolver(False)
+            show(f"checked {s.observed}/{s.queued}  {s.urls_per_second:.0f} URLs/s  "
+                 f"broken {s.verdicts.get('broken', 0)}")
+
         with _progress(quiet) as show:
-            stats = run(data_dir(), due.urls, options,
-                        lambda s: show(f"checked {s.observed}/{s.queued}  "
-                                       f"{s.urls_per_second:.0f} URLs/s  "
-                                       f"broken {s.verdicts.get('broken', 0)}"),
-                        previous=due.previous, fresh=due.fresh)
-        table = Table(title=f"check: {stats.observed} observations, {len(due.fresh)} fresh "
-                            f"targets skipped")
+            stats = run(data_dir(), due.urls, options, progress, previous=due.previous,
+                        fresh=due.fresh)
+        if not warned:
+            _doubt_resolver(stats.resolver_works)
+        notes = [f"{len(due.fresh)} fresh targets skipped"]
+        if stats.errors.get("robots"):
+            notes.append(f"{stats.errors['robots']} disallowed by robots.txt")
+        if stats.errors.get("resolver"):
+            notes.append(f"{stats.errors['resolver']} NXDOMAIN not believed (resolver)")
+        table = Table(title=f"check: {stats.observed} observations, {', '.join(notes)}")
         for name in ("verdict", "http_code", "error", "count"):
             table.add_column(name)
         for (verdict, code, error), count in sorted(stats.table.items()):
@@ -260,6 +336,33 @@ def _check_hosts(hosts: Path | None, hosts_only: bool) -> None:
         raise UsageError("--hosts-only needs --hosts FILE")
     if hosts is not None:
         read_hosts(hosts)  # a bad file is named before any work starts
+
+
+@contextmanager
+def _build_progress() -> Iterator[Callable[[str, int, int, int], None] | None]:
+    """A rich progress bar for `build` on a terminal (archives extracted, pages/s, then the
+    stage running); None when stderr is not a terminal."""
+    if not err.is_terminal:
+        yield None
+        return
+    import time
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task("extract", total=None, rate="")
+
+        def show(stage: str, done: int, total: int, pages: int) -> None:
+            if stage == "extract":
+                rate = pages / max(time.monotonic() - started, 1e-3)
+                bar.update(task, description="extract archives", completed=min(done, total),
+                           total=total, rate=f"{pages:,} pages, {rate:,.0f} pages/s")
+            else:
+                bar.update(task, description=f"stage: {stage}")
+        yield show
 
 
 @contextmanager
@@ -291,6 +394,7 @@ def serve(
     from .api.server import serve as run
 
     with _errors():
+        _port(port, "--port")
         run(Settings(data_dir(), ledger, query_timeout), host, port, workers,
             lambda url: err.print(f"linkatlas API on {url} (docs: {url}docs)", highlight=False))
 
@@ -368,7 +472,9 @@ def demo(
     from .demo import run
 
     with _errors():
-        run(data_dir(), port, sample_port or port + 1,
+        _port(port, "--port")
+        sample = _port(sample_port if sample_port is not None else port + 1, "--sample-port")
+        run(data_dir(), port, sample,
             lambda text: out.print(text, highlight=False, markup=False), pages=pages)
 
 

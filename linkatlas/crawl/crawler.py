@@ -72,7 +72,9 @@ class Crawler:
         self.robots = RobotsCache(options)
         hosts = read_hosts(options.hosts) if options.hosts is not None else None
         self.resolver = RecordingResolver(hosts, hosts_only=options.hosts_only,
-                                          allow_private=options.allow_private)
+                                          allow_private=options.allow_private,
+                                          nameserver=options.nameserver,
+                                          canaries=options.canaries)
         self._checks: CheckLog | None = None
         self._hosts: dict[str, _Host] = {}
         self._heap: list[tuple[float, int, str]] = []
@@ -110,6 +112,8 @@ class Crawler:
         self.frontier.commit()
         self.stats.archives = self.writer.written
         try:
+            if self.resolver.canaries.names:  # is an NXDOMAIN to be believed? (net/canary.py)
+                self.stats.resolver_works = await self.resolver.resolver_works()
             async with Fetcher(self.options, self.resolver) as self.fetcher:
                 await self._loop()
         finally:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..net.canary import DEFAULT_CANARIES
 
 __all__ = ["DEFAULT_USER_AGENT", "ROBOTS_TOKEN", "CrawlOptions", "CrawlStats"]
 
@@ -27,6 +28,8 @@ class CrawlOptions:
     hosts: Path | None = None          # hosts file (net/resolver.py)
     hosts_only: bool = False
     allow_private: bool = False
+    nameserver: str | None = None      # DNS server `IP[:PORT]` instead of the system's
+    canaries: tuple[str, ...] = DEFAULT_CANARIES  # names that prove the resolver works
     recrawl_after: float | None = None  # days; older visits are due again
     # limits per response
     max_body: int = 10 * 1024 * 1024   # bytes stored; the rest is cut (WARC-Truncated: length)
@@ -61,6 +64,7 @@ class CrawlStats:
     queued: int = 0             # URLs due in the frontier
     robots_fetched: int = 0
     robots_blocked: int = 0     # URLs skipped because robots.txt disallows them
+    resolver_works: bool | None = None  # canaries answered at the start (None: not asked)
     truncated: int = 0          # responses cut by a limit (length, time, disconnect)
     bytes: int = 0              # response bytes stored
     elapsed: float = 0.0        # seconds since the run started

@@ -1,5 +1,6 @@
 """What went wrong on the network, as one check-log `error` value (check/log.py ERRORS), for
-the crawler and the checker alike: NXDOMAIN is a verdict (`dns`), the rest transient."""
+the crawler and the checker alike: NXDOMAIN is a verdict (`dns`) when the resolver is proven
+to work, else `resolver`; the rest transient."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import aiohttp
 
-from .resolver import AddressRefused, HostNotFound
+from .resolver import AddressRefused, HostNotFound, ResolverDown
 
 __all__ = ["error_kind"]
 
@@ -29,7 +30,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def error_kind(exc: BaseException) -> str:
     """The check-log error for an exception raised while observing a URL."""
     causes = list(_causes(exc))
-    for kind, classes in (("dns", (HostNotFound,)), ("address", (AddressRefused,)),
+    for kind, classes in (("resolver", (ResolverDown,)), ("dns", (HostNotFound,)),
+                          ("address", (AddressRefused,)),
                           ("tls", (aiohttp.ClientSSLError, ssl.SSLError)),
                           ("timeout", (TimeoutError,)),
                           ("refused", (ConnectionRefusedError,)),

@@ -2,7 +2,8 @@
 private, loopback and link-local addresses, as one aiohttp resolver shared by crawl and check.
 
 NXDOMAIN is told apart from other lookup failures because it is a verdict (`error=dns`), while
-a failed or slow lookup is only a transient observation.
+a failed or slow lookup is only a transient observation; and it is believed only while the
+resolver answers real names (canary.py), else it is `error=resolver`, which decides nothing.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import aiodns
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ..errors import NetError
+from .canary import DEFAULT_CANARIES, Canaries
 
-__all__ = ["AddressRefused", "HostNotFound", "Resolver", "read_hosts"]
+__all__ = ["AddressRefused", "HostNotFound", "Resolver", "ResolverDown", "parse_nameserver",
+           "read_hosts"]
 
 
 class HostNotFound(OSError):
     """Raised when a name does not exist (NXDOMAIN, or any unlisted name with --hosts-only)."""
+
+
+class ResolverDown(OSError):
+    """Raised for an NXDOMAIN while the resolver does not answer the canary names either: the
+    resolver, not the name, is in doubt (error=resolver, undecided)."""
 
 
 class AddressRefused(OSError):
@@ -62,11 +70,19 @@ class Resolver(AbstractResolver):
     """
 
     def __init__(self, hosts: dict[str, list[str]] | None = None, *, hosts_only: bool = False,
-                 allow_private: bool = False) -> None:
+                 allow_private: bool = False, nameserver: str | None = None,
+                 canaries: tuple[str, ...] = DEFAULT_CANARIES) -> None:
         self.hosts = hosts or {}
         self.hosts_only = hosts_only
         self.allow_private = allow_private
+        self.nameserver = nameserver
+        # With --hosts-only the hosts file is the truth: no DNS, so nothing to doubt.
+        self.canaries = Canaries(self._lookup, () if hosts_only else canaries)
         self._dns: aiodns.DNSResolver | None = None
+
+    async def resolver_works(self) -> bool:
+        """Whether an NXDOMAIN from this resolver is believed now (canary.py)."""
+        return await self.canaries.resolver_works()
 
     def allowed(self, address: str) -> bool:
         return self.allow_private or is_public(address)
@@ -89,7 +105,13 @@ class Resolver(AbstractResolver):
             return [_result(host, address, port) for address in listed]
         if self.hosts_only:
             raise HostNotFound(None, f"{host}: not in the hosts file (--hosts-only)")
-        addresses = await self._lookup(name)
+        try:
+            addresses = await self._lookup(name)
+        except HostNotFound:
+            if not await self.canaries.resolver_works():
+                raise ResolverDown(None, f"{host}: NXDOMAIN from a resolver that does not "
+                                         "resolve the canary names either") from None
+            raise
         allowed = [address for address in addresses if self.allowed(address)]
         if not allowed:
             raise AddressRefused(None, f"{host} resolves only to refused addresses {addresses}")
@@ -97,7 +119,7 @@ class Resolver(AbstractResolver):
 
     async def _lookup(self, name: str) -> list[str]:
         if self._dns is None:
-            self._dns = aiodns.DNSResolver()
+            self._dns = _dns_resolver(self.nameserver)
         try:
             answer = await self._dns.getaddrinfo(name, type=socket.SOCK_STREAM,
                                                  family=socket.AF_UNSPEC)
@@ -112,6 +134,30 @@ class Resolver(AbstractResolver):
         if self._dns is not None:
             self._dns.cancel()
             self._dns = None
+
+
+def _dns_resolver(nameserver: str | None) -> aiodns.DNSResolver:
+    """The system's resolver, or the one at `nameserver` (`IP` or `IP:PORT`)."""
+    if nameserver is None:
+        return aiodns.DNSResolver()
+    address, _, port = nameserver.rpartition(":") if nameserver.count(":") == 1 else (
+        nameserver, "", "")
+    if not port:
+        return aiodns.DNSResolver(nameservers=[nameserver])
+    return aiodns.DNSResolver(nameservers=[address], udp_port=int(port), tcp_port=int(port))
+
+
+def parse_nameserver(text: str) -> str:
+    """Validate `--nameserver IP[:PORT]`; NetError names a bad value."""
+    address, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+        if port and not 0 < int(port) < 65536:
+            raise ValueError(port)
+    except ValueError:
+        raise NetError(f"--nameserver: not an IP address with an optional port: {text!r}"
+                       ) from None
+    return text
 
 
 def _result(host: str, address: str, port: int) -> ResolveResult:
