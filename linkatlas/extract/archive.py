@@ -15,7 +15,9 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 
 from fastwarc.warc import ArchiveIterator as FastIterator
@@ -23,7 +25,10 @@ from fastwarc.warc import WarcRecordType
 
 from ..errors import ArchiveError
 
-__all__ = ["Capture", "Skip", "chunk_offsets", "read_archive", "sniff_format"]
+__all__ = ["DATED", "Capture", "Skip", "chunk_offsets", "read_archive", "sniff_format"]
+
+# How a record's time was found, in the order tried (the build report counts each).
+DATED = ("WARC-Date", "WARC-Date variant", "HTTP Date", "warcinfo date")
 
 MAX_BODY = 10 * 1024 * 1024  # bytes of a body kept for parsing; page_size still counts all
 MAX_INFLATE = 50 * MAX_BODY  # decoded bytes counted at most: a gzip bomb stops here
@@ -54,6 +59,7 @@ class Capture:
     wat: dict[str, object] | None = field(default=None)  # the parsed WAT payload, for WAT
     revisit: bool = False       # a WARC revisit record: the page was fetched again, unchanged
     refers_to: datetime | None = None  # WARC-Refers-To-Date of a revisit, when given
+    dated: str = "WARC-Date"    # how `time` was found: one of DATED
 
     def header(self, name: str) -> str:
         """All values of a header joined with ", " (RFC 9110 §5.3), "" when absent."""
@@ -107,7 +113,14 @@ def _format(path: Path, head: bytes) -> str:
     raise ArchiveError(f"{path}: not a WARC, ARC or WAT file")
 
 
+# Dates real crawlers wrote that are not ISO 8601: ClueWeb09's Nutch wrote the day of the year
+# where the day of the month belongs (`2008-10-294T05:21:46-0700`: day 294 of 2008).
+_ORDINAL = re.compile(r"(\d{4})-\d{2}-(\d{3})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:?\d{2})?")
+
+
 def _parse_time(text: str) -> datetime | None:
+    """A WARC-Date (ISO 8601 / W3C-DTF, or a 14-digit ARC date) in UTC; None when it does not
+    parse."""
     text = text.strip()
     for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%d%H%M%S"):
         try:
@@ -119,6 +132,67 @@ def _parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _variant_time(text: str) -> datetime | None:
+    """A date in a known non-standard form (_ORDINAL), else an RFC 1123 date; or None."""
+    match = _ORDINAL.fullmatch(text.strip())
+    if match:
+        year, day, hour, minute, second, zone = match.groups()
+        try:
+            moment = datetime(int(year), 1, 1, int(hour), int(minute), int(second),
+                              tzinfo=_zone(zone)) + timedelta(days=int(day) - 1)
+        except ValueError:
+            return None
+        return moment.astimezone(UTC) if moment.year == int(year) else None
+    return _http_time(text)
+
+
+def _zone(text: str | None) -> timezone:
+    if not text or text == "Z":
+        return UTC
+    digits = text[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return timezone(-offset if text[0] == "-" else offset)
+
+
+def _http_time(text: str) -> datetime | None:
+    """An HTTP-date (RFC 9110 §5.6.7) in UTC, or None."""
+    if not text.strip():
+        return None
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@lru_cache(maxsize=64)
+def _warcinfo_time(path: Path) -> datetime | None:
+    """The date of the warcinfo record that opens a WARC file (the crawl's date), if any."""
+    try:
+        with path.open("rb") as stream:
+            for record in FastIterator(stream, parse_http=False, quirks_mode=True):
+                if record.record_type != WarcRecordType.warcinfo:
+                    return None
+                date = record.headers.get("WARC-Date", "")
+                return _parse_time(date) or _variant_time(date)
+    except (OSError, ValueError, zlib.error, EOFError):
+        return None
+    return None
+
+
+def _dated(warc_date: str, http_date: str, path: Path | None) -> tuple[datetime | None, str]:
+    """A record's time and how it was found: its WARC-Date, a known variant of it, the HTTP
+    `Date` header, or the date of the file's warcinfo record (counted in the build report)."""
+    for how, find in ((DATED[0], lambda: _parse_time(warc_date)),
+                      (DATED[1], lambda: _variant_time(warc_date)),
+                      (DATED[2], lambda: _http_time(http_date)),
+                      (DATED[3], lambda: _warcinfo_time(path) if path else None)):
+        moment = find()
+        if moment is not None:
+            return moment, how
+    return None, ""
 
 
 def _clean_uri(uri: str) -> str:
@@ -280,7 +354,7 @@ def _read_warc(path: Path, start: int, end: int | None, strict: bool = True
                     if end is not None and last >= end:
                         return
                     claimed_end = last + record.content_length
-                    yield _from_fast(record)
+                    yield _from_fast(record, path)
             if size is None or claimed_end <= size:
                 return
             yield Skip(last, "record longer than the file (a wrong Content-Length)")
@@ -330,21 +404,18 @@ def _short(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__).splitlines()[0][:120]
 
 
-def _from_fast(record: object) -> Capture | Skip:
+def _from_fast(record: object, path: Path) -> Capture | Skip:
     rec = record  # fastwarc.warc.WarcRecord
     offset = rec.stream_pos  # type: ignore[attr-defined]
     headers = rec.headers  # type: ignore[attr-defined]
-    time = _parse_time(headers.get("WARC-Date", ""))
     uri = _clean_uri(headers.get("WARC-Target-URI", ""))
-    if time is None:
-        return Skip(offset, "no valid WARC-Date")
     if rec.record_type == WarcRecordType.metadata:  # type: ignore[attr-defined]
         if "json" not in headers.get("Content-Type", ""):
             return Skip(offset, "metadata record", bad=False)
         from .wat import capture_from_wat
 
         body, _ = _read_body(rec.reader)  # type: ignore[attr-defined]
-        return capture_from_wat(body, offset)
+        return capture_from_wat(body, offset, path)
     if not uri:
         return Skip(offset, "no WARC-Target-URI")
     if not headers.get("Content-Type", "").startswith("application/http"):
@@ -364,6 +435,9 @@ def _from_fast(record: object) -> Capture | Skip:
                                 http.get("Content-Encoding", ""))
     except (OSError, ValueError, zlib.error) as exc:
         return Skip(offset, f"bad HTTP body: {_short(exc)}")
+    time, dated = _dated(headers.get("WARC-Date", ""), http.get("Date", ""), path)  # type: ignore[attr-defined]
+    if time is None:
+        return Skip(offset, "no usable date (WARC-Date, HTTP Date or warcinfo)")
     revisit = rec.record_type == WarcRecordType.revisit  # type: ignore[attr-defined]
     return Capture(url=uri, time=time, status=int(status), reason=http.reason_phrase or "",
                    headers=list(http.astuples()), body=b"" if revisit else body,
@@ -371,7 +445,7 @@ def _from_fast(record: object) -> Capture | Skip:
                    ip=headers.get("WARC-IP-Address", "").strip(), offset=offset,
                    revisit=revisit,
                    refers_to=_parse_time(headers.get("WARC-Refers-To-Date", "")) if revisit
-                   else None)
+                   else None, dated=dated)
 
 
 def _read_arc(path: Path) -> Iterator[Capture | Skip]:
@@ -394,10 +468,11 @@ def _read_arc(path: Path) -> Iterator[Capture | Skip]:
 def _from_warcio(record: object, offset: int) -> Capture | Skip:
     rec_headers = record.rec_headers  # type: ignore[attr-defined]
     http = record.http_headers  # type: ignore[attr-defined]
-    time = _parse_time(rec_headers.get_header("WARC-Date") or "")
     uri = _clean_uri(rec_headers.get_header("WARC-Target-URI") or "")
+    time, dated = _dated(rec_headers.get_header("WARC-Date") or "",
+                         (http.get_header("Date") or "") if http is not None else "", None)
     if time is None or not uri:
-        return Skip(offset, "no valid date or URL")
+        return Skip(offset, "no usable date or URL")
     if not uri.lower().startswith(("http:", "https:")):
         return Skip(offset, "non-HTTP record", bad=False)  # dns:, filedesc:
     ip = (rec_headers.get_header("WARC-IP-Address") or "").strip()
@@ -415,4 +490,4 @@ def _from_warcio(record: object, offset: int) -> Capture | Skip:
         return Skip(offset, f"bad HTTP record: {_short(exc)}")
     reason = http.statusline.partition(" ")[2]
     return Capture(url=uri, time=time, status=status, reason=reason, headers=list(http.headers),
-                   body=body, body_size=size, ip=ip, offset=offset)
+                   body=body, body_size=size, ip=ip, offset=offset, dated=dated)

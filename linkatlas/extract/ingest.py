@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import ArchiveError
 from .archive import sniff_format
 
-__all__ = ["Imported", "ingest"]
+__all__ = ["Imported", "archives_in", "ingest"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,39 @@ def _suffix(path: Path) -> str:
     return ".warc"
 
 
+def archives_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The archive files under folder, recursively, recognised by their content (not their
+    names), in a stable order (sorted by path); and the other files, which are left out."""
+    archives: list[Path] = []
+    others: list[Path] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        try:
+            sniff_format(path)
+        except (ArchiveError, OSError, EOFError, ValueError):
+            others.append(path)
+            continue
+        archives.append(path)
+    return archives, others
+
+
+def _directory(path: Path) -> list[Path]:
+    found = archives_in(path)[0]
+    if not found:
+        raise ArchiveError(f"{path}: no WARC, ARC or WAT file in this directory")
+    return found
+
+
 def ingest(data: Path, files: list[Path]) -> list[Imported]:
-    """Import files, all or none: ArchiveError names the first file that is not an archive
-    before anything is copied, so a command line is never half done."""
+    """Import files (a directory: the archives under it, see archives_in), all or none:
+    ArchiveError names the first file that is not an archive before anything is copied, so
+    a command line is never half done."""
     folder = data / "archives"
-    folder.mkdir(parents=True, exist_ok=True)
+    files = [found for path in files for found in (_directory(path) if path.is_dir() else [path])]
     for path in files:
-        if path.is_dir():
-            raise ArchiveError(f"{path}: is a directory (give the archive files in it)")
         if not path.is_file():
             raise ArchiveError(f"{path}: no such file")
         sniff_format(path)
+    folder.mkdir(parents=True, exist_ok=True)
     done: list[Imported] = []
     for path in files:
         stem = path.name[: len(path.name) - len(_suffix(path))] or "archive"

@@ -49,7 +49,7 @@ from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",
            "extract_chunk"]
 
-EXTRACT_VERSION = 7  # bump when extraction output changes: every cache entry is rebuilt
+EXTRACT_VERSION = 8  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_BYTES = 1 << 20
 PAGE_SECONDS = 20.0  # a page whose extraction takes longer is skipped (see _Watch)
 _FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
@@ -85,6 +85,7 @@ class ArchiveStats:
     skipped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     cached: bool = False
+    dated: Counter[str] = field(default_factory=Counter)  # captures by how their time was found
 
     def add(self, other: ArchiveStats) -> None:
         self.records += other.records
@@ -94,18 +95,20 @@ class ArchiveStats:
         self.kinds.update(other.kinds)
         self.ignored.update(other.ignored)
         self.skipped.update(other.skipped)
+        self.dated.update(other.dated)
 
     def to_json(self) -> dict[str, Any]:
         return {"archive": self.archive, "records": self.records, "captures": self.captures,
                 "pages": self.pages, "links": self.links, "kinds": dict(self.kinds),
                 "ignored": dict(self.ignored), "skipped": dict(self.skipped),
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "dated": dict(self.dated)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArchiveStats:
         stats = cls(data["archive"], data["records"], data["captures"], data["pages"],
                     data["links"], Counter(data["kinds"]), Counter(data["ignored"]),
                     Counter(data["skipped"]), data["seconds"])
+        stats.dated = Counter(data.get("dated", {}))
         stats.cached = True
         return stats
 
@@ -169,6 +172,7 @@ def _extract_chunk(archive: Path, start: int, end: int | None, folder: Path, num
                 (stats.skipped if item.bad else stats.ignored)[item.reason] += 1
                 continue
             stats.captures += 1
+            stats.dated[item.dated] += 1
             if item.offset in skip:
                 stats.skipped[f"extraction took over {_WATCH.seconds:g} s or crashed"] += 1
                 continue
@@ -326,6 +330,8 @@ class Chunk:
 
 # Extracts every chunk (possibly elsewhere) and returns each one's stats, in the same order.
 Runner = Callable[[list[Chunk]], list[ArchiveStats]]
+# Told of each chunk extracted: (bytes of archives done, bytes in all, pages so far).
+Progress = Callable[[int, int, int], None]
 
 
 def _chunks(todo: list[tuple[Path, Path]]) -> Iterator[Chunk]:
@@ -342,7 +348,9 @@ def _temp(entry: Path) -> Path:
 
 
 def _run_tasks(chunks: Iterator[Chunk], workers: int,
-               meanwhile: Callable[[], None] | None = None) -> dict[Chunk, ArchiveStats]:
+               meanwhile: Callable[[], None] | None = None,
+               finished: Callable[[Chunk, ArchiveStats], None] | None = None
+               ) -> dict[Chunk, ArchiveStats]:
     """Stats of every chunk. A pool that breaks (see _Watch) is replaced, and what had not
     finished runs again without the pages found guilty."""
     done: dict[Chunk, ArchiveStats] = {}
@@ -357,10 +365,14 @@ def _run_tasks(chunks: Iterator[Chunk], workers: int,
             futures: dict[Future[ArchiveStats], Chunk] = {}
             for chunk in queue:
                 try:
-                    futures[pool.submit(_extract_chunk, chunk.archive, chunk.start, chunk.end,
-                                        chunk.folder, chunk.number,
-                                        ids.setdefault(chunk, len(ids)),
-                                        frozenset(skips.get(chunk, ())))] = chunk
+                    future = pool.submit(_extract_chunk, chunk.archive, chunk.start, chunk.end,
+                                         chunk.folder, chunk.number,
+                                         ids.setdefault(chunk, len(ids)),
+                                         frozenset(skips.get(chunk, ())))
+                    futures[future] = chunk
+                    if finished is not None:
+                        future.add_done_callback(lambda done, chunk=chunk: _tell(
+                            finished, chunk, done))
                 except BrokenProcessPool:
                     unfinished += [chunk, *queue]
                     break
@@ -389,13 +401,39 @@ def _run_tasks(chunks: Iterator[Chunk], workers: int,
             skips.setdefault(chunk, set()).add(offset)
 
 
+def _progress_of(todo: list[tuple[Path, Path]], progress: Progress | None
+                 ) -> Callable[[Chunk, ArchiveStats], None] | None:
+    """A chunk-done callback that tells progress the bytes and pages done so far."""
+    if progress is None:
+        return None
+    sizes = {archive: archive.stat().st_size for archive, _ in todo}
+    total = sum(sizes.values())
+    tally = [0, 0]  # bytes, pages
+    lock = threading.Lock()
+
+    def finished(chunk: Chunk, stats: ArchiveStats) -> None:
+        with lock:
+            tally[0] += (chunk.end if chunk.end is not None else sizes[chunk.archive]) - (
+                chunk.start)
+            tally[1] += stats.pages
+            progress(tally[0], total, tally[1])
+    return finished
+
+
+def _tell(finished: Callable[[Chunk, ArchiveStats], None], chunk: Chunk,
+          done: Future[ArchiveStats]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        finished(chunk, done.result())
+
+
 def extract_archives(archives: list[Path], cache: Path, workers: int | None = None,
-                     meanwhile: Callable[[], None] | None = None, runner: Runner | None = None
-                     ) -> list[ArchiveStats]:
+                     meanwhile: Callable[[], None] | None = None, runner: Runner | None = None,
+                     progress: Progress | None = None) -> list[ArchiveStats]:
     """Extract every archive not yet in the cache; return the stats of all of them.
 
     The chunks run in a process pool on this machine, or through runner (Spark). meanwhile
-    runs in this process while the pool parses the last chunks (a core is idle then)."""
+    runs in this process while the pool parses the last chunks (a core is idle then);
+    progress is told of each chunk done (from a thread of the pool)."""
     cache.mkdir(parents=True, exist_ok=True)
     results: dict[Path, ArchiveStats] = {}
     todo: list[tuple[Path, Path]] = []
@@ -422,7 +460,8 @@ def extract_archives(archives: list[Path], cache: Path, workers: int | None = No
             shutil.rmtree(_temp(entry), ignore_errors=True)
             _temp(entry).mkdir(parents=True)
         if runner is None:
-            done = _run_tasks(_chunks(todo), workers or os.cpu_count() or 1, meanwhile)
+            done = _run_tasks(_chunks(todo), workers or os.cpu_count() or 1, meanwhile,
+                              _progress_of(todo, progress))
         else:
             chunks = list(_chunks(todo))
             done = dict(zip(chunks, runner(chunks), strict=True))

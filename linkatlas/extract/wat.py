@@ -8,11 +8,12 @@ WAT cannot give (language, encoding, snippets, alt) stay empty.
 from __future__ import annotations
 
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .archive import Capture, Skip, _clean_uri, _parse_time
+from .archive import Capture, Skip, _clean_uri, _dated
 
 __all__ = ["capture_from_wat", "wat_links"]
 
@@ -26,7 +27,7 @@ _PATH_TYPES = {
 }
 
 
-def capture_from_wat(body: bytes, offset: int) -> Capture | Skip:
+def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capture | Skip:
     try:
         envelope = orjson.loads(body)["Envelope"]
         warc = envelope["WARC-Header-Metadata"]
@@ -36,7 +37,10 @@ def capture_from_wat(body: bytes, offset: int) -> Capture | Skip:
         return Skip(offset, "WAT of a non-response record", bad=False)
     http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
     message = http.get("Response-Message", {})
-    time = _parse_time(str(warc.get("WARC-Date", "")))
+    headers = http.get("Headers", {})
+    if not isinstance(headers, dict):
+        headers = {}
+    time, dated = _dated(str(warc.get("WARC-Date", "")), str(headers.get("Date", "")), path)
     uri = _clean_uri(str(warc.get("WARC-Target-URI", "")))
     try:
         status = int(message.get("Status", 0))
@@ -45,12 +49,10 @@ def capture_from_wat(body: bytes, offset: int) -> Capture | Skip:
         return Skip(offset, "bad WAT status")
     if time is None or not uri or not status:
         return Skip(offset, "WAT record without date, URL or status")
-    headers = http.get("Headers", {})
     return Capture(url=uri, time=time, status=status, reason=str(message.get("Reason", "")),
-                   headers=[(str(k), str(v)) for k, v in headers.items()] if isinstance(
-                       headers, dict) else [],
+                   headers=[(str(k), str(v)) for k, v in headers.items()],
                    body=b"", body_size=size, ip=str(warc.get("WARC-IP-Address", "")),
-                   offset=offset, wat=http.get("HTML-Metadata") or {})
+                   offset=offset, wat=http.get("HTML-Metadata") or {}, dated=dated)
 
 
 def wat_title(html: dict[str, Any]) -> str:
