@@ -191,7 +191,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert len(lines) == 1 and "notes.txt" in lines[0] and "Traceback" not in lines[0]
     with pytest.raises(SystemExit) as exit_info:
         main(["--data", str(tmp_path / "d"), "ingest", str(tmp_path)])
-    assert exit_info.value.code == 2 and "is a directory" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "no WARC, ARC or WAT file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["--data", str(tmp_path / "d"), "query", "--target", "x.test", "--mode", "full"])
     assert exit_info.value.code == 2
@@ -271,3 +271,21 @@ def test_an_archive_damaged_on_disk_is_skipped_not_fatal(tmp_path: Path, data: P
     assert report["skipped"] == {"unreadable archive: not a WARC, ARC or WAT file": 1}
     targets = {row["url_to"] for row in run_query(data, target="dead.test", mode="domain")}
     assert len(targets) == 1
+
+
+def test_a_directory_imports_the_archives_under_it(tmp_path: Path, data: Path) -> None:
+    from .archives import page, write_warc
+
+    tree = tmp_path / "crawl"
+    (tree / "b" / "deeper").mkdir(parents=True)
+    (tree / "a").mkdir()
+    write_warc(tree / "b" / "deeper" / "no-extension", [
+        page("http://x.test/", "2024-01-01T00:00:00Z", "<title>x</title>")])
+    write_warc(tree / "a" / "first.warc.gz", [
+        page("http://y.test/", "2024-01-01T00:00:00Z", "<title>y</title>")])
+    (tree / "notes.txt").write_text("not an archive")
+    (tree / "a" / "fake.warc.gz").write_bytes(b"\x1f\x8b junk")
+    imported = ingest(data, [tree])
+    assert [item.source for item in imported] == [tree / "a" / "first.warc.gz",
+                                                   tree / "b" / "deeper" / "no-extension"]
+    assert all(item.new for item in imported) and not any(i.new for i in ingest(data, [tree]))
