@@ -16,7 +16,7 @@ from linkatlas.check.log import CheckLog, Observation
 from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
 
-from .archives import write_revisit
+from .archives import page, write_revisit, write_warc
 from .conftest import REAL
 from .test_index import _first_round, _second_round
 
@@ -29,7 +29,10 @@ def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("observations")
     data = tmp / "data"
     real = sorted(p for p in (REAL / "warc").rglob("*") if p.is_file())
-    ingest(data, [_first_round(tmp), _second_round(tmp),
+    links = "".join(f'<a href="http://far{n}.test/p{n}">far {n}</a>' for n in range(40))
+    ingest(data, [_first_round(tmp), _second_round(tmp), write_warc(tmp / "far.warc.gz", [
+                      page("http://links.ref.test/", "2024-01-10T00:00:00Z",
+                           f"<title>far</title>{links}")]),
                   write_revisit(tmp / "revisit.warc.gz", "http://www.alpha.test/",
                                 "2024-02-15T00:00:00Z", "2024-01-01T10:00:00Z"), *real])
     with CheckLog(data, name="checks.jsonl") as log:
@@ -49,6 +52,13 @@ def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 ("https://blog.dead.test/a", "2024-02-06T00:00:00Z", 302,
                  "https://blog.dead.test/post?id=1")]:
             log.append(Observation(url, when, code, location=location))
+        for n in range(40):  # external targets: 404, NXDOMAIN, a redirect into a 410, a 999
+            url, when = f"http://far{n}.test/p{n}", f"2024-01-{11 + n % 9:02d}T00:00:00Z"
+            end = f"http://far{n}.test/end"
+            log.append([Observation(url, when, 404), Observation(url, when, 0, "dns"),
+                        Observation(url, when, 301, location=end),
+                        Observation(url, when, 999)][n % 4])
+            log.append(Observation(end, when, 410))
     with (data / "checks" / "torn.jsonl").open("ab") as stream:
         stream.write(b'{"url": "http://ok.test/", "time": "2024-02-01T00:00:00Z", '
                      b'"http_code": 404, "error": ""}\n{"url": "http://')
