@@ -194,3 +194,20 @@ def test_a_revisit_is_a_visit_with_the_links_it_refers_to(index: Path, tmp_path:
     assert (row["first_seen"], row["prev_visited"], row["last_visited"]) == (
         "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z", "2024-02-15T00:00:00Z")
     assert row["title"] == "The Alpha & Omega" and row["ip_from"] == "203.0.113.7"
+
+
+def test_due_targets_wait_for_a_running_build(index: Path) -> None:
+    """check extracts into the same cache as build: it waits for a build's lock."""
+    import fcntl
+    import threading
+
+    from linkatlas.index.due import due_targets
+
+    done = threading.Event()
+    with (index / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: (due_targets(index, 7.0), done.set()))
+        waiting.start()
+        assert not done.wait(1.0)
+    assert done.wait(120)
+    waiting.join()

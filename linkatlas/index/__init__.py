@@ -124,11 +124,13 @@ def load(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:
 
 
 @contextmanager
-def _locked(data: Path) -> Iterator[None]:
+def _locked(data: Path, wait: bool = False) -> Iterator[None]:
+    """The build lock of DIR: one process at a time extracts into DIR/extract and publishes.
+    A second build is refused; others that extract (check's due targets) wait."""
     data.mkdir(parents=True, exist_ok=True)
     with (data / "build.lock").open("w") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise BuildError(f"another build is running in {data}") from None
         yield

@@ -24,11 +24,12 @@ class Due:
 
 def due_targets(data: Path, recheck_after_days: float, workers: int | None = None) -> Due:
     """Extract new archives (cached, as `build` does) and select the targets due."""
-    from . import archives_of, connect, extract_inputs, load
+    from . import _locked, archives_of, connect, extract_inputs, load
 
     if not archives_of(data):
         return Due([], {}, frozenset())
-    inputs = extract_inputs(data, workers)
+    with _locked(data, wait=True):  # a build extracting into the same cache goes first
+        inputs = extract_inputs(data, workers)
     con = connect(data)
     try:
         load(con, inputs)
