@@ -530,7 +530,12 @@ def test_kill_9_leaves_valid_archives_and_the_rerun_completes_without_refetching
     progress = [0]
     for _ in range(3):
         child = subprocess.Popen(argv, env=env)
-        time.sleep(0.9)
+        # Kill it once it has archived something new (a loaded machine starts it slowly),
+        # or after 30 s.
+        deadline = time.monotonic() + 30
+        while len(records(data)) <= progress[-1] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)
         child.send_signal(signal.SIGKILL)
         child.wait()
         progress.append(len(records(data)))  # every archive is readable after the kill
