@@ -34,13 +34,14 @@ from .params import MAX_QUERY, parse_params
 from .planner import Plan, parse_request, plan
 from .planner import Request as Query
 from .query import open_reader
+from .tables import TABLES
 
 __all__ = ["Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
 _TOKEN = re.compile(r"(token=)[^&\s]*")
 _FETCH = 4096
-_TABLES = frozenset(("broken_backlinks", "subscription_info"))
+_TABLES = frozenset(("broken_backlinks", "broken_targets", "subscription_info"))
 _SMALL = 10_000  # rows held in memory to know the cost; beyond, the rows are counted first
 
 
@@ -57,8 +58,9 @@ def redact(text: str) -> str:
 
 
 def cost_of(query: Query, rows: int) -> int:
-    """spec/API.md Billing: 1 + 5 × rows, + 5 with where, + 5 with having (offset is free)."""
-    return 1 + 5 * rows + 5 * bool(query.where) + 5 * bool(query.having)
+    """spec/API.md Billing: 1 + 5 × rows (broken_targets: 1 × rows), + 5 with where, + 5 with
+    having (offset is free)."""
+    return 1 + query.columns.row_cost * rows + 5 * bool(query.where) + 5 * bool(query.having)
 
 
 class _Timer:
@@ -140,9 +142,9 @@ class Api:
                              "subscription": info.name}}
             return Response(info_body(output, body), media_type=CONTENT_TYPES[output],
                             headers={"X-Results-Count": "1"})
-        if table != "broken_backlinks":
+        if table not in TABLES:
             raise QueryError("from", f"table {table!r} not found")
-        query = parse_request(params)
+        query = parse_request(params, table)
         current = snapshot.current(self.settings.data)
         return self._run(token, query, current)
 
@@ -173,11 +175,11 @@ class Api:
         metrics.ROWS.inc(count)
         if complete:  # all rows are in memory: render here, in this thread, in one body
             cursor.close()
-            body = render(query.output, compiled.columns, [rows], count)
+            body = render(query.output, compiled.columns, [rows], count, query.columns)
             return Response(b"".join(body), media_type=CONTENT_TYPES[query.output],
                             headers={"X-Results-Count": str(count)})
         batches = self._batches(cursor, rows, complete)
-        chunks = render(query.output, compiled.columns, batches, count)
+        chunks = render(query.output, compiled.columns, batches, count, query.columns)
         return StreamingResponse(iterate_in_threadpool(chunks),
                                  media_type=CONTENT_TYPES[query.output],
                                  headers={"X-Results-Count": str(count)})

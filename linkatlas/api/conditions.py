@@ -28,7 +28,7 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -369,8 +369,8 @@ _DATE_HINT = ' (dates are "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ")'
 _QUOTED_INT = re.compile(r"-?\d{1,20}", re.ASCII)
 
 
-def _column(name: str, param: str) -> Column:
-    column = BY_NAME.get(name)
+def _column(name: str, param: str, columns: Mapping[str, Column]) -> Column:
+    column = columns.get(name)
     if column is None:
         raise QueryError(param, f"column '{name}' not found")
     if param in ("where", "having") and not getattr(column, param):
@@ -452,13 +452,14 @@ def _walk(node: Node) -> list[Node]:
     return nodes
 
 
-def check(node: Node, param: str) -> None:
-    """Raise QueryError for an unknown column, a forbidden column or a mistyped literal."""
+def check(node: Node, param: str, columns: Mapping[str, Column] = BY_NAME) -> None:
+    """Raise QueryError for an unknown column, a forbidden column or a mistyped literal
+    (columns: the table's column table; `broken_backlinks` unless told)."""
     for current in _walk(node):
         if isinstance(current, Compare):
-            _coerce(_column(current.column, param), current.literal, param)
+            _coerce(_column(current.column, param, columns), current.literal, param)
         elif isinstance(current, _Match):
-            column = _column(current.column, param)
+            column = _column(current.column, param, columns)
             if column.kind is not Kind.STRING:
                 raise QueryError(param, f"{current.function}() needs a string column, "
                                  f"column '{column.name}' is {column.kind.value}")
@@ -474,8 +475,8 @@ _HOST_PATTERN = r"://([^/:?#]*)"
 _NON_WORD = r"[^\p{L}\p{N}_]"
 
 
-def _identifier(name: str) -> str:
-    column = BY_NAME.get(name)
+def _identifier(name: str, columns: Mapping[str, Column]) -> str:
+    column = columns.get(name)
     if column is None:
         raise QueryError("", f"column '{name}' not found")
     return f'"{column.name}"'
@@ -489,65 +490,68 @@ def _word_pattern(text: str) -> str:
     return f"(^|{_NON_WORD}){body}($|{_NON_WORD})"
 
 
-def _sql_compare(node: Compare, params: list[object]) -> str:
-    params.append(_coerce(BY_NAME[node.column], node.literal, ""))
-    return f"{_identifier(node.column)} {node.op.value} ?"
+def _sql_compare(node: Compare, params: list[object], columns: Mapping[str, Column]) -> str:
+    params.append(_coerce(columns[node.column], node.literal, ""))
+    return f"{_identifier(node.column, columns)} {node.op.value} ?"
 
 
-def _sql_substring(node: Substring, params: list[object]) -> str:
+def _sql_substring(node: Substring, params: list[object], columns: Mapping[str, Column]
+                   ) -> str:
     params.append(node.text)
-    return f"contains(lower({_identifier(node.column)}), lower(?))"
+    return f"contains(lower({_identifier(node.column, columns)}), lower(?))"
 
 
-def _sql_word(node: Word, params: list[object]) -> str:
+def _sql_word(node: Word, params: list[object], columns: Mapping[str, Column]) -> str:
     params.append(_word_pattern(node.text))
-    return f"regexp_matches(lower({_identifier(node.column)}), ?)"
+    return f"regexp_matches(lower({_identifier(node.column, columns)}), ?)"
 
 
-def _sql_subdomain(node: Subdomain, params: list[object]) -> str:
+def _sql_subdomain(node: Subdomain, params: list[object], columns: Mapping[str, Column]
+                   ) -> str:
     # host = x or host ends with ".x"  ⇔  "." + host ends with "." + x
     params.extend([_HOST_PATTERN, "." + _host(node.text, "")])
-    return f"suffix('.' || lower(regexp_extract({_identifier(node.column)}, ?, 1)), ?)"
+    return f"suffix('.' || lower(regexp_extract({_identifier(node.column, columns)}, ?, 1)), ?)"
 
 
-def _sql_and(node: And, params: list[object]) -> str:
-    return "(" + " AND ".join(_sql(item, params) for item in node.items) + ")"
+def _sql_and(node: And, params: list[object], columns: Mapping[str, Column]) -> str:
+    return "(" + " AND ".join(_sql(item, params, columns) for item in node.items) + ")"
 
 
-def _sql_or(node: Or, params: list[object]) -> str:
-    return "(" + " OR ".join(_sql(item, params) for item in node.items) + ")"
+def _sql_or(node: Or, params: list[object], columns: Mapping[str, Column]) -> str:
+    return "(" + " OR ".join(_sql(item, params, columns) for item in node.items) + ")"
 
 
-def _sql_not(node: Not, params: list[object]) -> str:
-    return f"(NOT ({_sql(node.item, params)}))"
+def _sql_not(node: Not, params: list[object], columns: Mapping[str, Column]) -> str:
+    return f"(NOT ({_sql(node.item, params, columns)}))"
 
 
-def _sql(node: Node, params: list[object]) -> str:
+def _sql(node: Node, params: list[object], columns: Mapping[str, Column]) -> str:
     match node:
         case Compare():
-            return _sql_compare(node, params)
+            return _sql_compare(node, params, columns)
         case Substring():
-            return _sql_substring(node, params)
+            return _sql_substring(node, params, columns)
         case Word():
-            return _sql_word(node, params)
+            return _sql_word(node, params, columns)
         case Subdomain():
-            return _sql_subdomain(node, params)
+            return _sql_subdomain(node, params, columns)
         case And():
-            return _sql_and(node, params)
+            return _sql_and(node, params, columns)
         case Or():
-            return _sql_or(node, params)
+            return _sql_or(node, params, columns)
         case Not():
-            return _sql_not(node, params)
+            return _sql_not(node, params, columns)
     raise TypeError(f"unknown condition node {type(node).__name__}")
 
 
-def to_sql(node: Node) -> tuple[str, list[object]]:
+def to_sql(node: Node, columns: Mapping[str, Column] = BY_NAME) -> tuple[str, list[object]]:
     """SQL boolean expression (safe to AND with others) and its parameters, in order."""
     params: list[object] = []
-    return _sql(node, params), params
+    return _sql(node, params, columns), params
 
 
-def compile_condition(texts: list[str], param: str) -> tuple[str, list[object]] | None:
+def compile_condition(texts: list[str], param: str, columns: Mapping[str, Column] = BY_NAME
+                      ) -> tuple[str, list[object]] | None:
     """All texts sent for one parameter, ANDed, checked and compiled; None when all empty."""
     texts = [text for text in texts if text.strip(_SPACE)]
     if not texts:
@@ -561,8 +565,8 @@ def compile_condition(texts: list[str], param: str) -> tuple[str, list[object]] 
         items.extend(parsed)
         budget -= used
     node = _conjunction(items)
-    check(node, param)
-    return to_sql(node)
+    check(node, param, columns)
+    return to_sql(node, columns)
 
 
 # --- reference evaluator ------------------------------------------------------------------

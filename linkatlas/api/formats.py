@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -17,7 +17,8 @@ from xml.sax.saxutils import escape
 import orjson
 
 from ..clock import iso
-from ..columns import BY_NAME, Kind
+from ..columns import Column, Kind
+from .tables import BACKLINKS, Table
 
 __all__ = ["CONTENT_TYPES", "error_body", "render"]
 
@@ -34,19 +35,21 @@ def _date(value: datetime | None) -> str:
     return iso(value)
 
 
-def _converters(columns: tuple[str, ...]) -> list[Callable[[Any], Any]]:
+def _converters(columns: tuple[str, ...], by_name: Mapping[str, Column]
+                ) -> list[Callable[[Any], Any]]:
     table: dict[Kind, Callable[[Any], Any]] = {
         Kind.DATE: _date,
         Kind.STRING: lambda v: "" if v is None else v,
         Kind.INT: lambda v: 0 if v is None else int(v),
         Kind.BOOLEAN: lambda v: bool(v),
     }
-    return [table[BY_NAME[name].kind] for name in columns]
+    return [table[by_name[name].kind] for name in columns]
 
 
-def _batches(columns: tuple[str, ...], batches: Batches) -> Iterator[list[list[Any]]]:
+def _batches(columns: tuple[str, ...], batches: Batches, by_name: Mapping[str, Column]
+             ) -> Iterator[list[list[Any]]]:
     """Converted rows, a batch at a time (one output chunk per batch, not per row)."""
-    convert = _converters(columns)
+    convert = _converters(columns, by_name)
     for batch in batches:
         yield [[f(v) for f, v in zip(convert, row, strict=True)] for row in batch]
 
@@ -66,13 +69,14 @@ def _xml_value(value: Any) -> str:
     return _xml_text(str(value))
 
 
-def _xml(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
-    yield b'<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse><refpages>'
-    for batch in _batches(columns, batches):
-        yield "".join("<refpage>" + "".join(f"<{c}>{_xml_value(v)}</{c}>"
+def _xml(columns: tuple[str, ...], batches: Batches, table: Table) -> Iterator[bytes]:
+    root, item = table.root, table.item
+    yield f'<?xml version="1.0" encoding="UTF-8"?><AhrefsApiResponse><{root}>'.encode()
+    for batch in _batches(columns, batches, table.by_name):
+        yield "".join(f"<{item}>" + "".join(f"<{c}>{_xml_value(v)}</{c}>"
                                             for c, v in zip(columns, values, strict=True))
-                      + "</refpage>" for values in batch).encode()
-    yield b"</refpages></AhrefsApiResponse>"
+                      + f"</{item}>" for values in batch).encode()
+    yield f"</{root}></AhrefsApiResponse>".encode()
 
 
 def _php_scalar(value: Any) -> str:
@@ -84,14 +88,15 @@ def _php_scalar(value: Any) -> str:
     return f's:{len(text.encode())}:"{text}";'
 
 
-def _php(columns: tuple[str, ...], batches: Batches, count: int | None) -> Iterator[bytes]:
+def _php(columns: tuple[str, ...], batches: Batches, count: int | None, table: Table
+         ) -> Iterator[bytes]:
     # serialize() writes the element count first: stream when it is known, else gather.
     if count is None:
         gathered = [row for batch in batches for row in batch]
         count, batches = len(gathered), [gathered]
-    yield f'a:1:{{s:8:"refpages";a:{count}:{{'.encode()
+    yield f'a:1:{{{_php_scalar(table.root)}a:{count}:{{'.encode()
     index = 0
-    for batch in _batches(columns, batches):
+    for batch in _batches(columns, batches, table.by_name):
         parts = []
         for values in batch:
             fields = "".join(_php_scalar(c) + _php_scalar(v) for c, v in zip(columns, values,
@@ -102,11 +107,11 @@ def _php(columns: tuple[str, ...], batches: Batches, count: int | None) -> Itera
     yield b"}}"
 
 
-def _csv(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
+def _csv(columns: tuple[str, ...], batches: Batches, table: Table) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
-    for batch in _batches(columns, batches):
+    for batch in _batches(columns, batches, table.by_name):
         writer.writerows(["true" if v is True else "false" if v is False else v for v in values]
                          for values in batch)
         yield buffer.getvalue().encode()
@@ -115,10 +120,10 @@ def _csv(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _json(columns: tuple[str, ...], batches: Batches) -> Iterator[bytes]:
+def _json(columns: tuple[str, ...], batches: Batches, table: Table) -> Iterator[bytes]:
     """JSON rows are objects already, built by the query (planner._json_object), so they are
     only joined here."""
-    yield b'{"refpages": ['
+    yield b'{"' + table.root.encode() + b'": ['
     separator = b""
     for batch in batches:
         if batch:
@@ -131,11 +136,12 @@ _WRITERS = {"json": _json, "xml": _xml, "csv": _csv}
 
 
 def render(output: str, columns: tuple[str, ...], batches: Batches,
-           count: int | None = None) -> Iterator[bytes]:
-    """Output chunks, one per batch; `count` (rows in all batches) lets php stream too."""
+           count: int | None = None, table: Table = BACKLINKS) -> Iterator[bytes]:
+    """Output chunks, one per batch; `count` (rows in all batches) lets php stream too;
+    `table` names the row list and types the columns."""
     if output == "php":
-        return _php(columns, batches, count)
-    return _WRITERS[output](columns, batches)
+        return _php(columns, batches, count, table)
+    return _WRITERS[output](columns, batches, table)
 
 
 def info_body(output: str, body: dict[str, dict[str, Any]]) -> bytes:

@@ -11,15 +11,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import urls
-from ..columns import BY_NAME, NAMES, TIE_BREAK, Kind
+from ..columns import Kind
 from ..errors import QueryError
 from ..snapshot import Snapshot
+from .tables import BACKLINKS, TABLES, TARGETS, Table
+from .targets import best_per_domain, grouped_sql
 
 __all__ = ["MAX_LIMIT", "OUTPUTS", "Plan", "Request", "parse_request", "plan"]
 
 MAX_LIMIT = 5_000_000
 OUTPUTS = ("json", "xml", "php", "csv")
-DEFAULT_ORDER = "ahrefs_rank:desc"
+DEFAULT_ORDER = BACKLINKS.default_order
+Compiled = tuple[str, tuple[object, ...]]  # an SQL fragment and its bound values
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,15 @@ class Request:
     limit: int = 1000
     offset: int = 0
     output: str = "json"
-    # where and having compiled (SQL fragment, bound values), so a bad condition is named
-    # before any snapshot is opened
-    conditions: tuple[tuple[str, tuple[object, ...]], ...] = ()
+    # where and having compiled, so a bad condition is named before any snapshot is opened
+    where_sql: Compiled | None = None
+    having_sql: Compiled | None = None
+    table: str = BACKLINKS.name
+    one_per_domain: bool = False  # (ext) spec/API.md
+
+    @property
+    def columns(self) -> Table:
+        return TABLES[self.table]
 
 
 @dataclass(frozen=True)
@@ -61,23 +70,23 @@ def _integer(text: str | None, name: str, default: int, low: int, high: int) -> 
     return int(value)
 
 
-def _select(text: str | None) -> tuple[str, ...]:
+def _select(text: str | None, table: Table) -> tuple[str, ...]:
     if text is None or text.strip() in ("", "*"):
-        return NAMES
+        return table.names
     # A column named twice is given once: a JSON row cannot hold a key twice.
     names = tuple(dict.fromkeys(name.strip() for name in text.split(",")))
     for name in names:
-        if name not in BY_NAME:
+        if name not in table.by_name:
             raise QueryError("select", f"column {name!r} not found")
     return names
 
 
-def _order_by(text: str | None) -> tuple[tuple[str, bool], ...]:
+def _order_by(text: str | None, table: Table) -> tuple[tuple[str, bool], ...]:
     keys: list[tuple[str, bool]] = []
-    for part in (text if text and text.strip() else DEFAULT_ORDER).split(","):
+    for part in (text if text and text.strip() else table.default_order).split(","):
         name, _, direction = part.strip().partition(":")
         name, direction = name.strip(), direction.strip().lower()
-        if name not in BY_NAME:
+        if name not in table.by_name:
             raise QueryError("order_by", f"column {name!r} not found")
         if direction not in ("", "asc", "desc"):
             raise QueryError("order_by", f"invalid direction {direction!r}; expected asc or desc")
@@ -85,8 +94,18 @@ def _order_by(text: str | None) -> tuple[tuple[str, bool], ...]:
     return tuple(keys)
 
 
-def parse_request(params: Mapping[str, Sequence[str]]) -> Request:
-    """Validate `broken_backlinks` parameters (spec/API.md); QueryError names the bad one."""
+def _flag(text: str | None, name: str) -> bool:
+    value = (text or "").strip().lower()
+    if value not in ("", "0", "1", "true", "false"):
+        raise QueryError(name, f"invalid value {value[:300]!r}; expected 1 or 0")
+    return value in ("1", "true")
+
+
+def parse_request(params: Mapping[str, Sequence[str]], table: str = BACKLINKS.name
+                  ) -> Request:
+    """Validate the parameters of a row table's request (spec/API.md); QueryError names the
+    bad one."""
+    columns = TABLES[table]
     target = _one(params, "target")
     if target is None or not target.strip():
         raise QueryError("target", "missing")
@@ -102,39 +121,78 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> Request:
     from .conditions import compile_condition
 
     urls.mode_range(target, mode)  # validates the target
-    select = _select(_one(params, "select"))
+    select = _select(_one(params, "select"), columns)
     where = tuple(v for v in params.get("where", ()) if v.strip())
     having = tuple(v for v in params.get("having", ()) if v.strip())
-    conditions = []
+    compiled: list[Compiled | None] = []
     for texts, param in ((where, "where"), (having, "having")):
-        compiled = compile_condition(list(texts), param)
-        if compiled is not None:
-            conditions.append((compiled[0], tuple(compiled[1])))
+        condition = compile_condition(list(texts), param, columns.by_name)
+        compiled.append(None if condition is None else (condition[0], tuple(condition[1])))
     limit = _integer(_one(params, "limit"), "limit", 1000, 1, MAX_LIMIT)
     offset = _integer(_one(params, "offset"), "offset", 0, 0, MAX_LIMIT - 1)
     if offset + limit > MAX_LIMIT:  # spec/API.md: bounds the sort a request can ask for
         raise QueryError("offset", f"offset + limit may not exceed {MAX_LIMIT}")
     return Request(
         target=target, mode=mode, select=select, where=where, having=having,
-        order_by=_order_by(_one(params, "order_by")), limit=limit, offset=offset,
-        output=output, conditions=tuple(conditions))
+        order_by=_order_by(_one(params, "order_by"), columns), limit=limit, offset=offset,
+        output=output, where_sql=compiled[0], having_sql=compiled[1], table=table,
+        one_per_domain=_flag(_one(params, "one_per_domain"), "one_per_domain"))
+
+
+def _clauses(conditions: list[Compiled | None], params: list[object]) -> list[str]:
+    """The SQL of the given conditions, their values appended to params in order."""
+    clauses = []
+    for condition in conditions:
+        if condition is not None:
+            clauses.append(f"({condition[0]})")
+            params.extend(condition[1])
+    return clauses
+
+
+def _where(clauses: list[str]) -> str:
+    return f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
 def plan(request: Request, snapshot: Snapshot) -> Plan:
     """The SQL of a request over the serve table of `snapshot` (only the files its key
     range overlaps)."""
     low, high = urls.mode_range(request.target, request.mode)
-    clauses = ["url_to_key >= ?", "url_to_key < ?"]
     params: list[object] = [snapshot.files_for(low, high), low, high]
-    for sql, values in request.conditions:
-        clauses.append(f"({sql})")
-        params.extend(values)
+    scan = ["url_to_key >= ?", "url_to_key < ?"]
+    if request.table == TARGETS.name:
+        keep = best_per_domain("url_from_domain") if request.one_per_domain else ""
+        rows = f"SELECT * FROM read_parquet(?){_where(scan)} {keep}"
+        source = f"FROM ({grouped_sql(rows, _needed(request))})"
+        source += _where(_clauses([request.where_sql, request.having_sql], params))
+    elif request.one_per_domain:
+        # where first, then the best link per domain and target, then having (docs/report.md)
+        rows = (f"SELECT * FROM read_parquet(?)"
+                f"{_where(scan + _clauses([request.where_sql], params))} "
+                f"{best_per_domain('url_from_domain, url_to')}")
+        source = f"FROM ({rows}){_where(_clauses([request.having_sql], params))}"
+    else:
+        clauses = scan + _clauses([request.where_sql, request.having_sql], params)
+        source = f"FROM read_parquet(?){_where(clauses)}"
+    return _ordered(request, source, params)
+
+
+def _needed(request: Request) -> tuple[str, ...]:
+    """The grouped columns a request reads: selected, ordered by, or in a condition (whose
+    SQL names columns only as quoted identifiers from the column table)."""
+    names = [*request.select, *(name for name, _ in request.order_by),
+             *request.columns.tie_break]
+    sql = " ".join(c[0] for c in (request.where_sql, request.having_sql) if c is not None)
+    names += [name for name in request.columns.by_name if f'"{name}"' in sql]
+    return tuple(dict.fromkeys(names))
+
+
+def _ordered(request: Request, source: str, params: list[object]) -> Plan:
+    table = request.columns
     ordered = list(request.order_by)
     named = {name for name, _ in ordered}
-    ordered += [(name, False) for name in TIE_BREAK if name not in named]
+    ordered += [(name, False) for name in table.tie_break if name not in named]
     order = ", ".join(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST'
                       for name, desc in ordered)
-    source = f"FROM read_parquet(?) WHERE {' AND '.join(clauses)}"
     if request.output != "json":
         sql = f"SELECT {_quoted(request.select)} {source} ORDER BY {order} LIMIT ? OFFSET ?"
     else:
@@ -143,7 +201,7 @@ def plan(request: Request, snapshot: Snapshot) -> Plan:
         # the sort, 2.5x slower on a 100,000-row domain.
         keys = tuple(dict.fromkeys([*request.select, *(name for name, _ in ordered)]))
         kept = f"SELECT {_quoted(keys)} {source} ORDER BY {order} LIMIT ? OFFSET ?"
-        sql = f"SELECT {_json_object(request.select)} FROM ({kept}) ORDER BY {order}"
+        sql = f"SELECT {_json_object(request.select, table)} FROM ({kept}) ORDER BY {order}"
     count_sql = f"SELECT least(?, greatest(count(*) - ?, 0)) {source}"
     return Plan(sql, [*params, request.limit, request.offset], request.select, count_sql,
                 [request.limit, request.offset, *params])
@@ -153,12 +211,12 @@ def _quoted(names: tuple[str, ...]) -> str:
     return ", ".join(f'"{name}"' for name in names)
 
 
-def _json_object(names: tuple[str, ...]) -> str:
+def _json_object(names: tuple[str, ...], table: Table) -> str:
     """One JSON object per row, built by DuckDB (about 3x faster than a dict per row in
     Python): dates as `YYYY-MM-DDTHH:MM:SSZ` and unknown values as `""` (spec/API.md)."""
     fields = []
     for name in names:
-        kind = BY_NAME[name].kind
+        kind = table.by_name[name].kind
         if kind is Kind.DATE:
             value = f"""coalesce(strftime("{name}", '%Y-%m-%dT%H:%M:%SZ'), '')"""
         elif kind is Kind.STRING:

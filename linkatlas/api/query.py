@@ -57,7 +57,8 @@ def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
             count = int(row[0]) if row else 0
         batches = fetch(con, query)
         first = next(batches, [])
-    return render(request.output, query.columns, _chain(first, batches), count)
+    return render(request.output, query.columns, _chain(first, batches), count,
+                  request.columns)
 
 
 @contextmanager

@@ -257,7 +257,8 @@ SERVE_SQL = """
                k.text_pre, k.text_post, t.broken_at::TIMESTAMP AS broken_at,
                p.first_good::TIMESTAMP AS url_from_first_seen, t.http_code::BIGINT AS http_code,
                t.error, t.url_redirect, t.redirect_code::BIGINT AS redirect_code,
-               l.key_to AS url_to_key
+               l.key_to AS url_to_key,
+               p.domain AS url_from_domain  -- hidden: one_per_domain, refdomains (api/targets.py)
         FROM live l
         JOIN targets t ON t.url = l.url_to AND t.broken
         JOIN links k ON k.rowid = l.link

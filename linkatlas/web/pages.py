@@ -7,7 +7,8 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlencode
 
-from ..columns import COLUMNS, TIE_BREAK
+from .. import target_columns
+from ..columns import COLUMNS, TIE_BREAK, Column
 from ..urls import MODES
 
 __all__ = ["docs", "home"]
@@ -21,7 +22,7 @@ pre{padding:.6rem;overflow:auto}input,select{font:inherit;padding:.2rem}label{ma
 
 _PARAMS = (
     ("token", "yes", "–", "API token (40 hex characters); authenticates and bills the caller"),
-    ("from", "yes", "–", "`broken_backlinks` or `subscription_info`"),
+    ("from", "yes", "–", "`broken_backlinks`, `subscription_info` or (ext) `broken_targets`"),
     ("target", "yes", "–", "a domain, a directory (URL prefix) or a URL; scheme ignored"),
     ("mode", "yes", "–", "`exact`, `domain`, `subdomains` or `prefix`"),
     ("select", "no", "*", "comma-separated column names"),
@@ -32,6 +33,9 @@ _PARAMS = (
     ("limit", "no", "1000", "1 … 5,000,000"),
     ("offset", "no", "0", "rows to skip (free; `offset + limit` at most 5,000,000)"),
     ("output", "no", "json", "`json`, `xml`, `php` or `csv`"),
+    ("one_per_domain", "no", "0", "(ext) `1`: per referring registered domain (and per target "
+     "in `broken_backlinks`) only the link from the page with the highest URL Rating; ties go "
+     "to the first in identity order. Applied after `where`, before `having`"),
 )
 
 _EXAMPLES = (
@@ -57,15 +61,34 @@ def _page(title: str, body: str) -> str:
             f"</title>{_STYLE}</head><body>{body}</body></html>")
 
 
+def _column_rows(columns: tuple[Column, ...]) -> str:
+    return "".join(
+        f"<tr><td><code>{c.name}</code></td><td>{c.kind.value}</td>"
+        f"<td>{'+' if c.where else '−'}</td><td>{'+' if c.having else '−'}</td>"
+        f"<td>{'(ext, served only when named in <code>select</code>) ' if c.ext else ''}"
+        f"{_code(c.description)}</td></tr>" for c in columns)
+
+
+def _targets_section() -> str:
+    """The ext table `broken_targets` (docs/report.md)."""
+    return f"""<h2 id=broken_targets>broken_targets (ext)</h2>
+<p><code>from=broken_targets</code> takes the same parameters and answers one row per broken
+target URL: the backlinks of <code>broken_backlinks</code> over the same target and mode,
+grouped by <code>url_to</code>. Default order <code>refdomains:desc,domain_rating_max:desc</code>,
+ties broken by <code>url_to</code>. <code>where</code> and <code>having</code> both hold on the
+grouped rows and accept every column. JSON and PHP answer <code>{{"targets": [...]}}</code>, XML
+<code>&lt;targets&gt;&lt;target&gt;…</code>. A request costs <code>1 + 1 × rows</code>,
+<code>+ 5</code> with <code>where</code>, <code>+ 5</code> with <code>having</code>. The
+<a href="/report">report page</a> reads this table.</p>
+<table><tr><th>column</th><th>type</th><th>W</th><th>H</th><th>meaning</th></tr>
+{_column_rows(target_columns.COLUMNS)}</table>"""
+
+
 def docs(target: str = "example.com", token: str = "YOUR_TOKEN") -> str:
     """The API reference: parameters, columns with where/having, conditions, examples."""
     params = "".join(f"<tr><td><code>{n}</code></td><td>{r}</td><td><code>{escape(d)}</code>"
                      f"</td><td>{_code(m)}</td></tr>" for n, r, d, m in _PARAMS)
-    columns = "".join(
-        f"<tr><td><code>{c.name}</code></td><td>{c.kind.value}</td>"
-        f"<td>{'+' if c.where else '−'}</td><td>{'+' if c.having else '−'}</td>"
-        f"<td>{'(ext, served only when named in <code>select</code>) ' if c.ext else ''}"
-        f"{_code(c.description)}</td></tr>" for c in COLUMNS)
+    columns = _column_rows(COLUMNS)
     examples = "".join(
         f'<li>{escape(label)}: <a href="/?{escape(query)}"><code>/?{escape(query)}</code></a></li>'
         for label, extra in _EXAMPLES
@@ -79,6 +102,7 @@ Errors answer HTTP 200 with <code>{{"error": "…"}}</code> and <code>X-Status: 
 </tr>{params}</table>
 <h2>Columns</h2><p>W/H: usable in <code>where</code> / <code>having</code>.</p>
 <table><tr><th>column</th><th>type</th><th>W</th><th>H</th><th>meaning</th></tr>{columns}</table>
+{_targets_section()}
 <h2>Conditions</h2><pre>expr    := column OP literal
          | subdomain(column,"host") | substring(column,"text") | word(column,"text")
          | or(expr,expr,...) | and(expr,...) | not(expr)
