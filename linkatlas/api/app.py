@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from .. import snapshot
 from ..errors import QueryError, SnapshotError
+from ..web.report import routes as report_routes
 from . import metrics
 from .formats import CONTENT_TYPES, error_body, info_body, render
 from .ledger import Ledger, open_ledger
@@ -246,6 +247,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [Route(path, api.handle, methods=["GET", "POST"]) for path in ("/", "//", "/v2")]
     routes += [Route("/docs", docs), Route("/metrics", metrics_page)]
+    routes += report_routes(api)
     app = Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024),
                                                Middleware(AccessLog)],
                     lifespan=lifespan)

@@ -208,12 +208,14 @@ def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
                    ) -> list[tuple[str, Callable[[], Any]]]:
     """(name, run) of each stage after extraction, in order; serve returns the files."""
     from .ratings import rate
+    from .reclaim import reclaim_table
     from .stages import STAGES, serve_table
 
     return [("load", lambda: load(con, inputs)),
             *[(name, lambda stage=stage: stage(con)) for name, stage in STAGES],
             ("ratings", lambda: rate(con)),
-            ("serve", lambda: serve_table(con, staging))]
+            ("serve", lambda: serve_table(con, staging)),
+            ("reclaim", lambda: reclaim_table(con, staging))]
 
 
 def _stage(report: Report, name: str, run: Callable[[], Any],

@@ -242,6 +242,17 @@ def serve(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path
         con.unregister("serve_arrow")
 
 
+def reclaim(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) -> None:
+    """The reclaim facts (index/reclaim.py) on Spark, written by the DuckDB engine's writer."""
+    from .reclaim import RECLAIM_SQL, write
+
+    con.register("reclaim_arrow", spark.sql(RECLAIM_SQL).toArrow())
+    try:
+        write(con, "SELECT * FROM reclaim_arrow", staging)
+    finally:
+        con.unregister("reclaim_arrow")
+
+
 def count(spark: SparkSession) -> Callable[[str], int]:
     """The report's counting queries, answered by Spark."""
     def one(sql: str) -> int:
@@ -260,4 +271,5 @@ def stages(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path,
         ("graph", lambda: graph(spark)),
         ("ratings", lambda: ratings(spark, con)),
         ("serve", lambda: serve(spark, con, staging)),
+        ("reclaim", lambda: reclaim(spark, con, staging)),
     ]
