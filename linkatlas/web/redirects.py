@@ -77,9 +77,17 @@ def csv_map(pairs: list[Pair], left_out: int) -> str:
     return buffer.getvalue()
 
 
+def _literal_pattern(text: str) -> str:
+    """A PCRE pattern matching text exactly: every character but a letter or digit is
+    backslash-quoted (PCRE reads such a pair as the character itself; nginx keeps the
+    backslash, as none of them is ", ', \\, t, r or n)."""
+    return "".join(c if c.isascii() and c.isalnum() else "\\" + c for c in text)
+
+
 def nginx(pairs: list[Pair], left_out: int) -> str:
-    """An `http`-level map from `$host$request_uri` to the target, and the two lines that use
-    it inside a `server` block (commented)."""
+    """An `http`-level map from `$host$request_uri` to the target, and the line that uses it
+    inside a `server` block (commented). The keys are anchored, case-sensitive patterns of the
+    literal URL: nginx compares plain map strings ignoring case, and paths are not."""
     lines = [_header("#", len(pairs), left_out),
              "# In each server block:  if ($linkatlas_redirect) { return 301 "
              "$linkatlas_redirect; }\n",
@@ -87,7 +95,7 @@ def nginx(pairs: list[Pair], left_out: int) -> str:
     for pair in pairs:
         host, path, query = _parts(pair.source)  # type: ignore[misc]
         key = host + path + (f"?{query}" if query else "")
-        lines.append(f'    "{key}" "{pair.target}";\n')
+        lines.append(f'    "~^{_literal_pattern(key)}$" "{pair.target}";\n')
     lines.append("}\n")
     return "".join(lines)
 
