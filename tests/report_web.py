@@ -11,6 +11,8 @@ from .archives import Response, page, redirect, status, write_warc
 # Text from strangers' pages that must never run in a browser.
 HOSTILE_TITLE = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">'
 HOSTILE_ANCHOR = '"><img src=x onerror=window.__pwned=3>\u202egnp.exe\u200b'
+# A cell a spreadsheet would run as a formula.
+FORMULA_ANCHOR = '=HYPERLINK("http://evil.test/","item five")'
 EARLY, LATE = "2024-01-02T00:00:00Z", "2024-01-10T00:00:00Z"
 
 # (referring page, title, [(target, anchor, rel)])
@@ -26,7 +28,7 @@ _REFERRERS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
     ("http://b.blogs.test/post", "B blog", [
         ("http://shop.test/products/blue-widget-old", "blue widget", "")]),
     ("http://refc.test/", "Refc home", [
-        ("http://shop.test/item?id=5", "item five", ""),
+        ("http://shop.test/item?id=5", FORMULA_ANCHOR, ""),
         ("http://shop.test/products/blue-widget-old", "shop", "")]),
     ("http://hostile.test/x", HOSTILE_TITLE, [
         ("http://shop.test/old/red", HOSTILE_ANCHOR, ""),

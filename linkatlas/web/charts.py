@@ -52,7 +52,7 @@ def svg(title: str, data: Sequence[tuple[str, int]]) -> str:
     """A bar chart: one bar per (label, count), labelled, with its title for screen readers."""
     top = max((n for _, n in data), default=0) or 1
     plot_w, plot_h = _WIDTH - _LEFT - 8, _HEIGHT - _BOTTOM - _TOP
-    step = plot_w / max(len(data), 1)
+    step = min(plot_w / max(len(data), 1), 56)  # a lone month is a bar, not a wall
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {_HEIGHT}" '
              f'role="img" aria-label="{escape(title)}" font-family="sans-serif" '
              f'font-size="11"><title>{escape(title)}</title>'
