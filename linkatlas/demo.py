@@ -105,5 +105,8 @@ def run(data: Path, port: int, sample_port: int, say: Say, *, pages: int = 300) 
             url = base + "?" + urlencode(params)
             say(f"\n{number}. {what}:\n   {url}\n   curl -s '{url}'\n"
                 f"   → {_preview(folder, params)}")
+        # the token rides in the fragment: browsers never send it, so no log holds it
+        fragment = urlencode({"token": token, "target": "alpha.test", "mode": "subdomains"})
+        say(f"\nreport (opens authorised): {base}report#{fragment}")
         say(f"\nAPI and docs: {base}  {base}docs   (Ctrl-C stops)")
         serve(Settings(folder, ledger), "127.0.0.1", port, 1)

@@ -50,6 +50,11 @@ def _run_demo(data: Path, port: int, second_interrupt_after: float) -> str:
         assert all(registered_domain(host_of(row["url_from"])) !=
                    registered_domain(host_of(row["url_to"])) for row in rows), rows
         assert "from=broken_backlinks" in "".join(lines) and "curl -s" in "".join(lines)
+        report = next(line for line in lines if line.startswith("report (opens authorised): "))
+        link = report.split(": ", 1)[1].strip()
+        assert link.startswith(f"http://127.0.0.1:{port}/report#token={token}&target=")
+        with urllib.request.urlopen(link.split("#")[0], timeout=10) as response:
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     finally:
         process.send_signal(signal.SIGINT)
         time.sleep(0.2)

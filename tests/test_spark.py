@@ -89,6 +89,10 @@ def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
     expected_rows, expected_files, _ = _snapshot(on_duckdb)
     assert engine == "spark" and len(rows) > 30
     assert rows == expected_rows and files == expected_files
+    reclaim = "SELECT * FROM read_parquet(?) ORDER BY ALL"  # the report's facts (index/reclaim)
+    assert [duckdb.sql(reclaim, params=[str(d / "current" / "reclaim.parquet")]).fetchall()
+            for d in (on_spark, on_duckdb)] == [duckdb.sql(reclaim, params=[str(
+                on_duckdb / "current" / "reclaim.parquet")]).fetchall()] * 2
     for part in ("counts", "records", "skipped"):
         assert got[part] == expected[part], part
     # Spark extracted every archive itself, into the same cache layout.
