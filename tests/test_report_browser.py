@@ -140,6 +140,7 @@ def test_dead_urls_view_expand_sort_toggle_edit_and_export(browser: Any, server:
     _until(page, f"{first} == '{by_backlinks[0]['backlinks']}'")
 
     # edit a suggestion; a javascript: one is never a link and never exported
+    _until(page, "document.getElementById('dead-table').dataset.suggested === 'true'")
     inputs = page.locator("#dead-table input.suggestion")
     suggested = [inputs.nth(i).input_value() for i in range(inputs.count())]
     urls = [t["url_to"] for t in by_backlinks]

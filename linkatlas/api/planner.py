@@ -15,7 +15,7 @@ from ..columns import Kind
 from ..errors import QueryError
 from ..snapshot import Snapshot
 from .tables import BACKLINKS, TABLES, TARGETS, Table
-from .targets import best_per_domain, grouped_sql
+from .targets import anchors_cte, best_per_domain, grouped_ctes
 
 __all__ = ["MAX_LIMIT", "OUTPUTS", "Plan", "Request", "parse_request", "plan"]
 
@@ -160,11 +160,8 @@ def plan(request: Request, snapshot: Snapshot) -> Plan:
     params: list[object] = [snapshot.files_for(low, high), low, high]
     scan = ["url_to_key >= ?", "url_to_key < ?"]
     if request.table == TARGETS.name:
-        keep = best_per_domain("url_from_domain") if request.one_per_domain else ""
-        rows = f"SELECT * FROM read_parquet(?){_where(scan)} {keep}"
-        source = f"FROM ({grouped_sql(rows, _needed(request))})"
-        source += _where(_clauses([request.where_sql, request.having_sql], params))
-    elif request.one_per_domain:
+        return _targets_plan(request, params, scan)
+    if request.one_per_domain:
         # where first, then the best link per domain and target, then having (docs/report.md)
         rows = (f"SELECT * FROM read_parquet(?)"
                 f"{_where(scan + _clauses([request.where_sql], params))} "
@@ -176,23 +173,60 @@ def plan(request: Request, snapshot: Snapshot) -> Plan:
     return _ordered(request, source, params)
 
 
-def _needed(request: Request) -> tuple[str, ...]:
-    """The grouped columns a request reads: selected, ordered by, or in a condition (whose
-    SQL names columns only as quoted identifiers from the column table)."""
-    names = [*request.select, *(name for name, _ in request.order_by),
-             *request.columns.tie_break]
+def _targets_plan(request: Request, params: list[object], scan: list[str]) -> Plan:
+    """broken_targets: the backlink rows grouped by url_to. The top anchors cost a second
+    grouping, so unless a condition or the order reads them, they are computed after the
+    sort and limit, for the returned targets only (bench/report.py)."""
+    keep = best_per_domain("url_from_domain") if request.one_per_domain else ""
+    rows = f"SELECT * FROM read_parquet(?){_where(scan)} {keep}"
     sql = " ".join(c[0] for c in (request.where_sql, request.having_sql) if c is not None)
-    names += [name for name in request.columns.by_name if f'"{name}"' in sql]
-    return tuple(dict.fromkeys(names))
+    filtered = {name for name in request.columns.by_name if f'"{name}"' in sql}
+    ordered = _order_keys(request)
+    early = "anchors_top" in filtered or "anchors_top" in (name for name, _ in ordered)
+    needed = tuple(dict.fromkeys([*request.select, *(n for n, _ in ordered), *filtered]))
+    ctes = grouped_ctes(rows, needed, early)
+    source = f"FROM targets{_where(_clauses([request.where_sql, request.having_sql], params))}"
+    if early or "anchors_top" not in request.select:
+        return _ordered(request, source, params, f"WITH {ctes} ")
+    order = _order_sql(ordered)
+    keys = tuple(n for n in dict.fromkeys([*request.select, *(n for n, _ in ordered)])
+                 if n != "anchors_top")
+    page = ("SELECT page.*, coalesce(a.anchors_top, '') AS anchors_top "
+            "FROM page LEFT JOIN anchors a USING (url_to)")
+    outer = (_json_object(request.select, request.columns) if request.output == "json"
+             else _quoted(request.select))
+    sql = (f"WITH {ctes}, page AS MATERIALIZED (SELECT {_quoted(keys)} {source} "
+           f"ORDER BY {order} LIMIT ? OFFSET ?), "
+           f"{anchors_cte('url_to IN (SELECT url_to FROM page)')} "
+           f"SELECT {outer} FROM ({page}) ORDER BY {order}")
+    return Plan(sql, [*params, request.limit, request.offset], request.select,
+                *_count(request, source, params, f"WITH {ctes} "))
 
 
-def _ordered(request: Request, source: str, params: list[object]) -> Plan:
-    table = request.columns
+def _order_keys(request: Request) -> list[tuple[str, bool]]:
+    """The requested keys, then the table's tie-breaks: a total order (stable paging)."""
     ordered = list(request.order_by)
     named = {name for name, _ in ordered}
-    ordered += [(name, False) for name in table.tie_break if name not in named]
-    order = ", ".join(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST'
-                      for name, desc in ordered)
+    return ordered + [(name, False) for name in request.columns.tie_break if name not in named]
+
+
+def _order_sql(ordered: list[tuple[str, bool]]) -> str:
+    return ", ".join(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST' for name, desc in ordered)
+
+
+def _count(request: Request, source: str, params: list[object], prefix: str
+           ) -> tuple[str, list[object]]:
+    """The count query and its values: the prefix's placeholders (the scan's three) come
+    before the count's own two."""
+    head = params[:3] if prefix else []
+    return (f"{prefix}SELECT least(?, greatest(count(*) - ?, 0)) {source}",
+            [*head, request.limit, request.offset, *params[len(head):]])
+
+
+def _ordered(request: Request, source: str, params: list[object], prefix: str = "") -> Plan:
+    table = request.columns
+    ordered = _order_keys(request)
+    order = _order_sql(ordered)
     if request.output != "json":
         sql = f"SELECT {_quoted(request.select)} {source} ORDER BY {order} LIMIT ? OFFSET ?"
     else:
@@ -202,9 +236,8 @@ def _ordered(request: Request, source: str, params: list[object]) -> Plan:
         keys = tuple(dict.fromkeys([*request.select, *(name for name, _ in ordered)]))
         kept = f"SELECT {_quoted(keys)} {source} ORDER BY {order} LIMIT ? OFFSET ?"
         sql = f"SELECT {_json_object(request.select, table)} FROM ({kept}) ORDER BY {order}"
-    count_sql = f"SELECT least(?, greatest(count(*) - ?, 0)) {source}"
-    return Plan(sql, [*params, request.limit, request.offset], request.select, count_sql,
-                [request.limit, request.offset, *params])
+    return Plan(prefix + sql, [*params, request.limit, request.offset], request.select,
+                *_count(request, source, params, prefix))
 
 
 def _quoted(names: tuple[str, ...]) -> str:

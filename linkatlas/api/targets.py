@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..columns import TIE_BREAK as BACKLINK_TIE_BREAK
 
-__all__ = ["AGGREGATES", "best_per_domain", "grouped_sql"]
+__all__ = ["AGGREGATES", "anchors_cte", "best_per_domain", "grouped_ctes"]
 
 # Each column of a grouped row, as an aggregate over the backlink rows of one url_to.
 AGGREGATES: dict[str, str] = {
@@ -36,22 +36,28 @@ def best_per_domain(partition: str) -> str:
             f"ORDER BY ahrefs_rank DESC, {order}) = 1")
 
 
-def grouped_sql(rows: str, needed: tuple[str, ...]) -> str:
-    """A query with one row per url_to holding the `needed` columns, over the subquery
-    `rows` (backlink rows). Only what is needed is aggregated: the top anchors cost a
-    second grouping."""
-    fields = [f'{AGGREGATES[name]} AS "{name}"' for name in needed if name in AGGREGATES]
-    sql = (f"WITH backlink_rows AS ({rows}), "
-           f"grouped AS (SELECT {', '.join(fields)} FROM backlink_rows GROUP BY url_to)")
-    if "anchors_top" not in needed:
-        return sql + " SELECT * FROM grouped"
-    return sql + f""", anchor_counts AS (
-            SELECT url_to, anchor, count(*) AS n FROM backlink_rows WHERE anchor <> ''
-            GROUP BY url_to, anchor
-            QUALIFY row_number() OVER (PARTITION BY url_to ORDER BY n DESC, anchor)
-                    <= {_TOP_ANCHORS}),
-        anchors AS (
+def anchors_cte(restrict: str = "") -> str:
+    """`anchors`: the top anchors of each url_to of `backlink_rows` (optionally only those
+    matching `restrict`, an SQL condition)."""
+    where = f" AND {restrict}" if restrict else ""
+    return f"""anchors AS (
             SELECT url_to, string_agg(anchor, ' | ' ORDER BY n DESC, anchor) AS anchors_top
-            FROM anchor_counts GROUP BY url_to)
-        SELECT g.*, coalesce(a.anchors_top, '') AS anchors_top
-        FROM grouped g LEFT JOIN anchors a USING (url_to)"""
+            FROM (SELECT url_to, anchor, count(*) AS n FROM backlink_rows
+                  WHERE anchor <> ''{where} GROUP BY url_to, anchor
+                  QUALIFY row_number() OVER (PARTITION BY url_to ORDER BY n DESC, anchor)
+                          <= {_TOP_ANCHORS})
+            GROUP BY url_to)"""
+
+
+def grouped_ctes(rows: str, needed: tuple[str, ...], anchors: bool) -> str:
+    """CTEs ending in `targets`: one row per url_to of the subquery `rows` (backlink rows)
+    with the `needed` aggregates, and `anchors_top` when `anchors`. Only what is needed is
+    computed: the top anchors cost a second grouping."""
+    fields = [f'{AGGREGATES[name]} AS "{name}"' for name in needed if name in AGGREGATES]
+    ctes = (f"backlink_rows AS MATERIALIZED ({rows}), "
+            f"grouped AS (SELECT {', '.join(fields)} FROM backlink_rows GROUP BY url_to)")
+    if not anchors:
+        return ctes + ", targets AS (SELECT * FROM grouped)"
+    return ctes + f""", {anchors_cte()}, targets AS (
+            SELECT g.*, coalesce(a.anchors_top, '') AS anchors_top
+            FROM grouped g LEFT JOIN anchors a USING (url_to))"""

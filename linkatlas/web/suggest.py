@@ -47,31 +47,48 @@ def _first_segment(url: str) -> str:
     return _path(url).split("?", 1)[0].strip("/").split("/", 1)[0]
 
 
-def _score(dead: frozenset[str], first: str, url: str, title: str) -> float:
-    path = tokens(_path(url))
-    union = dead | path
-    score = 0.6 * (len(dead & path) / len(union) if union else 0.0)
-    score += 0.4 * (len(dead & tokens(title)) / len(dead) if dead else 0.0)
-    return score + (0.1 if first and first == _first_segment(url) else 0.0)
+@dataclass(frozen=True)
+class _Page:
+    url: str
+    path: frozenset[str]
+    title: frozenset[str]
+    first: str
 
 
-def suggest(dead_url: str, facts: Facts, dead: frozenset[str] = frozenset()) -> str:
-    """The suggested live URL for dead_url ("" when the host has no live page)."""
+def _page(url: str, title: str) -> _Page:
+    return _Page(url, tokens(_path(url)), tokens(title), _first_segment(url))
+
+
+def _score(dead: frozenset[str], first: str, page: _Page) -> float:
+    union = dead | page.path
+    score = 0.6 * (len(dead & page.path) / len(union) if union else 0.0)
+    score += 0.4 * (len(dead & page.title) / len(dead) if dead else 0.0)
+    return score + (0.1 if first and first == page.first else 0.0)
+
+
+def _closest(dead_url: str, pages: list[_Page]) -> str:
+    wanted, first = tokens(_path(dead_url)), _first_segment(dead_url)
+    scored = [(round(_score(wanted, first, page), 9), page.url) for page in pages]
+    best = min(scored, key=lambda item: (-item[0], len(item[1]), item[1]))
+    if best[0] > 0:
+        return best[1]
+    home = [url for url in (page.url for page in pages) if _path(url) == "/"]
+    return min(home, key=lambda url: (len(url), url)) if home else best[1]
+
+
+def suggest(dead_url: str, facts: Facts, dead: frozenset[str] = frozenset(),
+            pages: Mapping[str, list[_Page]] | None = None) -> str:
+    """The suggested live URL for dead_url ("" when the host has no live page); `pages`:
+    the hosts' live pages already tokenised (suggest_all does it once per host)."""
     host = urls.host_of(dead_url).lower()
     location = facts.redirects.get(dead_url, "")
     if (location and urls.host_of(location).lower() == host and location != dead_url
             and location not in dead):
         return location
-    pages = [(url, title) for url, title in facts.live.get(host, []) if url not in dead]
-    if not pages:
-        return ""
-    wanted, first = tokens(_path(dead_url)), _first_segment(dead_url)
-    best = min(pages, key=lambda page: (-round(_score(wanted, first, *page), 9), len(page[0]),
-                                        page[0]))
-    if _score(wanted, first, *best) > 0:
-        return best[0]
-    home = [url for url, _ in pages if _path(url) == "/"]
-    return min(home, key=len) if home else best[0]
+    if pages is None:
+        pages = {host: [_page(url, title) for url, title in facts.live.get(host, [])]}
+    live = [page for page in pages.get(host, []) if page.url not in dead]
+    return _closest(dead_url, live) if live else ""
 
 
 def load_facts(snapshot_path: Path, hosts: Iterable[str], con: duckdb.DuckDBPyConnection
@@ -97,4 +114,6 @@ def load_facts(snapshot_path: Path, hosts: Iterable[str], con: duckdb.DuckDBPyCo
 
 def suggest_all(dead_urls: list[str], facts: Facts) -> dict[str, str]:
     dead = frozenset(dead_urls) | frozenset(facts.redirects)
-    return {url: suggest(url, facts, dead) for url in dead_urls}
+    pages = {host: [_page(url, title) for url, title in live]
+             for host, live in facts.live.items()}
+    return {url: suggest(url, facts, dead, pages) for url in dead_urls}

@@ -201,10 +201,15 @@
     const body = await api({ from: 'broken_targets', ...common(),
       order_by: orderText(view.order), limit: PAGE, offset: view.offset });
     view.rows = body.targets;
-    await loadSuggestions(view.rows);
-    renderDead();
+    renderDead(); // first paint; the suggestions fill in when they come
     status(view.rows.length ? `Dead URLs ${view.offset + 1}–${view.offset + view.rows.length}` :
       'No broken backlinks for this target.');
+    await loadSuggestions(view.rows);
+    for (const input of document.querySelectorAll('#dead-table input.suggestion')) {
+      const url = input.dataset.url;
+      if (!state.edited.has(url) && !input.value) input.value = state.suggestions.get(url) || '';
+    }
+    $('dead-table').dataset.suggested = 'true';
   }
 
   async function loadSuggestions(rows) {
@@ -230,12 +235,14 @@
     }, { before: ['Expand'], after: ['suggestion'] });
     const tbody = table.tBodies[0];
     tbody.replaceChildren();
+    table.dataset.suggested = 'false';
     view.rows.forEach((row, index) => {
       const toggle = el('button', { type: 'button', class: 'expand', 'aria-expanded': 'false',
         'aria-label': 'Show backlinks of dead URL ' + (view.offset + index + 1) }, '+');
       const input = el('input', { type: 'url', class: 'suggestion', spellcheck: 'false',
         'aria-label': 'Suggested redirect for dead URL ' + (view.offset + index + 1) });
       input.value = state.suggestions.get(row.url_to) || '';
+      input.dataset.url = row.url_to;
       input.addEventListener('change', () => {
         state.suggestions.set(row.url_to, input.value.trim());
         state.edited.add(row.url_to);
@@ -421,8 +428,8 @@
     // subscription_info is free: a bad or empty token is told before anything is billed
     const info = await api({ from: 'subscription_info' });
     $('report').hidden = false;
-    charts();
     await select(state.view);
+    charts(); // after the first rows: they would compete with them for the server
     status($('status').textContent + ` · ${info.info.rows_left} rows left on this token.`);
   }
 
@@ -446,7 +453,7 @@
       state.onePerDomain = $('one-per-domain').checked;
       state.dead.offset = 0;
       state.backlinks.offset = 0;
-      run(async () => { charts(); await select(state.view); });
+      run(async () => { await select(state.view); charts(); });
     });
     $('tab-dead').addEventListener('click', () => run(() => select('dead')));
     $('tab-backlinks').addEventListener('click', () => run(() => select('backlinks')));
