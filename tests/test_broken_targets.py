@@ -195,3 +195,20 @@ def test_docs_describe_the_table_and_the_parameter(client: Client) -> None:
     section = docs[docs.index('id=broken_targets'):]
     assert all(f"<code>{c.name}</code>" in section for c in target_columns.COLUMNS)
     assert "<code>one_per_domain</code>" in docs and "1 + 1 × rows" in section
+    assert "id=report" in docs and "mod_rewrite" in docs and "/report/chart.svg" in docs
+
+
+def test_count_query_agrees_with_the_rows(data: Path) -> None:
+    """The count the API bills a large answer by (api/app.py) is the number of rows."""
+    from linkatlas.api.planner import parse_request, plan
+    from linkatlas.api.query import open_reader
+    from linkatlas.snapshot import current
+
+    con = open_reader()
+    for params in ({}, {"where": ["backlinks>1"]}, {"having": ['anchors_top<>""'],
+                                                     "where": ["http_code=404"]}):
+        request = parse_request({"target": ["shop.test"], "mode": ["domain"],
+                                 "select": ["url_to,anchors_top"], **params}, "broken_targets")
+        compiled = plan(request, current(data))
+        rows = con.execute(compiled.sql, compiled.params).fetchall()
+        assert con.execute(compiled.count_sql, compiled.count_params).fetchone() == (len(rows),)

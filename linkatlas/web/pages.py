@@ -84,6 +84,31 @@ grouped rows and accept every column. JSON and PHP answer <code>{{"targets": [..
 {_column_rows(target_columns.COLUMNS)}</table>"""
 
 
+def _report_section() -> str:
+    """The report page (docs/report.md)."""
+    return """<h2 id=report>Report (<a href="/report">/report</a>)</h2>
+<p>A page for site owners: open <code>/report#token=…&amp;target=…&amp;mode=…</code> (the token
+rides in the URL fragment, which browsers never send to a server; the page sends it only as the
+<code>token</code> of its API requests). Every figure comes from ordinary, billed requests:
+<code>broken_targets</code> for the <b>dead URLs</b> view (sorted by referring domains, then best
+DR; a row expands to its backlinks), <code>broken_backlinks</code> for the <b>backlinks</b> view
+(27 columns, sortable, with filters compiled to <code>where</code>/<code>having</code> and the
+equivalent request shown), and <code>one_per_domain=1</code> behind its toggle. Charts (broken
+backlinks by month of <code>broken_at</code>, referring domains by DR bucket) are SVG drawn by the
+server: <code>/report/chart.svg?chart=months|dr&amp;token&amp;target&amp;mode</code>, billed
+<code>1 + 1</code> per bar.</p>
+<p><b>Reclaim</b>: each dead URL gets a suggested live URL on its host — where the index saw it
+redirect before it died, else the closest live page by path tokens (0.6 × Jaccard) and title
+(0.4 × share of the URL's tokens in the title), else the home page
+(<code>POST /report/suggestions</code>, billed <code>1 + 1</code> per URL). Suggestions are
+editable; the redirect map exports as CSV, an nginx <code>map</code> and Apache mod_rewrite rules
+with exact-URL semantics (host, path and query string; never Apache's prefix-matching
+<code>Redirect</code>); URLs holding quotes, spaces, braces, semicolons, <code>$</code> or
+controls are left out. CSV exports of a view are UTF-8 with a byte order mark, with formula-like
+cells neutralised. The page runs no inline script (strict Content-Security-Policy) and shows
+other people's text only as text.</p>"""
+
+
 def docs(target: str = "example.com", token: str = "YOUR_TOKEN") -> str:
     """The API reference: parameters, columns with where/having, conditions, examples."""
     params = "".join(f"<tr><td><code>{n}</code></td><td>{r}</td><td><code>{escape(d)}</code>"
@@ -103,6 +128,7 @@ Errors answer HTTP 200 with <code>{{"error": "…"}}</code> and <code>X-Status: 
 <h2>Columns</h2><p>W/H: usable in <code>where</code> / <code>having</code>.</p>
 <table><tr><th>column</th><th>type</th><th>W</th><th>H</th><th>meaning</th></tr>{columns}</table>
 {_targets_section()}
+{_report_section()}
 <h2>Conditions</h2><pre>expr    := column OP literal
          | subdomain(column,"host") | substring(column,"text") | word(column,"text")
          | or(expr,expr,...) | and(expr,...) | not(expr)
