@@ -308,3 +308,30 @@ def test_nothing_is_fetched_from_elsewhere(browser: Any, server: dict[str, Any])
     assert others == []
     assert all(not re.search(r"token=", u) or u.startswith(server["base"] + "/") for u in requested)
     page.close()
+
+
+def test_pages_of_dead_urls_and_a_map_of_all_of_them(browser: Any, tmp_path: Path) -> None:
+    from linkatlas.sample.report import write_big_site
+
+    write_big_site(tmp_path / "data", backlinks=600, dead=150, live=300)
+    with running(tmp_path / "data", f"sqlite:///{tmp_path}/ledger.sqlite") as (base, app):
+        token = app.state.api.ledger.create("big", 1_000_000)  # type: ignore[attr-defined]
+        big = {"base": base, "token": token}
+        page = _page(browser, big, 1280)
+        page.goto(f"{base}/report#token={token}&target=big.test&mode=domain")
+        page.wait_for_selector("#dead-table tbody tr.dead")
+        first = _dead_rows(page)
+        page.click("#dead-next")
+        _until(page, "document.getElementById('dead-page').textContent == 'page 2'")
+        _until(page, "document.querySelectorAll('#dead-table tbody tr.dead').length == 50")
+        every = httpx.get(f"{base}/?" + urlencode({
+            "token": token, "from": "broken_targets", "target": "big.test", "mode": "domain",
+            "limit": "1000"})).json()["targets"]
+        assert [r[0] for r in first + _dead_rows(page)] == [t["url_to"] for t in every]
+        urls = [t["url_to"] for t in every]
+        suggested = httpx.post(f"{base}/report/suggestions", json={
+            "token": token, "urls": urls}).json()["suggestions"]
+        text = _download(page, "#export-map-nginx")
+        assert text == render("nginx", [(u, suggested[u]) for u in urls if suggested[u]])
+        assert "150 redirects" in text
+        page.close()

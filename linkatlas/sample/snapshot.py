@@ -52,7 +52,8 @@ def write_synthetic(data: Path, rows: int, domains: int, seed: int = 0) -> snaps
                [404, 410, 500, 0][1 + (h % 4)::INT]::BIGINT AS http_code,
                CASE WHEN h % 4 = 3 THEN 'dns' ELSE '' END AS error,
                'test,d' || d || CASE WHEN www THEN ',www' ELSE '' END || ')' || path
-                   AS url_to_key
+                   AS url_to_key,
+               'linker.test' AS url_from_domain
         FROM shaped
         ORDER BY url_to_key, url_from""", staging)
     finally:

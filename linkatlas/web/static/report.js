@@ -5,7 +5,8 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const PAGE = 50;
+  const PAGE = 50; // backlinks per page
+  const DEAD_PAGE = 100; // dead URLs per page
   const DEAD_ORDER = [['refdomains', true], ['domain_rating_max', true]];
   const DETAIL = 'url_from,title,domain_rating,ahrefs_rank,anchor,alt,text_pre,text_post,' +
     'link_type,nofollow,first_seen';
@@ -199,7 +200,7 @@
     const view = state.dead;
     status('Loading dead URLs…');
     const body = await api({ from: 'broken_targets', ...common(),
-      order_by: orderText(view.order), limit: PAGE, offset: view.offset });
+      order_by: orderText(view.order), limit: DEAD_PAGE, offset: view.offset });
     view.rows = body.targets;
     renderDead(); // first paint; the suggestions fill in when they come
     status(view.rows.length ? `Dead URLs ${view.offset + 1}–${view.offset + view.rows.length}` :
@@ -214,15 +215,28 @@
 
   async function loadSuggestions(rows) {
     const missing = rows.filter((row) => !state.suggestions.has(row.url_to)).map((row) => row.url_to);
-    if (!missing.length) return;
-    const response = await fetch('/report/suggestions', {
-      method: 'POST', cache: 'no-store', credentials: 'omit',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token: state.token, urls: missing }),
-    }).catch(() => null);
-    if (!response || !response.ok) return; // suggestions are a help, not the report
-    const body = await response.json().catch(() => ({}));
-    for (const url of missing) state.suggestions.set(url, (body.suggestions || {})[url] || '');
+    for (let start = 0; start < missing.length; start += 1000) { // the endpoint's limit
+      const urls = missing.slice(start, start + 1000);
+      const response = await fetch('/report/suggestions', {
+        method: 'POST', cache: 'no-store', credentials: 'omit',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token: state.token, urls }),
+      }).catch(() => null);
+      if (!response || !response.ok) return; // suggestions are a help, not the report
+      const body = await response.json().catch(() => ({}));
+      if (body.error !== undefined) throw new ApiError(explain(String(body.error)));
+      for (const url of urls) state.suggestions.set(url, (body.suggestions || {})[url] || '');
+    }
+  }
+
+  // Every dead URL of the target (the map is for the whole site, not the page on screen).
+  async function allDead() {
+    const view = state.dead;
+    if (view.offset === 0 && view.rows.length < DEAD_PAGE) return view.rows;
+    status('Loading every dead URL…');
+    const body = await api({ from: 'broken_targets', ...common(), select: 'url_to',
+      order_by: orderText(view.order), limit: 5000000 });
+    return body.targets;
   }
 
   function renderDead() {
@@ -259,8 +273,8 @@
       toggle.addEventListener('click', () => run(() => expand(row, tr, toggle)));
     });
     $('dead-prev').disabled = view.offset === 0;
-    $('dead-next').disabled = view.rows.length < PAGE;
-    $('dead-page').textContent = `page ${Math.floor(view.offset / PAGE) + 1}`;
+    $('dead-next').disabled = view.rows.length < DEAD_PAGE;
+    $('dead-page').textContent = `page ${Math.floor(view.offset / DEAD_PAGE) + 1}`;
   }
 
   async function expand(row, tr, toggle) {
@@ -303,7 +317,9 @@
   // --- redirect map ------------------------------------------------------------------------
 
   async function exportMap(format) {
-    const pairs = state.dead.rows.map((row) => [row.url_to, state.suggestions.get(row.url_to) || ''])
+    const rows = await allDead();
+    await loadSuggestions(rows);
+    const pairs = rows.map((row) => [row.url_to, state.suggestions.get(row.url_to) || ''])
       .filter(([, to]) => to);
     const response = await fetch('/report/redirects?format=' + format, {
       method: 'POST', cache: 'no-store', credentials: 'omit',
@@ -314,7 +330,7 @@
     const names = { csv: '.csv', nginx: '.nginx.conf', apache: '.apache.conf' };
     download(fileStem() + '-redirects' + names[format], body,
       format === 'csv' ? 'text/csv;charset=utf-8' : 'text/plain;charset=utf-8');
-    status(`Redirect map (${format}) exported: ${pairs.length} redirects.`);
+    status(`Redirect map (${format}) exported: ${pairs.length} redirects for ${rows.length} dead URLs.`);
   }
 
   // --- backlinks ---------------------------------------------------------------------------
@@ -466,7 +482,8 @@
       });
     }
     const page = (view, step, load) => () => {
-      state[view].offset = Math.max(0, state[view].offset + step * PAGE);
+      const size = view === 'dead' ? DEAD_PAGE : PAGE;
+      state[view].offset = Math.max(0, state[view].offset + step * size);
       run(load);
     };
     $('dead-prev').addEventListener('click', page('dead', -1, loadDead));
