@@ -168,7 +168,7 @@
       const key = order.find(([column]) => column === name);
       const th = el('th', { scope: 'col', 'aria-sort': key ? (key[1] ? 'descending' : 'ascending') : 'none' });
       const button = el('button', { type: 'button', class: 'sort', 'data-column': name },
-        LABELS[name] || name, el('span', { 'aria-hidden': 'true' }, key === order[0] ? (key[1] ? ' ▼' : ' ▲') : ''));
+        (extra.raw ? name : LABELS[name]) || name, el('span', { 'aria-hidden': 'true' }, key === order[0] ? (key[1] ? ' ▼' : ' ▲') : ''));
       button.addEventListener('click', () => onSort(name));
       th.append(button);
       row.append(th);
@@ -383,7 +383,7 @@
       view.order = nextOrder(view.order, name);
       view.offset = 0;
       run(loadBacklinks);
-    }, { before: [], after: [] });
+    }, { before: [], after: [], raw: true }); // the API's 27 column names
     const tbody = table.tBodies[0];
     tbody.replaceChildren();
     for (const row of view.rows) {
