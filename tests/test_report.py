@@ -15,7 +15,7 @@ from linkatlas.web.report import CSP
 from linkatlas.web.suggest import Facts, suggest
 
 from .report_web import report_index
-from .test_targets import Client, _domain
+from .test_broken_targets import Client, _domain
 
 
 @pytest.fixture(scope="module")
