@@ -212,3 +212,9 @@ def test_count_query_agrees_with_the_rows(data: Path) -> None:
         compiled = plan(request, current(data))
         rows = con.execute(compiled.sql, compiled.params).fetchall()
         assert con.execute(compiled.count_sql, compiled.count_params).fetchone() == (len(rows),)
+
+
+def test_url_redirect_is_served_when_selected(client: Client) -> None:
+    rows = client.rows("broken_targets", select="url_to,url_redirect")
+    assert rows and all(set(row) == {"url_to", "url_redirect"} for row in rows)
+    assert "url_redirect" not in client.rows("broken_targets")[0]  # ext: only when named

@@ -1,8 +1,8 @@
 """The snapshot's `reclaim.parquet`: the facts the report needs to suggest where a dead URL
 should redirect (docs/report.md "Reclaim"), which the serve table does not hold.
 
-- `redirect` rows: a broken target the index saw redirect *before* its current broken streak
-  began, with the latest such location;
+- `redirect` rows: a broken target the index saw redirect (in an archive or the checker's log)
+  *before* its current broken streak began, with the latest such location;
 - `live` rows: pages of a host that has broken targets whose latest capture was a good HTML
   page (and that are not broken targets or dead pages themselves), with their titles.
 
@@ -36,10 +36,10 @@ RECLAIM_SQL = f"""
         FROM live_pages p WHERE p.host IN (SELECT host FROM dead)
         UNION ALL
         SELECT 'redirect' AS kind, d.host, d.url, '' AS title,
-               max_by(r.url_to, r.time) AS location
-        FROM dead d JOIN links r
-          ON r.url_from = d.url AND r.link_type = 'redirect'
-         AND (d.broken_at IS NULL OR r.time < d.broken_at)
+               max_by(o.location, o.time) AS location
+        FROM dead d JOIN observations o
+          ON o.url = d.url AND o.http_code BETWEEN 300 AND 399 AND o.location <> ''
+         AND (d.broken_at IS NULL OR o.time < d.broken_at)
         GROUP BY d.host, d.url
         ORDER BY kind, host, url"""
 
