@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from linkatlas.errors import BuildError
-from linkatlas.index.ratings import pagerank, rate, to_scale
+from linkatlas.index.ratings import TIE, order, pagerank, rate, to_scale
 from linkatlas.urls import host_of, key_of, normalize, registered_domain
 
 D = 0.85
@@ -77,26 +77,49 @@ def test_star_inward_hub_is_100_leaves_are_0() -> None:
     ]
 
 
-def test_star_outward_leaves_tie_at_100() -> None:
+def test_star_outward_only_one_leaf_is_100() -> None:
     scores = pagerank([0, 0, 0], [1, 2, 3], 4, **EXACT)
     assert np.allclose(scores[1:], scores[1])
-    assert to_scale(scores, np.array([False, True, True, True])).tolist() == [0, 100, 100, 100]
+    # A full tie (score and support): the first by id (name) is the one 100, like rank 1.
+    assert to_scale(scores, np.array([False, True, True, True])).tolist() == [0, 100, 99, 99]
 
 
 def test_chain() -> None:
-    scores = pagerank([0, 1], [1, 2], 3, **EXACT)
-    # a = teleport + dangling share; b = a + d·a; c = a + d·b  (c's mass is the dangling share)
+    scores = pagerank([0, 1, 2], [1, 2, 3], 4, **EXACT)
+    # a = teleport + dangling share; b = a + d·a; c = a + d·b; e = a + d·c (e is dangling)
     assert scores[1] / scores[0] == pytest.approx(1 + D, rel=1e-6)
     assert scores[2] / scores[0] == pytest.approx(1 + D + D * D, rel=1e-6)
-    middle = round(100 * math.log(1 + D) / math.log(1 + D + D * D))  # 65.1 → 65
-    assert to_scale(scores, np.array([False, True, True])).tolist() == [0, middle, 100]
-    assert middle == 65
+    # The weakest linked node (b) is 1, the strongest (e) 100, c on the log scale between.
+    b, c, e = 1 + D, 1 + D + D * D, 1 + D + D * D + D**3
+    middle = round(1 + 99 * math.log(c / b) / math.log(e / b))  # 61.02 → 61
+    assert to_scale(scores, np.array([False, True, True, True])).tolist() == [0, 1, middle, 100]
+    assert middle == 61
 
 
-def test_cycle_is_uniform_and_all_100() -> None:
+def test_only_the_strongest_is_100() -> None:
+    # Scores that a floor-anchored log scale squeezed together near the top (the demo's
+    # domains): every one but the strongest must stay below 100, in score order.
+    scores = np.array([1.0, 50.0, 50.5, 51.0, 51.5, 52.0, 52.5])
+    scale = to_scale(scores, np.array([False, *[True] * 6]))
+    assert scale.tolist() == [0, 1, 21, 41, 61, 81, 100]
+
+
+def test_weak_referrer_is_above_0_when_others_are_lower() -> None:
+    # One weak referrer lifts a node only a little above the unlinked floor (1.0): it is the
+    # weakest linked node, so 1, and the scale above it is spread from there.
+    scores = np.array([1.0, 1.0001, 1.1, 9.0])
+    assert to_scale(scores, np.array([False, True, True, True])).tolist() == [0, 1, 5, 100]
+
+
+def test_ties_within_tolerance_share_a_rating() -> None:
+    scores = np.array([2.0, 2.0 * (1 + 1e-7), 5.0, 5.0 * (1 - 1e-7)])
+    assert to_scale(scores, np.ones(4, dtype=bool)).tolist() == [1, 1, 100, 99]
+
+
+def test_cycle_is_uniform_and_one_node_is_100() -> None:
     scores = pagerank([0, 1, 2, 3], [1, 2, 3, 0], 4)
     assert np.allclose(scores, 0.25)
-    assert to_scale(scores, np.ones(4, dtype=bool)).tolist() == [100] * 4
+    assert to_scale(scores, np.ones(4, dtype=bool)).tolist() == [100, 99, 99, 99]
 
 
 def test_duplicate_edges_count_once() -> None:
@@ -164,16 +187,23 @@ def test_matches_networkx(seed: int) -> None:
     assert np.allclose(scores, [expected[i] for i in range(40)], atol=1e-7)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_scale_is_monotone_and_bounded(seed: int) -> None:
+@pytest.mark.parametrize("seed", range(6))
+def test_scale_is_monotone_and_spread(seed: int) -> None:
     src, dst = _random_graph(seed)
     scores = pagerank(src, dst, 40)
-    inbound = np.isin(np.arange(40), dst[src != dst])
-    scale = to_scale(scores, inbound)
-    assert scale.max() == 100 and scale[scores.argmax()] == 100
+    pairs = {(a, b) for a, b in zip(src.tolist(), dst.tolist(), strict=True) if a != b}
+    support = np.bincount([b for _, b in pairs], minlength=40)
+    inbound = support > 0
+    scale = to_scale(scores, inbound, support)
+    assert scale[scores.argmax()] == 100 and (scale == 100).sum() == 1
+    # 100 only for the strongest (and any node tied with it within the tolerance).
+    assert (scores[scale == 100] >= scores.max() * (1 - TIE)).all()
     assert (scale[~inbound] == 0).all() and (scale[inbound] >= 1).all()
-    order = np.argsort(scores[inbound])
-    assert (np.diff(scale[inbound][order]) >= 0).all()
+    assert scale[inbound].min() == 1  # the weakest linked node is 1, not squeezed to 100
+    # Monotone along the rank order, which follows the scores beyond the tie tolerance.
+    ranked = order(scores, support)
+    assert (np.diff(scale[ranked]) <= 0).all()
+    assert (np.diff(scores[ranked]) <= scores[ranked][1:] * TIE).all()
 
 
 # The build stage ---------------------------------------------------------------------------
@@ -195,6 +225,7 @@ def test_rate_tables_cover_every_key_and_domain() -> None:
     assert _types(con, "url_rating") == {"key": "VARCHAR", "ahrefs_rank": "INTEGER"}
     assert _types(con, "domain_rating") == {
         "domain": "VARCHAR", "domain_rating": "INTEGER", "ahrefs_top": "INTEGER",
+        "imported": "BOOLEAN",
     }
     # The stage leaves nothing of its own behind.
     tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
@@ -219,9 +250,9 @@ def test_many_links_from_one_domain_count_once() -> None:
     con = _links([*many, ("http://small.test/", "http://two.test/")])
     rate(con)
     ratings = _domain_rating(con)
-    assert ratings["one.test"][0] == ratings["two.test"][0] == 100
+    # Equal domain scores: one.test's 50 referring pages put it ahead of two.test's one.
+    assert ratings["one.test"][0] == 100 and ratings["two.test"][0] == 99
     assert ratings["big.test"][0] == ratings["small.test"][0] == 0
-    # Equal scores, so ranks follow the domain names.
     assert [ratings[d][1] for d in ("one.test", "two.test", "big.test", "small.test")] == [
         1, 2, 3, 4,
     ]
@@ -251,5 +282,20 @@ def test_internal_links_count_for_pages_not_domains() -> None:
         ]
     )
     rate(con)
-    assert _url_rating(con) == {"test,site)/": 100, "test,site)/deep": 100}
+    assert _url_rating(con) == {"test,site)/": 100, "test,site)/deep": 99}
     assert _domain_rating(con) == {"site.test": (0, 1)}
+
+
+def test_support_separates_domains_tied_on_score() -> None:
+    # Five hubs every other domain links to: the same domain score (the demo's sample web).
+    # The one with more referring pages ranks first and alone is 100; the rest step down.
+    hubs = ["a.test", "b.test", "c.test", "d.test", "e.test"]
+    rows = [(f"http://{src}/p{i}", f"http://{dst}/")
+            for src in [*hubs, "f.test", "g.test"] for dst in hubs if src != dst
+            for i in range(1 + (dst == "c.test") + 2 * (dst == "e.test"))]
+    con = _links(rows)
+    rate(con)
+    ratings = _domain_rating(con)
+    assert [ratings[h] for h in ("e.test", "c.test")] == [(100, 1), (99, 2)]
+    assert {ratings[h] for h in ("a.test", "b.test", "d.test")} == {(98, 3), (98, 4), (98, 5)}
+    assert ratings["f.test"][0] == ratings["g.test"][0] == 0

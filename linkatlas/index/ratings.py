@@ -6,6 +6,8 @@ where the spec leaves room (duplicates, self-links, scale, rounding, ties).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -13,7 +15,7 @@ import scipy.sparse as sp
 
 from linkatlas.errors import BuildError
 
-__all__ = ["pagerank", "rate", "to_scale"]
+__all__ = ["TIE", "log_scale", "order", "pagerank", "rate", "to_scale"]
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -107,10 +109,10 @@ def _iterate(
 def _rank(
     src: np.ndarray, dst: np.ndarray, n: int, *, damping: float, tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PageRank scores and, per node, whether another node links to it."""
+    """PageRank scores and, per node, how many other nodes link to it."""
     matrix, dangling = _transition(src, dst, n)
     scores, _ = _iterate(matrix, dangling, damping=damping, tol=tol, max_iter=max_iter)
-    return scores, np.diff(matrix.indptr) > 0
+    return scores, np.diff(matrix.indptr)
 
 
 def pagerank(
@@ -131,26 +133,72 @@ def pagerank(
     return _rank(src, dst, n, damping=damping, tol=tol, max_iter=max_iter)[0]
 
 
-def to_scale(scores: np.ndarray, has_inbound: np.ndarray) -> np.ndarray:
-    """Map scores onto integers 0..100, logarithmically (docs/ratings.md has the formula).
+# Scores this close (relative) are one score: PageRank stops at an L1 change of 1e-6 in
+# float32, so exactly tied nodes (the leaves of a star) can differ in their last digits.
+TIE = 1e-5
 
-    The strongest node is 100, a node without inbound links is 0, any other node is 1..100.
+
+def log_scale(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Linked nodes' scores → 1..100: `low` is 1, `high` (and scores tied with it) 100."""
+    top = values >= high * (1.0 - TIE)
+    if not high * (1.0 - TIE) > low > 0:
+        return np.full(values.shape, 100, dtype=np.int32)
+    scaled = 1.0 + 99.0 * np.log(values / low) / np.log(high / low)
+    # Nearest integer, so float noise between equal scores cannot split a tie at a floor
+    # boundary; 100 is kept for the strongest, so every other node is 1..99.
+    rounded = np.clip(np.floor(scaled + 0.5), 1, 99).astype(np.int32)
+    rounded[top] = 100
+    return rounded
+
+
+def order(scores: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Node ids strongest first: by score, scores within TIE counting as equal, then by
+    support (more inbound links first), then by id (ids follow the names)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    by_score = np.argsort(-scores, kind="stable")
+    ranked = scores[by_score]
+    fresh = np.ones(ranked.size, dtype=bool)
+    fresh[1:] = ranked[1:] < ranked[:-1] * (1.0 - TIE)
+    group = np.empty(scores.size, dtype=np.int64)
+    group[by_score] = np.cumsum(fresh)
+    return np.lexsort((np.arange(scores.size), -np.asarray(support, dtype=np.float64), group))
+
+
+def to_scale(scores: np.ndarray, has_inbound: np.ndarray,
+             support: np.ndarray | None = None) -> np.ndarray:
+    """Map scores onto integers 0..100 (docs/ratings.md has the formula).
+
+    A node without inbound links is 0. The linked nodes span 1..100 on a log scale from the
+    weakest linked node (1) to the strongest (100). Only the first node of `order` is 100;
+    nodes tied on score are separated by their support (inbound link count), a point apart
+    where the next weaker score leaves room. The map is monotone along `order`.
     """
     scores = np.asarray(scores, dtype=np.float64)
     has_inbound = np.asarray(has_inbound, dtype=bool)
     out = np.zeros(scores.shape, dtype=np.int32)
     if not has_inbound.any():
         return out
-    low = scores.min()
-    high = scores.max()
-    if high > low > 0:
-        scaled = 100.0 * np.log(scores / low) / np.log(high / low)
-        # Nearest integer, so float noise between equal scores cannot split a tie at a
-        # floor boundary; at least 1, so 0 always means "no inbound dofollow link".
-        rounded = np.clip(np.floor(scaled + 0.5), 1, 100).astype(np.int32)
-    else:
-        rounded = np.full(scores.shape, 100, dtype=np.int32)
-    out[has_inbound] = rounded[has_inbound]
+    if support is None:
+        support = has_inbound.astype(np.int64)
+    ranked = order(scores, support)
+    ranked = ranked[has_inbound[ranked]]  # linked nodes, strongest first
+    values = scores[ranked]
+    base = log_scale(values, values.min(), values.max())
+    # Tie groups (equal base and equal score within TIE); within one, the k-th distinct
+    # support below the group's best is k points lower, never down to the next group's.
+    same = np.zeros(values.size, dtype=bool)
+    same[1:] = (values[1:] >= values[:-1] * (1.0 - TIE)) & (base[1:] == base[:-1])
+    group = np.cumsum(~same) - 1
+    starts = np.flatnonzero(~same)
+    strength = np.asarray(support, dtype=np.float64)[ranked]
+    step = np.zeros(values.size, dtype=bool)
+    step[1:] = same[1:] & (strength[1:] < strength[:-1])
+    steps = np.cumsum(step)
+    k = steps - steps[starts][group]
+    below = np.append(base[starts][1:], 0)[group]  # the next group's rating
+    rated = np.minimum(base, np.maximum(base - k, below + 1))
+    rated[1:] = np.minimum(rated[1:], 99)  # 100 is the strongest's alone
+    out[ranked] = rated
     return out
 
 
@@ -185,27 +233,49 @@ def _edges(
     return np.asarray(rows["src"], dtype=np.int32), np.asarray(rows["dst"], dtype=np.int32)
 
 
-def _scores(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str], distinct: bool
-) -> pa.Table:
-    """PageRank of one graph as an Arrow table (id, score, rating)."""
+def _scores(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str],
+            distinct: bool, support_sql: str | None = None) -> pa.Table:
+    """PageRank of one graph as an Arrow table (id, score, rating, top).
+
+    support_sql, when given, selects (id, support) to separate nodes tied on score (more
+    referring pages first); by default the in-degree does.
+    """
     n = _number(con, table, columns)
     src, dst = _edges(con, table, columns, distinct)
-    scores, inbound = _rank(src, dst, n, damping=0.85, tol=1e-6, max_iter=100)
+    scores, indegree = _rank(src, dst, n, damping=0.85, tol=1e-6, max_iter=100)
     del src, dst
+    support = indegree.astype(np.int64)
+    if support_sql is not None:
+        rows = con.execute(support_sql).fetchnumpy()
+        extra = np.zeros(n, dtype=np.int64)
+        extra[np.asarray(rows["id"], dtype=np.int64)] = np.asarray(rows["support"])
+        support = support * (1 << 32) + extra  # referring domains, then referring pages
+    top = np.empty(n, dtype=np.int32)
+    top[order(scores, support)] = np.arange(1, n + 1, dtype=np.int32)
     return pa.table(
         {
             "id": np.arange(n, dtype=np.int32),
             "score": scores,
-            "rating": to_scale(scores, inbound),
+            "rating": to_scale(scores, indegree > 0, support),
+            "top": top,
         }
     )
 
 
-def rate(con: duckdb.DuckDBPyConnection) -> None:
-    """Create url_rating(key, ahrefs_rank) and domain_rating(domain, domain_rating, ahrefs_top).
+# Pages of other domains that link to a domain: separates domains tied on domain score.
+_REFERRING_PAGES = """
+        SELECT d.id, count(DISTINCT g.key_from) AS support
+        FROM graph_links g JOIN _rating_domains d ON d.name = g.domain_to
+        WHERE g.domain_from <> g.domain_to GROUP BY d.id"""
 
-    Reads `graph_links(key_from, key_to, domain_from, domain_to)`, one row per dofollow link.
+
+def rate(con: duckdb.DuckDBPyConnection, ranks: Path | None = None) -> None:
+    """Create url_rating(key, ahrefs_rank) and domain_rating(domain, domain_rating,
+    ahrefs_top, imported).
+
+    Reads `graph_links(key_from, key_to, domain_from, domain_to)`, one row per dofollow link;
+    with `ranks` (an imported domain-ranks file, linkatlas.ranks), the domains it covers take
+    DR and rank from it (docs/ratings.md, "Imported ranks").
     """
     pages = _scores(con, "_rating_pages", ("key_from", "key_to"), distinct=False)
     con.register("_rating_page_scores", pages)
@@ -220,16 +290,21 @@ def rate(con: duckdb.DuckDBPyConnection) -> None:
     del pages
     # Domain graph: one edge per ordered pair of distinct domains (spec/COLUMNS.md); the
     # pair is deduplicated in SQL, A = B is dropped by the self-link rule.
-    domains = _scores(con, "_rating_domains", ("domain_from", "domain_to"), distinct=True)
+    domains = _scores(con, "_rating_domains", ("domain_from", "domain_to"), distinct=True,
+                      support_sql=_REFERRING_PAGES)
     con.register("_rating_domain_scores", domains)
     con.execute(
         """
         CREATE OR REPLACE TABLE domain_rating AS
         SELECT k.name AS domain, s.rating::INTEGER AS domain_rating,
-               row_number() OVER (ORDER BY s.score DESC, k.name)::INTEGER AS ahrefs_top
+               s.top::INTEGER AS ahrefs_top, false AS imported
         FROM _rating_domains k JOIN _rating_domain_scores s USING (id)
         """
     )
     con.unregister("_rating_domain_scores")
     con.execute("DROP TABLE _rating_pages")
     con.execute("DROP TABLE _rating_domains")
+    if ranks is not None and ranks.exists():
+        from .imported import merge
+
+        merge(con, ranks)
