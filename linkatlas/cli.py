@@ -399,6 +399,35 @@ def serve(
             lambda url: err.print(f"linkatlas API on {url} (docs: {url}docs)", highlight=False))
 
 
+ratings_app = typer.Typer(help="Import Common Crawl's domain ranks for Domain Rating and rank.",
+                          no_args_is_help=True)
+app.add_typer(ratings_app, name="ratings")
+
+
+@ratings_app.command("import")
+def ratings_import(source: Annotated[str, typer.Argument(
+        help="A …-domain-ranks.txt.gz of a Common Crawl web graph release: a file or an "
+             "http(s) URL.")]) -> None:
+    """Import domain ranks; later builds take DR and rank from them (docs/ratings.md)."""
+    from .ranks import import_ranks
+
+    with _errors(), _progress(False) as say:
+        done = import_ranks(data_dir(), source, lambda n: say(f"{n:,} lines read"))
+        out.print(f"imported {done.domains:,} domains from {done.lines:,} lines "
+                  f"({done.skipped:,} skipped) in {done.seconds:.1f} s → {done.path}",
+                  highlight=False)
+
+
+@ratings_app.command("remove")
+def ratings_remove() -> None:
+    """Forget imported ranks: builds rate every domain from the local link graph again."""
+    from .ranks import remove
+
+    with _errors():
+        out.print("removed the imported ranks" if remove(data_dir()) else
+                  "no imported ranks", highlight=False)
+
+
 tokens_app = typer.Typer(help="Create, list, top up and revoke API tokens.",
                          no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")

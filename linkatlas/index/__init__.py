@@ -88,6 +88,7 @@ class Inputs:
     visits: list[Path]
     links: list[Path]
     checks: list[Path]
+    ranks: Path | None = None  # imported domain ranks (linkatlas.ranks), when present
 
 
 def _import_stages() -> None:
@@ -113,8 +114,12 @@ def extract_inputs(data: Path, workers: int | None = None, runner: Runner | None
     folder = log_dir(data)
     checks = sorted(p for p in folder.glob("*.jsonl") if p.stat().st_size) if (
         folder.is_dir()) else []
+    from ..ranks import stored
+
+    ranks = stored(data)
     return Inputs(stats, sorted(p for e in entries for p in e.glob("visits-*.parquet")),
-                  sorted(p for e in entries for p in e.glob("links-*.parquet")), checks)
+                  sorted(p for e in entries for p in e.glob("links-*.parquet")), checks,
+                  ranks if ranks.is_file() else None)
 
 
 def load(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:
@@ -213,7 +218,7 @@ def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
 
     return [("load", lambda: load(con, inputs)),
             *[(name, lambda stage=stage: stage(con)) for name, stage in STAGES],
-            ("ratings", lambda: rate(con)),
+            ("ratings", lambda: rate(con, inputs.ranks)),
             ("serve", lambda: serve_table(con, staging)),
             ("reclaim", lambda: reclaim_table(con, staging))]
 
@@ -249,4 +254,6 @@ def _counts(one: Callable[[str], int], broken_backlinks: int) -> dict[str, int]:
         "internal_broken_links": one(
             "SELECT count(*) FROM live l JOIN targets t ON t.url = l.url_to AND t.broken "
             "JOIN pages p ON p.url = l.url_from WHERE p.domain = l.domain_to"),
+        "domains_rated_imported": one("SELECT count(*) FROM domain_rating WHERE imported"),
+        "domains_rated_local": one("SELECT count(*) FROM domain_rating WHERE NOT imported"),
     }

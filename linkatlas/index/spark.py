@@ -211,14 +211,15 @@ def graph(spark: SparkSession) -> None:
     _view(spark, "graph_links", GRAPH_SQL)
 
 
-def ratings(spark: SparkSession, con: duckdb.DuckDBPyConnection) -> None:
+def ratings(spark: SparkSession, con: duckdb.DuckDBPyConnection, ranks: Path | None = None
+            ) -> None:
     """The same PageRank as the DuckDB engine, on the driver, over the graph's edges."""
     from .ratings import rate
 
     con.register("graph_arrow", spark.table("graph_links").toArrow())
     con.execute("CREATE OR REPLACE TABLE graph_links AS SELECT * FROM graph_arrow")
     con.unregister("graph_arrow")
-    rate(con)
+    rate(con, ranks)
     for table in ("url_rating", "domain_rating"):
         spark.createDataFrame(con.sql(f"SELECT * FROM {table}").to_arrow_table()
                               ).createOrReplaceTempView(table)
@@ -269,7 +270,7 @@ def stages(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path,
         ("history", lambda: history(spark)),
         ("targets", lambda: targets(spark)),
         ("graph", lambda: graph(spark)),
-        ("ratings", lambda: ratings(spark, con)),
+        ("ratings", lambda: ratings(spark, con, inputs.ranks)),
         ("serve", lambda: serve(spark, con, staging)),
         ("reclaim", lambda: reclaim(spark, con, staging)),
     ]
