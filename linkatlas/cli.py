@@ -72,12 +72,37 @@ def _port(value: int, option: str) -> int:
 
 
 @app.command()
-def ingest(files: Annotated[list[Path], typer.Argument(help="WARC, ARC or WAT files, plain "
-                                                             "or gzip.")]) -> None:
+def ingest(files: Annotated[list[Path] | None, typer.Argument(
+               help="WARC, ARC or WAT files, plain or gzip.")] = None,
+           common_crawl: Annotated[str | None, typer.Option(
+               "--common-crawl", help="Download and import this Common Crawl crawl's files, "
+                                      "e.g. CC-MAIN-2025-47.")] = None,
+           kind: Annotated[str, typer.Option(help="wat or warc (with --common-crawl).")] = "wat",
+           first: Annotated[int | None, typer.Option("--files", help="Only the first N "
+                                                     "files of the crawl.")] = None,
+           sample: Annotated[int | None, typer.Option(help="N files drawn with --seed.")] = None,
+           seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+           base_url: Annotated[str, typer.Option("--base-url", help="Common Crawl's "
+                                                 "endpoint.")] = "https://data.commoncrawl.org/",
+           parallel: Annotated[int, typer.Option(help="Parallel downloads.")] = 2,
+           keep: Annotated[int, typer.Option(help="Downloaded files on disk at most, "
+                                             "beyond the imported ones.")] = 2,
+           ) -> None:
     """Import web archives (e.g. Common Crawl WARC/WAT files) into DIR/archives."""
     from .extract.ingest import ingest as run
 
+    if common_crawl is not None:
+        from .commoncrawl.cli import ingest_crawl
+
+        with _errors():
+            ingest_crawl(data_dir(), common_crawl, kind, first, sample, seed, base_url,
+                         parallel, keep, files or [], err, out)
+        return
     with _errors():
+        if not files:
+            from .errors import UsageError
+
+            raise UsageError("ingest: give archive files, or --common-crawl CRAWL")
         for item in run(data_dir(), files):
             state = "imported" if item.new else "already imported"
             out.print(f"{state}: {item.source} → {item.stored.name}", highlight=False)

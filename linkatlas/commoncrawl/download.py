@@ -114,7 +114,7 @@ def _fetch(url: str, part: Path, retry: Retry, on_bytes: Callable[[int], None]) 
                     out.truncate()
                     while True:
                         try:
-                            chunk = response.read(_CHUNK)
+                            chunk = response.read1(_CHUNK)
                         except (OSError, http.client.HTTPException) as exc:
                             raise _Transient(f"connection lost: {exc}") from None
                         if not chunk:
