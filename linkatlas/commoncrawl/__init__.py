@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LinkatlasError, UsageError
+from ..errors import ArchiveError, LinkatlasError, UsageError
 from .download import DownloadError, Missing, Retry, download, read_small
 
 __all__ = ["Options", "Progress", "Result", "choose", "run"]
@@ -164,7 +164,11 @@ def run(data: Path, options: Options, progress: Progress | None = None) -> Resul
         dest = downloads / _local_name(path)
         download(_base(options) + path, dest, retry=options.retry,
                  gzipped=path.endswith(".gz"), on_bytes=on_bytes)
-        ingest(data, [dest])
+        try:
+            ingest(data, [dest])
+        except ArchiveError:
+            dest.unlink(missing_ok=True)  # whole and verified, yet no archive: do not keep it
+            raise
         ledger.add(path)
         dest.unlink(missing_ok=True)
 
