@@ -13,6 +13,7 @@ docs/ratings.md says how the build uses the ranks, bench/ranks.py measures the i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -81,7 +82,8 @@ def _local_copy(source: str, folder: Path) -> tuple[Path, bool]:
     if source.startswith(("http://", "https://")):
         from ..commoncrawl.download import DownloadError, download
 
-        target = folder / ".download"
+        # Named by the URL, so an interrupted download resumes only into the same file.
+        target = folder / f".download-{hashlib.sha256(source.encode()).hexdigest()[:16]}"
         try:
             return download(source, target, gzipped=source.endswith(".gz")), True
         except DownloadError as exc:
