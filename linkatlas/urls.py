@@ -214,6 +214,12 @@ def registered_domain(host: str) -> str:
     return _PSL.privatesuffix(host) or host
 
 
+def is_public_suffix(name: str) -> bool:
+    """Whether name is a public suffix under the rules registered_domain follows: then any
+    `label.name` is its own registered domain."""
+    return bool(_PSL.is_public(name))
+
+
 def _successor(prefix: str) -> str:
     """The least string greater than every string that starts with prefix."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)

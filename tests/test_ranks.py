@@ -203,3 +203,14 @@ def test_spark_and_duckdb_agree_with_imported_ranks(
     rows, files, _ = _snapshot(on_spark)
     expected_rows, expected_files, _ = _snapshot(on_duckdb)
     assert rows == expected_rows and files == expected_files
+
+
+@pytest.mark.parametrize("name", [
+    "com.example", "com.example.www", "uk.co.example", "uk.co", "com.blogspot.foo", "ck.www",
+    "ck.foo", "ck.foo.bar", "jp.kawasaki.city", "jp.kawasaki.city.foo", "io.github.user",
+    "4.3.2.1", "2.1", "com", "test.alpha.blog", "br.com.site", "xn--p1ai.xn--80aswg"])
+def test_name_mapping_is_registered_domain(name: str) -> None:
+    from linkatlas.ranks import _domain
+    from linkatlas.urls import registered_domain
+
+    assert _domain(name) == registered_domain(".".join(reversed(name.split("."))))

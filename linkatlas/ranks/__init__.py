@@ -19,12 +19,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LinkatlasError, UsageError
-from ..urls import registered_domain
+from ..urls import is_public_suffix, registered_domain
 
 __all__ = ["Imported", "RanksError", "import_ranks", "remove", "stored"]
 
@@ -51,10 +52,26 @@ def stored(data: Path) -> Path:
     return data / "ranks" / "domain-ranks.parquet"
 
 
+@lru_cache(maxsize=1 << 16)
+def _suffix(name: str) -> bool:
+    return is_public_suffix(name)
+
+
 def _domain(name: str) -> str:
-    """`com.example.www` → the registered domain of `www.example.com`, as urls computes it."""
+    """`com.example.www` → the registered domain of `www.example.com`, as urls computes it.
+
+    Common Crawl's domain graph names registered domains, so most names are `label.SUFFIX`;
+    when SUFFIX is a public suffix, registered_domain returns the name unchanged (the label
+    is the one label above the suffix, or the whole is itself public and kept as it is), so
+    the per-name PSL walk is skipped for a cached check of the few thousand suffixes.
+    """
     host = ".".join(reversed(name.strip().lower().split(".")))
-    return registered_domain(host) if host and host.isascii() else ""
+    if not host or not host.isascii():
+        return ""
+    label, _, rest = host.partition(".")
+    if label and rest and _suffix(rest):
+        return host
+    return registered_domain(host)
 
 
 def _mapped(batch: object, schema: object) -> object:
