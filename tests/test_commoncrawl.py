@@ -134,3 +134,21 @@ def test_kill_9_mid_download_then_resume(server: CCServer, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert (paths[0], f"bytes={had}-") in server.requests  # resumed where it stopped
     assert _archives(data) == _direct(tmp_path, server, paths)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (Options(CRAWL, kind="wet"), "--kind: 'wet' is not wat or warc"),
+    (Options(CRAWL, files=2, sample=2), "--files and --sample: give one of them"),
+    (Options(CRAWL, files=0), "--files: must be at least 1, not 0"),
+    (Options("../../etc"), "--common-crawl: not a crawl name: '../../etc' (e.g. CC-MAIN-2025-47)"),
+    (Options(CRAWL, base_url="ftp://x/"), "--base-url: not an http(s) URL: 'ftp://x/'"),
+])
+def test_bad_options_are_one_line_before_any_request(
+        server: CCServer, tmp_path: Path, options: Options, message: str) -> None:
+    from dataclasses import replace
+
+    if options.base_url.startswith("https://data.commoncrawl.org"):
+        options = replace(options, base_url=server.base)
+    with pytest.raises(UsageError) as caught:
+        run(tmp_path, options)
+    assert str(caught.value) == message and not server.requests
