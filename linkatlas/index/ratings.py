@@ -161,7 +161,7 @@ def order(scores: np.ndarray, support: np.ndarray) -> np.ndarray:
     fresh[1:] = ranked[1:] < ranked[:-1] * (1.0 - TIE)
     group = np.empty(scores.size, dtype=np.int64)
     group[by_score] = np.cumsum(fresh)
-    return np.lexsort((np.arange(scores.size), -np.asarray(support, dtype=np.float64), group))
+    return np.lexsort((np.arange(scores.size), -np.asarray(support, dtype=np.int64), group))
 
 
 def to_scale(scores: np.ndarray, has_inbound: np.ndarray,
@@ -190,7 +190,7 @@ def to_scale(scores: np.ndarray, has_inbound: np.ndarray,
     same[1:] = (values[1:] >= values[:-1] * (1.0 - TIE)) & (base[1:] == base[:-1])
     group = np.cumsum(~same) - 1
     starts = np.flatnonzero(~same)
-    strength = np.asarray(support, dtype=np.float64)[ranked]
+    strength = np.asarray(support, dtype=np.int64)[ranked]
     step = np.zeros(values.size, dtype=bool)
     step[1:] = same[1:] & (strength[1:] < strength[:-1])
     steps = np.cumsum(step)
