@@ -144,6 +144,15 @@ def test_hostile_tokens(ledger: Ledger) -> None:
     assert info is not None and info.rows_left == 100 and len(ledger.list()) == 1
 
 
+def test_a_refund_undoes_one_debit_once(ledger: Ledger) -> None:
+    token = ledger.create("buyer", 100)
+    kept, undone = ledger.charge(token, 30), ledger.charge(token, 20)
+    assert ledger.refund(token, undone) and not ledger.refund(token, undone)  # only once
+    assert not ledger.refund(ledger.create("other", 5), kept)  # not that token's debit
+    assert ledger.info(token).rows_left == 70
+    assert [d.cost for d in ledger.journal(token)] == [30]  # the journal still sums up
+
+
 def test_charge_arithmetic_and_refusal(ledger: Ledger) -> None:
     token = ledger.create("buyer", 100)
     assert ledger.charge(token, 30) == Charge(True, 70, 30)
