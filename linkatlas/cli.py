@@ -479,10 +479,14 @@ def demo(
 
 
 def _write(chunks: Iterator[bytes], newline: bool) -> None:
-    """The API's bytes, and a newline after them for a terminal when asked."""
+    """The API's bytes, and a newline after them for a terminal when asked; on a terminal,
+    control characters from pages' text are shown escaped, never sent raw."""
+    from .api.formats import terminal_safe
+
     stream = sys.stdout.buffer
+    tty = sys.stdout.isatty()
     for chunk in chunks:
-        stream.write(chunk)
+        stream.write(terminal_safe(chunk) if tty else chunk)
     if newline:
         stream.write(b"\n")
     stream.flush()
