@@ -144,13 +144,25 @@ def redact_url(url: str) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-def _scrub(message: str, url: str) -> str:
-    """`message` (from a database driver) with the password of `url` taken out, if it is there."""
+def _password(url: str) -> str | None:
+    """The password in `url`, also when the URL cannot be parsed (then: what lies between the
+    first `:` after `://` and the last `@`)."""
     try:
         password = urlsplit(url).password
     except ValueError:
         password = None
-    for secret in {password, unquote(password)} if password else ():
+    if password is None:
+        head, sep, rest = url.partition("://")
+        password = rest.rpartition("@")[0].partition(":")[2] if sep else ""
+    return password or None
+
+
+def _scrub(message: str, url: str) -> str:
+    """`message` (from a database driver) with the password of `url` taken out, if it is there
+    (the driver may quote the whole URL, or any part of it, when it cannot parse it)."""
+    message = message.replace(url, redact_url(url))
+    password = _password(url)
+    for secret in sorted({password, unquote(password)}, key=len, reverse=True) if password else ():
         message = message.replace(secret, "***")
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
