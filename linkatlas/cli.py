@@ -5,6 +5,7 @@ one line on stderr and a non-zero exit."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -499,6 +500,10 @@ def main(argv: list[str] | None = None) -> None:
         command(args=argv, prog_name="linkatlas", standalone_mode=True)
     except OSError as exc:  # a full disk, a closed pipe: no traceback for those either
         _output_failed(exc)
+    except sqlite3.Error as exc:  # the crawl frontier or check log on a full or failing disk
+        err.print(f"error: {str(exc).splitlines()[0]} (is the disk of --data full?)",
+                  markup=False, highlight=False)
+        raise SystemExit(1) from None
 
 
 def _output_failed(exc: OSError) -> NoReturn:
