@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from starlette.requests import Request
 
@@ -59,10 +59,8 @@ async def read_body(request: Request) -> bytes:
 def _lower_priority() -> None:
     """Run this thread (and the threads it starts) below the event loop's CPU priority, so a
     server busy with queries still answers cheap requests at once (Linux: per thread)."""
-    try:
+    with suppress(OSError, AttributeError):  # not Linux, or not allowed: equal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), QUERY_NICE)
-    except (OSError, AttributeError):  # not Linux, or not allowed: equal priority
-        pass
 
 
 class Gate:
