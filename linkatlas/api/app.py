@@ -157,15 +157,10 @@ class Api:
         query, compiled = await run_in_threadpool(self._prepare, params, table)
         if info.rows_left < cost_of(query, 0):  # refused before any query runs
             raise self._refuse(token, info.rows_left)
-        try:
-            async with self.gate.slot(token):
-                answer = await asyncio.get_running_loop().run_in_executor(
-                    self.gate.executor, materialise, self.db, query, compiled,
-                    self.settings.query_timeout)
-        except QueryError as error:
-            if error.problem.startswith("too many"):
-                self.gate.refused(token)
-            raise
+        async with self.gate.slot(token):
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.gate.executor, materialise, self.db, query, compiled,
+                self.settings.query_timeout)
         try:
             charge = await run_in_threadpool(self.ledger.charge, token,
                                              cost_of(query, answer.rows))

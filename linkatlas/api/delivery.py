@@ -186,9 +186,12 @@ class SpooledResponse(Response):
                                                                   _CHUNK):
                         await send({"type": "http.response.body", "body": chunk,
                                     "more_body": True})
+                    # Every byte is with the connection now. Set before the closing message:
+                    # that message completes the response, which ends `receive` with a
+                    # disconnect that must not read as the client leaving.
+                    complete = True
                     await send({"type": "http.response.body", "body": b"",
                                 "more_body": False})
-                    complete = True
                     group.cancel_scope.cancel()
 
                 group.start_soon(stream)

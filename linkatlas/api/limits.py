@@ -5,7 +5,7 @@
 - Queries run on their own threads (`QUERY_THREADS` at most at once per process); a token
   runs at most `PER_TOKEN` of them at once and is refused beyond, so one caller cannot queue
   the server full. Cheap requests (subscription_info, /docs, /metrics) never wait for these.
-- Refusals (rows limit, too many at once) are rate limited per token: past `REFUSALS` within
+- Billing refusals (rows limit exceeded) are rate limited per token: past `REFUSALS` within
   `REFUSAL_WINDOW` seconds a token is answered at once, without a ledger read or a query.
 """
 
