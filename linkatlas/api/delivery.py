@@ -182,14 +182,17 @@ class SpooledResponse(Response):
                     nonlocal complete
                     await send({"type": "http.response.start", "status": self.status_code,
                                 "headers": self.raw_headers})
+                    sent = 0
                     while chunk := await anyio.to_thread.run_sync(self.answer.body.read,
                                                                   _CHUNK):
                         await send({"type": "http.response.body", "body": chunk,
                                     "more_body": True})
-                    # Every byte is with the connection now. Set before the closing message:
-                    # that message completes the response, which ends `receive` with a
-                    # disconnect that must not read as the client leaving.
-                    complete = True
+                        sent += len(chunk)
+                        # Complete as soon as the last byte is with the connection: a client
+                        # that has read all Content-Length bytes may close at once, and the
+                        # closing message below ends `receive` with a disconnect too.
+                        complete = sent == self.answer.size
+                    complete = sent == self.answer.size
                     await send({"type": "http.response.body", "body": b"",
                                 "more_body": False})
                     group.cancel_scope.cancel()
