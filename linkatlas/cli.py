@@ -5,6 +5,7 @@ one line on stderr and a non-zero exit."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -533,10 +534,14 @@ def demo(
 
 
 def _write(chunks: Iterator[bytes], newline: bool) -> None:
-    """The API's bytes, and a newline after them for a terminal when asked."""
+    """The API's bytes, and a newline after them for a terminal when asked; on a terminal,
+    control characters from pages' text are shown escaped, never sent raw."""
+    from .api.formats import terminal_safe
+
     stream = sys.stdout.buffer
+    tty = sys.stdout.isatty()
     for chunk in chunks:
-        stream.write(chunk)
+        stream.write(terminal_safe(chunk) if tty else chunk)
     if newline:
         stream.write(b"\n")
     stream.flush()
@@ -549,6 +554,10 @@ def main(argv: list[str] | None = None) -> None:
         command(args=argv, prog_name="linkatlas", standalone_mode=True)
     except OSError as exc:  # a full disk, a closed pipe: no traceback for those either
         _output_failed(exc)
+    except sqlite3.Error as exc:  # the crawl frontier or check log on a full or failing disk
+        err.print(f"error: {str(exc).splitlines()[0]} (is the disk of --data full?)",
+                  markup=False, highlight=False)
+        raise SystemExit(1) from None
 
 
 def _output_failed(exc: OSError) -> NoReturn:

@@ -18,7 +18,8 @@ from typing import Any
 
 from .errors import SnapshotError
 
-__all__ = ["Snapshot", "current", "new_id", "prune", "publish", "write_table"]
+__all__ = ["Snapshot", "current", "new_id", "prune", "publish", "remove_staging", "sync_tree",
+           "write_table"]
 
 TABLE = "broken_backlinks"
 MANIFEST = "manifest.json"
@@ -88,14 +89,48 @@ def publish(data: Path, staging: Path, manifest: dict[str, Any]) -> Snapshot:
         target = base / f"{snapshot_id}-{counter:03d}"
     manifest = {**manifest, "id": target.name}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    # Durable before visible: a power loss after `current` switched must not find torn files.
+    sync_tree(staging)
     os.replace(staging, target)
+    _sync_dir(base)
     link = data / "current"
     temp = data / f".current.{os.getpid()}"
     if temp.is_symlink() or temp.exists():
         temp.unlink()
     temp.symlink_to(Path("snapshots") / target.name)
     os.replace(temp, link)
+    _sync_dir(data)
     return Snapshot(target.name, target, manifest)
+
+
+def sync_tree(root: Path) -> None:
+    """fsync every file under `root`, then every directory, deepest first."""
+    folders = [root]
+    for path in sorted(root.rglob("*")):
+        if path.is_dir():
+            folders.append(path)
+        else:
+            with path.open("rb") as stream:
+                os.fsync(stream.fileno())
+    for folder in reversed(folders):
+        _sync_dir(folder)
+
+
+def _sync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def remove_staging(data: Path) -> list[Path]:
+    """Delete the staging directories of builds that died (call under the build lock)."""
+    base = snapshots_dir(data)
+    left = sorted(base.glob(".staging-*")) if base.is_dir() else []
+    for folder in left:
+        shutil.rmtree(folder, ignore_errors=True)
+    return left
 
 
 def current(data: Path) -> Snapshot:

@@ -81,11 +81,15 @@ def test_concurrent_clients_never_overspend_nor_lose_a_debit(server: Server, led
 
     def client(_: int) -> list[int]:
         outcomes = []
-        for _ in range(8):
+        while len(outcomes) < 8:
             _, body = server.get(query)
             answer = orjson.loads(body)
+            if answer.get("error", "").startswith("too many requests at once"):
+                time.sleep(0.01)  # 4 queries per token at once (docs/security.md): again
+                continue
             outcomes.append(len(answer["refpages"]) if "refpages" in answer else -1)
-            assert "refpages" in answer or answer["error"].startswith("rows limit exceeded")
+            assert "refpages" in answer or answer["error"].startswith(
+                ("rows limit exceeded", "too many refused requests"))
         return outcomes
 
     with ThreadPoolExecutor(60) as pool:

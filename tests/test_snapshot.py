@@ -40,3 +40,51 @@ def test_publish_switches_current_and_prunes(tmp_path: Path) -> None:
     snapshot.prune(tmp_path)
     left = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
     assert len(left) == snapshot.KEEP and snapshot.current(tmp_path).id == left[-1]
+
+
+def test_publish_makes_everything_durable_before_current_switches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file, the manifest and every directory are fsynced before `current` moves, and
+    the directories holding the new name and the new link after (issue 13, row 15)."""
+    import os
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def replace(source: object, target: object) -> None:
+        events.append(("replace", str(target)))
+        real_replace(source, target)  # type: ignore[arg-type]
+
+    data = tmp_path / "data"
+    staging = data / "snapshots" / ".staging-x"
+    (staging / "broken_backlinks").mkdir(parents=True)
+    (staging / "broken_backlinks" / "part-0.parquet").write_bytes(b"rows")
+    (staging / "report.json").write_text("{}")
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    published = snapshot.publish(data, staging, {"id": "s1", "files": []})
+    switch = events.index(("replace", str(data / "current")))
+    synced_before = {path for kind, path in events[:switch] if kind == "fsync"}
+    for name in ("broken_backlinks/part-0.parquet", "report.json", "manifest.json",
+                 "broken_backlinks", ""):
+        assert str(staging / name).rstrip("/") in synced_before, name
+    assert str(data / "snapshots") in synced_before  # the rename of staging is durable
+    assert ("fsync", str(data)) in events[switch:]  # and so is the new link
+    assert published.path == data / "snapshots" / "s1"
+
+
+def test_a_dead_builds_staging_is_removed_by_the_next_build(tmp_path: Path) -> None:
+    from linkatlas.index import build
+
+    from .archives import example_index
+
+    data = example_index(tmp_path)
+    dead = data / "snapshots" / ".staging-20240101T000000Z"
+    (dead / "broken_backlinks").mkdir(parents=True)
+    (dead / "broken_backlinks" / "part-0.parquet").write_bytes(b"x" * 1000)
+    build(data, workers=1)
+    assert not list((data / "snapshots").glob(".staging-*"))

@@ -6,32 +6,35 @@ requests run: a request finishes on the snapshot it started with (old ones are k
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
-import duckdb
 from starlette.applications import Starlette
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .. import snapshot
-from ..errors import QueryError, SnapshotError
+from ..errors import LedgerError, QueryError, SnapshotError
 from ..web.report import routes as report_routes
 from . import metrics
-from .formats import CONTENT_TYPES, error_body, info_body, render
+from .delivery import SpooledResponse, materialise
+from .formats import CONTENT_TYPES, error_body, info_body
 from .ledger import Ledger, open_ledger
-from .params import MAX_QUERY, parse_params
+from .limits import Gate, read_body
+from .params import parse_params
 from .planner import Plan, parse_request, plan
 from .planner import Request as Query
 from .query import open_reader
@@ -40,10 +43,11 @@ from .tables import TABLES
 __all__ = ["Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
-_TOKEN = re.compile(r"(token=)[^&\s]*")
-_FETCH = 4096
+_HEX_TOKEN = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
 _TABLES = frozenset(("broken_backlinks", "broken_targets", "subscription_info"))
-_SMALL = 10_000  # rows held in memory to know the cost; beyond, the rows are counted first
+LEDGER_WAIT = 1.5  # seconds a request waits for a busy or unreachable ledger
+# Answers carry a token's data and are bought with it: never cached, never content-sniffed.
+PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,20 @@ class Settings:
 
 
 def redact(text: str) -> str:
-    """A path or query string with every token value hidden (for logs)."""
-    return _TOKEN.sub(r"\1[redacted]", text)
+    """A path or query string with every token value hidden (for logs).
+
+    Names are compared decoded (`t%6Fken=` is `token=` to the parser), and any run of 40 hex
+    digits elsewhere — a token pasted into another parameter — is hidden too."""
+    path, mark, query = text.partition("?")
+    if not mark:
+        path, query = "", text
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        if equals and "token" in unquote_plus(name, errors="replace").strip().lower():
+            part = f"{name}=[redacted]"
+        parts.append(_HEX_TOKEN.sub("[redacted]", part))
+    return path + mark + "&".join(parts)
 
 
 def cost_of(query: Query, rows: int) -> int:
@@ -64,34 +80,14 @@ def cost_of(query: Query, rows: int) -> int:
     return 1 + query.columns.row_cost * rows + 5 * bool(query.where) + 5 * bool(query.having)
 
 
-class _Timer:
-    """Interrupts a DuckDB connection when a query runs past its time."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
-        self.fired = False
-        self._timer = threading.Timer(seconds, self._fire, args=(con,))
-        self._timer.daemon = True
-
-    def _fire(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.fired = True
-        con.interrupt()
-
-    def __enter__(self) -> _Timer:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-
 class Api:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.ledger: Ledger = open_ledger(settings.ledger, settings.data)
-        self.db = open_reader()
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.db.cursor()
+        # A request waits for the ledger a second or two, then says so (docs/security.md).
+        self.ledger: Ledger = open_ledger(settings.ledger, settings.data, wait=LEDGER_WAIT)
+        self.gate = Gate()
+        # Opened on a query thread: DuckDB's own worker threads inherit its lower priority.
+        self.db = self.gate.executor.submit(open_reader).result()
 
     def _error(self, output: str, message: str, table: str) -> Response:
         metrics.ERRORS.labels(table=table).inc()
@@ -101,11 +97,20 @@ class Api:
                         headers={"X-Status": "error", "X-Results-Count": "0"})
 
     async def handle(self, request: Request) -> Response:
+        if request.method == "HEAD":  # Starlette routes HEAD to GET: never a billed query
+            return Response(media_type="text/html; charset=utf-8", headers=PRIVATE)
+        response = await self._handle(request)
+        response.headers.update(PRIVATE)
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         started = time.perf_counter()
         raw = [request.url.query]
         if request.method == "POST":
-            body = await request.body()
-            raw.append(body[:MAX_QUERY].decode("utf-8", "replace"))
+            try:
+                raw.append((await read_body(request)).decode("utf-8", "replace"))
+            except QueryError as error:
+                return self._error("json", str(error), "other")
         params = parse_params(*raw)
         table = (params.get("from") or [""])[-1]
         output = (params.get("output") or ["json"])[-1].strip().lower()
@@ -115,8 +120,16 @@ class Api:
         label = table if table in _TABLES else "other"  # bounded metric labels
         try:
             response = await self._answer(params, table, output)
-        except (QueryError, SnapshotError) as error:
+        except QueryError as error:
             response = self._error(output, str(error), label)
+        except SnapshotError as error:  # its text names the data directory: logged only
+            log.warning("%s", error)
+            response = self._error(output, "no index to answer from yet; try again later",
+                                   label)
+        except LedgerError as error:
+            log.warning("%s", error)
+            response = self._error(output, "billing is unavailable right now; try again in a "
+                                   "few seconds", label)
         except Exception:  # a bug must still answer as v2 clients expect, never a 5xx
             log.exception("unexpected error answering %s", redact(request.url.query))
             response = self._error(output, "internal error", label)
@@ -127,13 +140,9 @@ class Api:
 
     async def _answer(self, params: dict[str, list[str]], table: str, output: str
                       ) -> Response:
-        # One thread hop for the ledger, the query and the rendering (each hop ~0.2-0.4 ms).
-        return await run_in_threadpool(self._answer_sync, params, table, output)
-
-    def _answer_sync(self, params: dict[str, list[str]], table: str, output: str
-                     ) -> Response:
         token = (params.get("token") or [""])[-1]
-        info = self.ledger.info(token)
+        self.gate.check_refusals(token)
+        info = await run_in_threadpool(self.ledger.info, token)
         if info is None:
             raise QueryError("", "invalid token")
         if not table:
@@ -145,79 +154,40 @@ class Api:
                             headers={"X-Results-Count": "1"})
         if table not in TABLES:
             raise QueryError("from", f"table {table!r} not found")
-        query = parse_request(params, table)
-        current = snapshot.current(self.settings.data)
-        return self._run(token, query, current)
-
-    def _run(self, token: str, query: Query, current: snapshot.Snapshot) -> Response:
-        compiled = plan(query, current)
-        cursor = self._cursor()
+        query, compiled = await run_in_threadpool(self._prepare, params, table)
+        if info.rows_left < cost_of(query, 0):  # refused before any query runs
+            raise self._refuse(token, info.rows_left)
+        async with self.gate.slot(token):
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.gate.executor, materialise, self.db, query, compiled,
+                self.settings.query_timeout)
         try:
-            with _Timer(cursor, self.settings.query_timeout) as timer:
-                try:
-                    rows, complete = self._first_rows(cursor, compiled)
-                    count = len(rows) if complete else self._count(cursor, compiled)
-                except duckdb.InterruptException:
-                    raise QueryError("", f"query timeout: the request ran past "
-                                         f"{self.settings.query_timeout:g} s") from None
-                except duckdb.Error as exc:
-                    if timer.fired:
-                        raise QueryError("", "query timeout") from None
-                    raise QueryError("", f"query failed: {str(exc).splitlines()[0]}") from None
+            charge = await run_in_threadpool(self.ledger.charge, token,
+                                             cost_of(query, answer.rows))
         except BaseException:
-            cursor.close()
+            answer.close()
             raise
-        cost = cost_of(query, count)
-        charge = self.ledger.charge(token, cost)
         if not charge.ok:
-            cursor.close()
-            # The cost is not told: it would let an empty token read counts (spec/API.md).
-            raise QueryError("", f"rows limit exceeded: {charge.rows_left} rows left")
-        metrics.ROWS.inc(count)
-        if complete:  # all rows are in memory: render here, in this thread, in one body
-            cursor.close()
-            body = render(query.output, compiled.columns, [rows], count, query.columns)
-            return Response(b"".join(body), media_type=CONTENT_TYPES[query.output],
-                            headers={"X-Results-Count": str(count)})
-        batches = self._batches(cursor, rows, complete)
-        chunks = render(query.output, compiled.columns, batches, count, query.columns)
-        return StreamingResponse(iterate_in_threadpool(chunks),
-                                 media_type=CONTENT_TYPES[query.output],
-                                 headers={"X-Results-Count": str(count)})
+            answer.close()
+            raise self._refuse(token, charge.rows_left)
+        metrics.ROWS.inc(answer.rows)
+        return SpooledResponse(answer, CONTENT_TYPES[query.output],
+                               {"X-Results-Count": str(answer.rows)},
+                               partial(self.ledger.refund, token, charge))
 
-    def _first_rows(self, cursor: duckdb.DuckDBPyConnection, compiled: Plan
-                    ) -> tuple[list[tuple[Any, ...]], bool]:
-        cursor.execute(compiled.sql, compiled.params)
-        rows: list[tuple[Any, ...]] = []
-        while len(rows) < _SMALL:
-            batch = cursor.fetchmany(_FETCH)
-            if not batch:
-                return rows, True
-            rows.extend(batch)
-        return rows, False
+    def _prepare(self, params: dict[str, list[str]], table: str) -> tuple[Query, Plan]:
+        query = parse_request(params, table)
+        return query, plan(query, snapshot.current(self.settings.data))
 
-    def _count(self, cursor: duckdb.DuckDBPyConnection, compiled: Plan) -> int:
-        counter = self.db.cursor()
-        try:
-            row = counter.execute(compiled.count_sql, compiled.count_params).fetchone()
-        finally:
-            counter.close()
-        return int(row[0]) if row else 0
-
-    @staticmethod
-    def _batches(cursor: duckdb.DuckDBPyConnection, first: list[tuple[Any, ...]],
-                 complete: bool) -> Iterator[list[tuple[Any, ...]]]:
-        try:
-            yield first
-            while not complete and (batch := cursor.fetchmany(_FETCH)):
-                yield batch
-        finally:
-            cursor.close()
+    def _refuse(self, token: str, rows_left: int) -> QueryError:
+        self.gate.refused(token)
+        # The cost is not told: it would let an empty token read counts (spec/API.md).
+        return QueryError("", f"rows limit exceeded: {rows_left} rows left")
 
     def web_page(self) -> str:
         from ..web.pages import home
 
-        return home(self.settings.data)
+        return home()
 
     def docs_page(self) -> str:
         from ..web.pages import docs
@@ -244,6 +214,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         api.ledger.close()
+        api.gate.close()
 
     routes = [Route(path, api.handle, methods=["GET", "POST"]) for path in ("/", "//", "/v2")]
     routes += [Route("/docs", docs), Route("/metrics", metrics_page)]

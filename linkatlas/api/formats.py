@@ -20,7 +20,8 @@ from ..clock import iso
 from ..columns import Column, Kind
 from .tables import BACKLINKS, Table
 
-__all__ = ["CONTENT_TYPES", "error_body", "render"]
+__all__ = ["CONTENT_TYPES", "FORMULA_START", "error_body", "neutralise", "render",
+           "terminal_safe"]
 
 CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",
@@ -107,13 +108,29 @@ def _php(columns: tuple[str, ...], batches: Batches, count: int | None, table: T
     yield b"}}"
 
 
-def _csv(columns: tuple[str, ...], batches: Batches, table: Table) -> Iterator[bytes]:
+# OWASP "CSV Injection": a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with `'` (shown as text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_cell(value: Any) -> Any:
+    return "true" if value is True else "false" if value is False else value
+
+
+def _csv(columns: tuple[str, ...], batches: Batches, table: Table, raw: bool = False
+         ) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
+    cell = _csv_cell if raw else (lambda v: neutralise(_csv_cell(v)))
     for batch in _batches(columns, batches, table.by_name):
-        writer.writerows(["true" if v is True else "false" if v is False else v for v in values]
-                         for values in batch)
+        writer.writerows([cell(v) for v in values] for values in batch)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -132,16 +149,31 @@ def _json(columns: tuple[str, ...], batches: Batches, table: Table) -> Iterator[
     yield b"]}"
 
 
-_WRITERS = {"json": _json, "xml": _xml, "csv": _csv}
+_WRITERS = {"json": _json, "xml": _xml}
 
 
 def render(output: str, columns: tuple[str, ...], batches: Batches,
-           count: int | None = None, table: Table = BACKLINKS) -> Iterator[bytes]:
+           count: int | None = None, table: Table = BACKLINKS, raw_csv: bool = False
+           ) -> Iterator[bytes]:
     """Output chunks, one per batch; `count` (rows in all batches) lets php stream too;
-    `table` names the row list and types the columns."""
+    `table` names the row list and types the columns; `raw_csv` turns off the formula
+    neutralisation of csv (the `csv_raw` ext parameter)."""
     if output == "php":
         return _php(columns, batches, count, table)
+    if output == "csv":
+        return _csv(columns, batches, table, raw_csv)
     return _WRITERS[output](columns, batches, table)
+
+
+# What a terminal would act on: C0 controls (ESC, BEL, NUL…) but tab and newline, a carriage
+# return not ending a line, DEL and C1 controls (8-bit CSI).
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+
+
+def terminal_safe(chunk: bytes) -> bytes:
+    """An output chunk fit for a terminal: each control character shown as `\\xNN` text."""
+    text = chunk.decode("utf-8", "replace")
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text).encode()
 
 
 def info_body(output: str, body: dict[str, dict[str, Any]]) -> bytes:
@@ -154,8 +186,8 @@ def info_body(output: str, body: dict[str, dict[str, Any]]) -> bytes:
     if output == "php":
         fields = "".join(_php_scalar(k) + _php_scalar(v) for k, v in info.items())
         return f'a:1:{{s:4:"info";a:{len(info)}:{{{fields}}}}}'.encode()
-    if output == "csv":
-        return (",".join(info) + "\r\n" + ",".join(str(v) for v in info.values())
+    if output == "csv":  # the subscription name is the operator's text: neutralised too
+        return (",".join(info) + "\r\n" + ",".join(str(neutralise(v)) for v in info.values())
                 + "\r\n").encode()
     return orjson.dumps(body)
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -74,6 +74,7 @@ class Charge:
     ok: bool
     rows_left: int
     cost: int
+    id: int = field(default=0, compare=False)  # the journal row of a debit, for `refund`
 
 
 @dataclass(frozen=True)
@@ -143,13 +144,25 @@ def redact_url(url: str) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-def _scrub(message: str, url: str) -> str:
-    """`message` (from a database driver) with the password of `url` taken out, if it is there."""
+def _password(url: str) -> str | None:
+    """The password in `url`, also when the URL cannot be parsed (then: what lies between the
+    first `:` after `://` and the last `@`)."""
     try:
         password = urlsplit(url).password
     except ValueError:
         password = None
-    for secret in {password, unquote(password)} if password else ():
+    if password is None:
+        head, sep, rest = url.partition("://")
+        password = rest.rpartition("@")[0].partition(":")[2] if sep else ""
+    return password or None
+
+
+def _scrub(message: str, url: str) -> str:
+    """`message` (from a database driver) with the password of `url` taken out, if it is there
+    (the driver may quote the whole URL, or any part of it, when it cannot parse it)."""
+    message = message.replace(url, redact_url(url))
+    password = _password(url)
+    for secret in sorted({password, unquote(password)}, key=len, reverse=True) if password else ():
         message = message.replace(secret, "***")
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
@@ -289,11 +302,27 @@ class Ledger:
                        (cost, digest, cost))
             if done and hmac.compare_digest(str(done[0][0]), digest):
                 left = int(done[0][1])
-                run("INSERT INTO charges (hash, at, cost, rows_left_after) VALUES (?, ?, ?, ?)",
-                    (digest, clock.iso(clock.now()), cost, left))
-                return Charge(True, left, cost)
+                row = run("INSERT INTO charges (hash, at, cost, rows_left_after)"
+                          " VALUES (?, ?, ?, ?) RETURNING id",
+                          (digest, clock.iso(clock.now()), cost, left))
+                return Charge(True, left, cost, int(row[0][0]))
             rows = run("SELECT rows_left FROM tokens WHERE hash = ? AND NOT revoked", (digest,))
         return Charge(False, int(rows[0][0]) if rows else 0, cost)
+
+    def refund(self, token: str, charge: Charge) -> bool:
+        """Undo one debit whose answer was not delivered: its journal row goes and its rows
+        come back, in one transaction (so the journal still sums to what was spent). False
+        when there is nothing to undo (refunded already, or not a debit of `token`)."""
+        digest = _digest(token)
+        if digest is None or not charge.ok:
+            return False
+        with self._tx(write=True) as run:
+            gone = run("DELETE FROM charges WHERE id = ? AND hash = ? RETURNING cost",
+                       (charge.id, digest))
+            if gone:
+                run("UPDATE tokens SET rows_left = rows_left + ? WHERE hash = ?",
+                    (int(gone[0][0]), digest))
+        return bool(gone)
 
     def journal(self, token: str) -> builtins.list[Debit]:
         """The successful debits of `token`, oldest first (empty for anything not a token)."""
@@ -416,23 +445,24 @@ def _close_sqlite(conn: sqlite3.Connection) -> None:
     conn.close()
 
 
-def open_ledger(url: str | None, data: Path) -> Ledger:
+def open_ledger(url: str | None, data: Path, wait: float = 30.0) -> Ledger:
     """The ledger at `url` (spec/CLI.md `--ledger`): None is `sqlite:///DATA/ledger.sqlite`,
     `sqlite:///abs/path` a SQLite file (always absolute), `postgresql://…` a PostgreSQL
-    database. Anything else is a LedgerError that names the URL, password redacted."""
+    database. Anything else is a LedgerError that names the URL, password redacted.
+    `wait`: seconds an operation waits for a lock, a connection or the database server."""
     if url is None:
-        return SqliteLedger(data / "ledger.sqlite")
+        return SqliteLedger(data / "ledger.sqlite", timeout=wait)
     scheme = url.partition(":")[0].lower()
     path = url[len("sqlite:"):]
     if scheme == "sqlite" and path.startswith("///") and path.strip("/"):
         # `sqlite:///abs/path`; the `sqlite:////abs/path` of SQLAlchemy means the same here.
-        return SqliteLedger(Path("/" + path.lstrip("/")))
+        return SqliteLedger(Path("/" + path.lstrip("/")), timeout=wait)
     if scheme in ("postgresql", "postgres") and url[len(scheme):].startswith("://"):
         try:
             from .ledger_pg import PgLedger
         except ImportError:
             raise LedgerError("a PostgreSQL ledger needs psycopg: pip install 'psycopg[binary]'"
                               ) from None
-        return PgLedger(url)
+        return PgLedger(url, wait=wait)
     raise LedgerError(f"ledger: unsupported URL {redact_url(url)!r}"
                       " (use sqlite:///PATH or postgresql://…)")

@@ -7,6 +7,7 @@ its WHERE clause against the committed row (READ COMMITTED), so no debit is lost
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,11 +45,11 @@ _SCHEMA = (
 class PgLedger(Ledger):
     """A ledger in a PostgreSQL database; the tables are created on first open."""
 
-    def __init__(self, url: str, *, pool_size: int = 8, wait: float = 30.0,
-                 connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, wait: float = 30.0) -> None:
         self._url = url
         self.label = redact_url(url)
-        self._connect_timeout = connect_timeout
+        self._wait = wait
+        self._connect_timeout = max(2, math.ceil(wait))  # libpq's least useful value is 2 s
         self._pool: _Pool[_Connection] = _Pool(self._connect, _close, pool_size, wait)
         with self._tx(write=True) as run:
             run("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
@@ -57,8 +58,11 @@ class PgLedger(Ledger):
 
     def _connect(self) -> _Connection:
         try:
-            return psycopg.connect(self._url, autocommit=True,
+            conn = psycopg.connect(self._url, autocommit=True,
                                    connect_timeout=self._connect_timeout)
+            # A row locked by someone else fails after `wait`, it does not hang a request.
+            conn.execute(f"SET lock_timeout = {int(self._wait * 1000)}")
+            return conn
         except psycopg.Error as exc:
             raise LedgerError(f"cannot open ledger {self.label}: {_scrub(str(exc), self._url)}"
                               ) from None

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 __all__ = ["KNOWN", "parse_params"]
 
 KNOWN = frozenset({"token", "from", "target", "mode", "select", "where", "having", "order_by",
-                   "limit", "offset", "output", "one_per_domain"})
+                   "limit", "offset", "output", "one_per_domain", "csv_raw"})
 MAX_QUERY = 64 * 1024  # bytes of query string or form body read at most
 
 

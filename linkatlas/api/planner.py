@@ -41,6 +41,7 @@ class Request:
     having_sql: Compiled | None = None
     table: str = BACKLINKS.name
     one_per_domain: bool = False  # (ext) spec/API.md
+    csv_raw: bool = False  # ext: csv cells verbatim, no formula neutralisation (docs/security.md)
 
     @property
     def columns(self) -> Table:
@@ -65,7 +66,9 @@ def _integer(text: str | None, name: str, default: int, low: int, high: int) -> 
     if text is None or text.strip() == "":
         return default
     value = text.strip().strip('"')
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+    # Length first: int() of thousands of digits is slow, and refused past 4,300 digits.
+    if (not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(high))
+            or not low <= int(value) <= high):
         raise QueryError(name, f"must be an integer from {low} to {high}")
     return int(value)
 
@@ -136,7 +139,8 @@ def parse_request(params: Mapping[str, Sequence[str]], table: str = BACKLINKS.na
         target=target, mode=mode, select=select, where=where, having=having,
         order_by=_order_by(_one(params, "order_by"), columns), limit=limit, offset=offset,
         output=output, where_sql=compiled[0], having_sql=compiled[1], table=table,
-        one_per_domain=_flag(_one(params, "one_per_domain"), "one_per_domain"))
+        one_per_domain=_flag(_one(params, "one_per_domain"), "one_per_domain"),
+        csv_raw=_flag(_one(params, "csv_raw"), "csv_raw"))
 
 
 def _clauses(conditions: list[Compiled | None], params: list[object]) -> list[str]:

@@ -58,7 +58,7 @@ def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
         batches = fetch(con, query)
         first = next(batches, [])
     return render(request.output, query.columns, _chain(first, batches), count,
-                  request.columns)
+                  request.columns, raw_csv=request.csv_raw)
 
 
 @contextmanager

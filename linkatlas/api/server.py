@@ -27,18 +27,62 @@ from .app import Settings, create_app
 __all__ = ["app_from_environment", "serve"]
 
 _ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT")
+HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's headers (docs/security.md)
 
 
 class NoDelayH11(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with TCP_NODELAY set on every connection: with --workers
     uvicorn creates the listening socket itself and asyncio no longer sets it, so every
-    kept-alive answer after the first waited ~40 ms for delayed ACKs (Nagle)."""
+    kept-alive answer after the first waited ~40 ms for delayed ACKs (Nagle).
+
+    It also bounds the time to send a request's headers (uvicorn has no such timeout, and its
+    keep-alive timer restarts on every byte): a connection whose headers are not complete
+    `header_timeout` seconds after it opened, or after its previous answer, is closed, so a
+    slow client (slowloris) cannot hold connections open forever."""
+
+    header_timeout = HEADER_TIMEOUT
+    _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiting():
+            self._arm()
+        super().data_received(data)
+        if not self._waiting():
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._waiting():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _waiting(self) -> bool:
+        """True while no request's headers are in (before the first, between two)."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if self._waiting() and not self.transport.is_closing():
+            self.transport.close()
 
 
 def app_from_environment() -> Starlette:

@@ -28,7 +28,8 @@ from ..net.resolver import read_hosts
 from ..urls import normalize
 from .fetcher import Fetched, Fetcher, RecordingResolver
 from .frontier import BLOCKED, DONE, FAILED, Entry, Frontier
-from .links import charset_of, decode_body, is_html, list_links
+from .links import decode_body, is_html, page_links
+from .offloop import LinkLister
 from .options import CrawlOptions, CrawlStats
 from .robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, RobotsCache, origin_of
 from .warcwriter import WarcWriter
@@ -70,6 +71,7 @@ class Crawler:
                                  user_agent=options.user_agent,
                                  resume=self.frontier.last_checkpoint())
         self.robots = RobotsCache(options)
+        self._lister = LinkLister()
         hosts = read_hosts(options.hosts) if options.hosts is not None else None
         self.resolver = RecordingResolver(hosts, hosts_only=options.hosts_only,
                                           allow_private=options.allow_private,
@@ -119,6 +121,7 @@ class Crawler:
         finally:
             for task in list(self._running):
                 task.cancel()
+            self._lister.close()
             self._close()
         self.stats.done = not self._stopping and not self._deferred and self.stats.queued == 0
         self._report(force=True)
@@ -262,7 +265,7 @@ class Crawler:
     async def _fetch_page(self, host: _Host, entry: Entry) -> None:
         try:
             fetched = await self.fetcher.fetch(entry.url)
-            self._record(entry, fetched)
+            self._record(entry, fetched, await self._page_links(entry, fetched))
         except Exception:  # a bug must not stop the crawl; the URL stays for a later run
             log.exception("crawl: %s failed", entry.url)
             self._deferred.append(entry.id)
@@ -309,7 +312,19 @@ class Crawler:
         if fetched.exchange.truncated:
             self.stats.truncated += 1
 
-    def _record(self, entry: Entry, fetched: Fetched) -> None:
+    async def _page_links(self, entry: Entry, fetched: Fetched) -> list[str] | None:
+        """The links of an HTML page to follow, listed off the loop when it is big (offloop);
+        None for anything else (`_discover` decides)."""
+        options, exchange = self.options, fetched.exchange
+        if (exchange is None or not 200 <= fetched.status < 300
+                or (options.max_depth is not None and entry.depth >= options.max_depth)
+                or not is_html(fetched.header("Content-Type"), exchange.body[:512])):
+            return None
+        return await self._lister.links(
+            exchange.body, fetched.header("Content-Encoding"), fetched.header("Content-Type"),
+            entry.url, options.max_decoded, options.max_links, fetched.header("X-Robots-Tag"))
+
+    def _record(self, entry: Entry, fetched: Fetched, links: list[str] | None = None) -> None:
         """Archive a fetch and update the frontier, in one step with no await (module doc)."""
         visited = clock.iso(clock.now())
         stats = self.stats
@@ -323,7 +338,7 @@ class Crawler:
             self._archive(fetched)
             stats.fetched += 1
             stats.by_status[fetched.status] = stats.by_status.get(fetched.status, 0) + 1
-            added = self.frontier.add(*self._discover(entry, fetched))
+            added = self.frontier.add(*self._discover(entry, fetched, links))
             stats.queued += added
             if added:
                 self._exhausted = False
@@ -332,7 +347,8 @@ class Crawler:
         self.frontier.commit()
         log.debug("crawl: %s %s%s", entry.url, fetched.status or fetched.error, fetched.detail)
 
-    def _discover(self, entry: Entry, fetched: Fetched) -> tuple[list[str], int, int]:
+    def _discover(self, entry: Entry, fetched: Fetched, links: list[str] | None = None
+                  ) -> tuple[list[str], int, int]:
         """URLs to enqueue, with their depth and redirect hops: the Location of a redirect
         or the links of an HTML page."""
         options = self.options
@@ -350,13 +366,9 @@ class Crawler:
             content_type = fetched.header("Content-Type")
             if not is_html(content_type, exchange.body[:512]):
                 return [], 0, 0
-            body = decode_body(exchange.body, fetched.header("Content-Encoding"),
-                               options.max_decoded)
-            if not body:
-                return [], 0, 0
-            targets = list_links(body, entry.url, charset=charset_of(content_type),
-                                 max_links=options.max_links,
-                                 robots_header=fetched.header("X-Robots-Tag"))
+            targets = links if links is not None else page_links(
+                exchange.body, fetched.header("Content-Encoding"), content_type, entry.url,
+                options.max_decoded, options.max_links, fetched.header("X-Robots-Tag"))
             depth, hops = entry.depth + 1, 0
         else:
             return [], 0, 0

@@ -19,7 +19,7 @@ from resiliparse.parse.html import HTMLTree
 
 from ..urls import normalize
 
-__all__ = ["charset_of", "decode_body", "is_html", "list_links"]
+__all__ = ["charset_of", "decode_body", "is_html", "list_links", "page_links"]
 
 _SELECTOR = "a[href], area[href], iframe[src], frame[src], link[href], base[href], meta[name]"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -108,6 +108,17 @@ def _origin(url: str) -> str:
 def _nofollow(content: str | None) -> bool:
     return content is not None and any(
         word.strip().lower() in ("nofollow", "none") for word in content.split(","))
+
+
+def page_links(body: bytes, content_encoding: str, content_type: str, url: str,
+               max_decoded: int, max_links: int, robots_header: str) -> list[str]:
+    """The links of a fetched HTML page: its body decoded (at most `max_decoded` bytes) and
+    listed (a pure function of its arguments, so it can run in another process)."""
+    decoded = decode_body(body, content_encoding, max_decoded)
+    if not decoded:
+        return []
+    return list_links(decoded, url, charset=charset_of(content_type), max_links=max_links,
+                      robots_header=robots_header)
 
 
 def list_links(html: bytes, url: str, *, charset: str | None = None,

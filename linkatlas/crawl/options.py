@@ -33,7 +33,7 @@ class CrawlOptions:
     recrawl_after: float | None = None  # days; older visits are due again
     # limits per response
     max_body: int = 10 * 1024 * 1024   # bytes stored; the rest is cut (WARC-Truncated: length)
-    max_decoded: int = 20 * 1024 * 1024  # bytes of decoded content parsed for links (gzip bombs)
+    max_decoded: int = 4 * 1024 * 1024  # decoded bytes parsed for links (bounds time and RSS)
     timeout: float = 30.0              # seconds for one response, headers and body
     connect_timeout: float = 10.0
     # limits per host and per page (crawler traps, e.g. infinite calendars)

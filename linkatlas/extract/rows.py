@@ -6,6 +6,8 @@ Only successful HTML pages and redirects have links (spec/COLUMNS.md, link types
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from .. import urls
@@ -70,7 +72,39 @@ def capture_rows(capture: Capture) -> tuple[Row, list[tuple[Any, ...]]] | None:
         found = _wat_page(capture, url, visit)
     elif kind == "page":
         found = _html_page(capture, url, visit)
-    return visit, _link_rows(visit, found)
+    visit["ip"] = valid_ip(visit["ip"])
+    for name, value in visit.items():
+        if isinstance(value, str):
+            visit[name] = printable(value)
+    return visit, _link_rows(visit, [_printable_link(link) for link in found])
+
+
+# Control characters (C0 but tab/newlines, DEL, C1) act on terminals and spreadsheets and are
+# never text: every path (HTML, WAT, headers, reason phrases, WARC fields) drops them here.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_BLANKS = re.compile("[\t\n\r]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters dropped and tabs/newlines made spaces."""
+    if text.isprintable():
+        return text
+    return _BLANKS.sub(" ", _CONTROL.sub("", text))
+
+
+def valid_ip(text: str) -> str:
+    """`text` as a canonical IP address, or "" when it is not one (WARC-IP-Address is free
+    text to whoever wrote the archive)."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return ""
+
+
+def _printable_link(link: _Found) -> _Found:
+    url_to, link_type, anchor, alt, nofollow, pre, post = link
+    return (printable(url_to), link_type, printable(anchor), printable(alt), nofollow,
+            printable(pre), printable(post))
 
 
 def _redirect(capture: Capture, url: str, visit: Row) -> list[_Found]:

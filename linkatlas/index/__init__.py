@@ -178,8 +178,8 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
     _tally(report, inputs.stats)
     report.seconds["extract"] = time.perf_counter() - started
     moment = clock.now()
+    snapshot.remove_staging(data)  # of builds killed before they published (we hold the lock)
     staging = data / "snapshots" / f".staging-{snapshot.new_id(moment)}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     con = connect(data, memory_limit, workers)
     try:

@@ -9,6 +9,7 @@ resolver answers real names (canary.py), else it is `error=resolver`, which deci
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from ..errors import NetError
 from .canary import DEFAULT_CANARIES, Canaries
 
-__all__ = ["AddressRefused", "HostNotFound", "Resolver", "ResolverDown", "parse_nameserver",
-           "read_hosts"]
+__all__ = ["AddressRefused", "HostNotFound", "Resolver", "ResolverDown", "canonical_ip",
+           "is_public", "parse_nameserver", "read_hosts"]
 
 
 class HostNotFound(OSError):
@@ -55,9 +56,85 @@ def read_hosts(path: Path) -> dict[str, list[str]]:
     return names
 
 
+_NUMBER = re.compile(r"0x[0-9a-f]*|[0-9]+", re.IGNORECASE)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an HTTP stack may read `host` as, with inet_aton semantics: 1 to 4
+    dot-separated numbers, each decimal, octal (leading 0) or hex (0x), the last filling the
+    remaining bytes (`127.1`, `2130706433`, `0177.0.0.1`, `0x7f.1`, `0`); one trailing dot
+    allowed. None when `host` is not such a literal; ValueError when it looks like one but
+    is out of range or badly formed (a browser refuses those; so do we)."""
+    parts = host.lower().removesuffix(".").split(".")
+    if not parts[-1] or not _NUMBER.fullmatch(parts[-1]):
+        return None  # WHATWG URL: a host is an IPv4 literal exactly when it ends in a number
+    if len(parts) > 4 or not all(_NUMBER.fullmatch(part) for part in parts):
+        raise ValueError(f"not a valid IPv4 address: {host!r}")
+    numbers = [_number(part, host) for part in parts]
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        raise ValueError(f"not a valid IPv4 address: {host!r}")
+    value = last
+    for index, n in enumerate(head):
+        value += n << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+def _number(part: str, host: str) -> int:
+    if part.startswith("0x"):
+        return int(part[2:] or "0", 16)
+    if len(part) > 1 and part.startswith("0"):
+        if not set(part) <= set("01234567"):
+            raise ValueError(f"not a valid IPv4 address: {host!r}")
+        return int(part, 8)
+    return int(part)
+
+
+def canonical_ip(host: str) -> str | None:
+    """`host` (a URL's host, brackets allowed) as a canonical IP address if any HTTP stack may
+    treat it as one, else None (a name). ValueError for a malformed numeric host."""
+    bare = host.strip().strip("[]")
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if ":" in bare:
+        raise ValueError(f"not a valid IPv6 address: {host!r}")
+    found = ipv4_literal(bare)
+    return None if found is None else str(found)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries and routes to: mapped (::ffff:a.b.c.d),
+    compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:AABB:CCDD::) or Teredo."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public(address: str) -> bool:
-    """False for private, loopback, link-local, multicast, reserved and unspecified addresses."""
-    ip = ipaddress.ip_address(address)
+    """False for private, loopback, link-local, multicast, reserved and unspecified addresses,
+    in any spelling: non-canonical IPv4 literals, and IPv6 forms that carry a refused IPv4
+    address (mapped, compatible, NAT64, 6to4, Teredo)."""
+    try:
+        canonical = canonical_ip(address)
+    except ValueError:
+        return False
+    if canonical is None:
+        return False
+    ip = ipaddress.ip_address(canonical)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None and not is_public(str(embedded)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -88,17 +165,21 @@ class Resolver(AbstractResolver):
         return self.allow_private or is_public(address)
 
     def check_literal(self, host: str) -> None:
-        """Raise AddressRefused for a refused IP literal; names pass (they go through resolve)."""
+        """Raise AddressRefused for a refused IP literal, in any spelling an HTTP stack may
+        accept (`canonical_ip`); names pass (they go through resolve)."""
         try:
-            ipaddress.ip_address(host.strip("[]"))
+            address = canonical_ip(host)
         except ValueError:
+            raise AddressRefused(None, f"refused address {host}: malformed") from None
+        if address is None:
             return
-        listed = any(host.strip("[]") in addresses for addresses in self.hosts.values())
-        if not listed and not self.allowed(host.strip("[]")):
+        listed = any(address in addresses for addresses in self.hosts.values())
+        if not listed and not self.allowed(address):
             raise AddressRefused(None, f"refused address {host}")
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        self.check_literal(host)  # a numeric host aiohttp did not take for an IP literal
         name = host.lower().rstrip(".")
         listed = self.hosts.get(name)
         if listed is not None:

@@ -4,7 +4,6 @@ generated from the column table, so they cannot drift from what the API accepts.
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 from urllib.parse import urlencode
 
 from .. import target_columns
@@ -36,6 +35,9 @@ _PARAMS = (
     ("one_per_domain", "no", "0", "(ext) `1`: per referring registered domain (and per target "
      "in `broken_backlinks`) only the link from the page with the highest URL Rating; ties go "
      "to the first in identity order. Applied after `where`, before `having`"),
+    ("csv_raw", "no", "0", "(ext) `1` writes csv cells verbatim, for programs; by default a "
+     "text cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'` "
+     "so that a spreadsheet shows it as text instead of running it (OWASP CSV injection)"),
 )
 
 _EXAMPLES = (
@@ -148,11 +150,11 @@ nothing. <code>from=subscription_info</code> is free.</p>
     return _page("linkatlas API", body)
 
 
-def home(data: Path) -> str:
-    """A small query form that sends an ordinary API request."""
+def home() -> str:
+    """A small query form that sends an ordinary API request (it names no server path)."""
     modes = "".join(f"<option>{m}</option>" for m in MODES)
-    body = f"""<h1>linkatlas</h1><p>Broken backlinks from the index in
-<code>{escape(str(data))}</code>. Reference: <a href="/docs">/docs</a>.</p>
+    body = f"""<h1>linkatlas</h1><p>Broken backlinks from this server's index.
+Reference: <a href="/docs">/docs</a>.</p>
 <form method=get action="/"><input type=hidden name=from value=broken_backlinks>
 <label>token <input name=token size=42 required></label>
 <label>target <input name=target value="" required></label>

@@ -1,0 +1,220 @@
+"""Answers that are charged only when complete (spec/API.md Billing).
+
+A request's rows are fetched and rendered into a spool (memory, then a temp file) while one
+deadline covers every phase: the row count php needs, the query, the fetching and the
+rendering. Only a finished spool is charged for, so a timeout, a failing query or a full disk
+before that point costs nothing, and an answer's body is always complete and valid. What can
+still fail after the charge — the client going away before the last byte was handed to the
+connection — is refunded in one ledger transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import anyio
+import duckdb
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from ..errors import QueryError
+from .formats import render
+from .planner import Plan
+from .planner import Request as Query
+
+__all__ = ["Deadline", "Spooled", "SpooledResponse", "materialise"]
+
+log = logging.getLogger("linkatlas.api")
+_FETCH = 4096
+_SPOOL_MEMORY = 8 << 20  # bytes of an answer held in memory; beyond, it goes to a temp file
+_CHUNK = 64 << 10
+
+
+class Deadline:
+    """One time limit for every cursor of one request: when it passes, each of them is
+    interrupted (only these: other requests' cursors are other DuckDB connections)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def cursor(self, db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """A new cursor of `db`, interrupted with the others when the deadline passes."""
+        cursor = db.cursor()
+        with self._lock:
+            self._cursors.append(cursor)
+            if self.fired:
+                cursor.interrupt()
+        return cursor
+
+    def check(self) -> None:
+        """Raise the timeout error once the deadline has passed (between two batches)."""
+        if self.fired:
+            raise self.error()
+
+    def error(self) -> QueryError:
+        return QueryError("", f"query timeout: the request ran past {self.seconds:g} s")
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for cursor in self._cursors:
+                cursor.interrupt()
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+
+
+@dataclass
+class Spooled:
+    """A rendered answer, complete: `rows` rows in `size` bytes of `body`."""
+
+    body: IO[bytes]
+    rows: int
+    size: int
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def materialise(db: duckdb.DuckDBPyConnection, query: Query, compiled: Plan,
+                seconds: float) -> Spooled:
+    """Run `compiled` and render every row into a spool, all within `seconds`.
+
+    QueryError for a timeout, a query DuckDB cannot run or no room for the spool; details
+    (paths, library messages) go to the server log only.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115
+    try:
+        with Deadline(seconds) as deadline:
+            try:
+                rows = _render_into(spool, db, query, compiled, deadline)
+            except duckdb.InterruptException:
+                raise deadline.error() from None
+            except duckdb.Error as exc:
+                if deadline.fired:
+                    raise deadline.error() from None
+                log.warning("query failed: %s", exc)
+                raise QueryError("", _failure(exc)) from None
+            except OSError as exc:
+                log.warning("cannot spool an answer: %s", exc)
+                raise QueryError("", "the server has no room for this answer right now; "
+                                     "try a smaller limit or later") from None
+            deadline.check()
+        size = spool.tell()
+        spool.seek(0)
+        return Spooled(spool, rows, size)
+    except BaseException:
+        spool.close()
+        raise
+
+
+def _failure(exc: duckdb.Error) -> str:
+    """What a user may read of a DuckDB failure: its kind, never its paths or internals."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return "query failed: the server ran out of memory; try a smaller limit"
+    return "query failed: the index could not be read; try again later"
+
+
+def _render_into(spool: IO[bytes], db: duckdb.DuckDBPyConnection, query: Query,
+                 compiled: Plan, deadline: Deadline) -> int:
+    count = None
+    if query.output == "php":  # serialize() writes the element count first
+        counter = deadline.cursor(db)
+        row = counter.execute(compiled.count_sql, compiled.count_params).fetchone()
+        count = int(row[0]) if row else 0
+        deadline.check()
+    cursor = deadline.cursor(db)
+    cursor.execute(compiled.sql, compiled.params)
+    fetched = [0]
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        while True:
+            deadline.check()
+            batch = cursor.fetchmany(_FETCH)
+            if not batch:
+                return
+            fetched[0] += len(batch)
+            yield batch
+
+    for chunk in render(query.output, compiled.columns, batches(), count, query.columns,
+                        raw_csv=query.csv_raw):
+        spool.write(chunk)
+    deadline.check()
+    if count is not None and count != fetched[0]:  # php's header would not match its body
+        raise QueryError("", "query failed: the index changed during the request; try again")
+    return fetched[0]
+
+
+class SpooledResponse(Response):
+    """Sends a spooled answer; `on_incomplete` runs (in a thread) when the client went away
+    before the whole body was handed to the connection."""
+
+    def __init__(self, answer: Spooled, media_type: str, headers: dict[str, str],
+                 on_incomplete: Callable[[], object]) -> None:
+        super().__init__(None, media_type=media_type,
+                         headers={**headers, "Content-Length": str(answer.size)})
+        self.answer = answer
+        self.on_incomplete = on_incomplete
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        complete = False
+        try:
+            async with anyio.create_task_group() as group:
+                async def stream() -> None:
+                    nonlocal complete
+                    await send({"type": "http.response.start", "status": self.status_code,
+                                "headers": self.raw_headers})
+                    sent = 0
+                    while chunk := await anyio.to_thread.run_sync(self.answer.body.read,
+                                                                  _CHUNK):
+                        await send({"type": "http.response.body", "body": chunk,
+                                    "more_body": True})
+                        sent += len(chunk)
+                        # Complete as soon as the last byte is with the connection: a client
+                        # that has read all Content-Length bytes may close at once, and the
+                        # closing message below ends `receive` with a disconnect too.
+                        complete = sent == self.answer.size
+                    complete = sent == self.answer.size
+                    await send({"type": "http.response.body", "body": b"",
+                                "more_body": False})
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                await _until_disconnect(receive)
+                group.cancel_scope.cancel()
+        finally:
+            self.answer.close()
+            if not complete:
+                with anyio.CancelScope(shield=True):
+                    await _quietly(anyio.to_thread.run_sync(self.on_incomplete))
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _quietly(work: Awaitable[object]) -> None:
+    try:
+        await work
+    except Exception:  # a failed refund is logged: the answer itself is already over
+        log.exception("refund failed")
+
