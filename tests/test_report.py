@@ -168,3 +168,19 @@ def test_redirect_map_exports_leave_hostile_urls_out(client: Client) -> None:
             assert "Redirect " not in text and "RedirectMatch" not in text
     bad = _call(client, "POST", "/report/redirects?format=iis", content=b"{}")
     assert bad.status_code == 400 and bad.text.startswith("format:")
+
+
+def test_a_token_that_cannot_pay_is_refused_before_any_work(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_work(*args: object) -> None:
+        raise AssertionError("worked for a token that cannot pay")
+
+    monkeypatch.setattr("linkatlas.web.report.load_facts", no_work)
+    monkeypatch.setattr("linkatlas.web.charts.chart_sql", no_work)
+    poor = client.ledger.create("poor", 3)
+    dead = [r["url_to"] for r in client.rows("broken_targets")]  # 4 URLs: 5 rows
+    assert _suggestions(client, dead, token=poor) == {"error": "rows limit exceeded: 3 rows left"}
+    client.ledger.charge(poor, 3)
+    response, svg = _chart(client, "months", token=poor)
+    assert "rows limit exceeded: 0 rows left" in "".join(svg.itertext())
+    assert client.ledger.info(poor).rows_left == 0

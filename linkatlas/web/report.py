@@ -8,9 +8,11 @@ server's files (no inline code), nothing from elsewhere, no frames, no plugins.
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import snapshot
+from ..api.delivery import Deadline
 from ..columns import NAMES
 from ..errors import QueryError, SnapshotError
 from ..urls import MODES, host_of
@@ -27,6 +30,8 @@ from .suggest import load_facts, suggest_all
 
 if TYPE_CHECKING:
     from ..api.app import Api
+
+log = logging.getLogger("linkatlas.api")
 
 __all__ = ["CSP", "routes"]
 
@@ -70,17 +75,24 @@ def _chart(api: Api, params: dict[str, list[str]]) -> tuple[str, str]:
     token = (params.get("token") or [""])[-1]
     chart = (params.get("chart") or [""])[-1]
     try:
-        if api.ledger.info(token) is None:
+        info = api.ledger.info(token)
+        if info is None:
             raise QueryError("", "invalid token")
+        if info.rows_left < 1:  # refused before any query runs (spec/API.md Billing)
+            raise QueryError("", f"rows limit exceeded: {info.rows_left} rows left")
         if chart not in charts.CHARTS:
             raise QueryError("chart", f"expected one of {', '.join(charts.CHARTS)}")
         request = parse_request(params, "broken_targets")
         sql, values = charts.chart_sql(chart, request, snapshot.current(api.settings.data))
-        cursor = api.db.cursor()
-        try:
-            data = charts.bars(chart, cursor.execute(sql, values).fetchall())
-        finally:
-            cursor.close()
+        with Deadline(api.settings.query_timeout) as deadline:  # as every API query
+            try:
+                data = charts.bars(chart, deadline.cursor(api.db).execute(sql, values)
+                                   .fetchall())
+            except duckdb.Error:
+                if deadline.fired:
+                    raise deadline.error() from None
+                log.exception("chart query failed")
+                raise QueryError("", "query failed") from None
         charge = api.ledger.charge(token, 1 + len(data))
         if not charge.ok:
             raise QueryError("", f"rows limit exceeded: {charge.rows_left} rows left")
@@ -102,10 +114,13 @@ def _suggestions(api: Api, body: bytes) -> dict[str, Any]:
             raise TypeError
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return {"error": "body: expected {\"token\": \"…\", \"urls\": [\"…\"]}"}
-    if api.ledger.info(token) is None:
+    info = api.ledger.info(token)
+    if info is None:
         return {"error": "invalid token"}
     if len(wanted) > _MAX_URLS:
         return {"error": f"urls: at most {_MAX_URLS}"}
+    if info.rows_left < 1 + len(wanted):  # the cost is known: refused before any work
+        return {"error": f"rows limit exceeded: {info.rows_left} rows left"}
     try:
         current = snapshot.current(api.settings.data)
     except SnapshotError as error:
