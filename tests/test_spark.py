@@ -78,24 +78,12 @@ def _snapshot(data: Path) -> tuple[list[tuple[object, ...]], list[dict[str, obje
     return rows, [*manifest["files"], {"schema": schema}], manifest["engine"]
 
 
-# The rating columns of a served row (ahrefs_rank, domain_rating, ahrefs_top): Spark's
-# PageRank (float64, distributed) and SciPy's (float32) stop at the same tolerance, not at
-# the same bits, so scores that tie within it may round or order the other way.
-_RATINGS = slice(2, 5)
-
-
 def _assert_same_snapshot(on_spark: Path, on_duckdb: Path) -> None:
-    """Row for row the same snapshot; ratings equal on >= 99.9 % of rows, never 2 apart."""
+    """Row for row the same snapshot: rows, files, key ranges and schema."""
     rows, files, engine = _snapshot(on_spark)
     expected_rows, expected_files, _ = _snapshot(on_duckdb)
     assert engine == "spark" and len(rows) > 30
-    assert files == expected_files
-    assert len(rows) == len(expected_rows)
-    unrated = [(*r[:_RATINGS.start], *r[_RATINGS.stop:]) for r in rows]
-    assert unrated == [(*r[:_RATINGS.start], *r[_RATINGS.stop:]) for r in expected_rows]
-    pairs = [(r[_RATINGS], e[_RATINGS]) for r, e in zip(rows, expected_rows, strict=True)]
-    assert sum(got == want for got, want in pairs) >= 0.999 * len(pairs)
-    assert all(abs(a - b) <= 1 for got, want in pairs for a, b in zip(got, want, strict=True))
+    assert rows == expected_rows and files == expected_files
 
 
 def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
@@ -142,7 +130,7 @@ def test_spark_builds_the_duckdb_snapshot_on_a_standalone_cluster(
 def _build_on_spark(data: Path, master: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "build", "--engine",
-         "spark", "--spark-master", master], capture_output=True, text=True, timeout=300,
+         "spark", "--spark-master", master], capture_output=True, text=True, timeout=1200,
         env={**os.environ, **env})
 
 

@@ -15,7 +15,14 @@ import scipy.sparse as sp
 
 from linkatlas.errors import BuildError
 
-__all__ = ["TIE", "log_scale", "order", "pagerank", "rate", "to_scale"]
+__all__ = ["DAMPING", "MAX_ITER", "TIE", "TOL", "log_scale", "order", "pagerank", "rate",
+           "to_scale"]
+
+# PageRank's damping and stop rule (L1 change below TOL, or MAX_ITER iterations); the Spark
+# engine's distributed PageRank (spark_ratings.py) runs with the same.
+DAMPING = 0.85
+TOL = 1e-6
+MAX_ITER = 100
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -120,9 +127,9 @@ def pagerank(
     dst: np.ndarray,
     n: int,
     *,
-    damping: float = 0.85,
-    tol: float = 1e-6,
-    max_iter: int = 100,
+    damping: float = DAMPING,
+    tol: float = TOL,
+    max_iter: int = MAX_ITER,
 ) -> np.ndarray:
     """PageRank of nodes 0..n-1 over edges src[i] → dst[i]; float64 scores summing to 1.
 
@@ -242,7 +249,7 @@ def _scores(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str]
     """
     n = _number(con, table, columns)
     src, dst = _edges(con, table, columns, distinct)
-    scores, indegree = _rank(src, dst, n, damping=0.85, tol=1e-6, max_iter=100)
+    scores, indegree = _rank(src, dst, n, damping=DAMPING, tol=TOL, max_iter=MAX_ITER)
     del src, dst
     support = indegree.astype(np.int64)
     if support_sql is not None:
