@@ -181,6 +181,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--url-sample", type=int, default=200_000)
+    parser.add_argument("--memory", action="store_true",
+                        help="one more run of ours, sampling its peak memory")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="la-wat-"))
     try:
@@ -213,8 +215,9 @@ def main() -> None:
         print("URL normalization of the corpus's links (µs/link, share equal to ours):")
         for name, micro, same in url_parsers(files, args.url_sample):
             print(f"  {name:28} {micro:6.2f} µs  {100 * same:5.1f} %")
-        _, peak = ours_run(files, sampled=True)
-        print(f"peak memory of ingest+build (PSS of all its processes): {peak:.0f} MB")
+        if args.memory:
+            _, peak = ours_run(files, sampled=True)
+            print(f"peak memory of ingest+build (PSS of all its processes): {peak:.0f} MB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
