@@ -116,7 +116,7 @@ def test_two_servers_behind_nginx_answer_as_one_and_debit_exactly(
                                     ("notexample.com", "domain")]]
     alone = [servers[0].get(q)[1] for q in queries]
     assert all(orjson.loads(body)["refpages"] for body in alone)
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(4) as pool:  # at most 4 requests of a token at once (security.md)
         behind = list(pool.map(front.get, queries * 6))
     assert behind == alone * 6
 
@@ -131,10 +131,18 @@ def test_two_servers_behind_nginx_answer_as_one_and_debit_exactly(
     charged = charged.format(shared)
 
     def client(_: int) -> list[int]:
-        answers = [orjson.loads(front.get(charged)) for _ in range(8)]
-        assert all("refpages" in a or a["error"].startswith("rows limit exceeded")
-                   for a in answers), answers
-        return [len(a["refpages"]) if "refpages" in a else -1 for a in answers]
+        outcomes: list[int] = []
+        for _ in range(200):  # bounded: 8 answers, retrying past the per-token bound
+            answer = orjson.loads(front.get(charged))
+            if answer.get("error", "").startswith("too many requests at once"):
+                time.sleep(0.01)  # 4 queries per token at once (docs/security.md): again
+                continue
+            assert "refpages" in answer or answer["error"].startswith(
+                ("rows limit exceeded", "too many refused requests")), answer
+            outcomes.append(len(answer["refpages"]) if "refpages" in answer else -1)
+            if len(outcomes) == 8:
+                break
+        return outcomes
 
     with ThreadPoolExecutor(40) as pool:
         results = [n for batch in pool.map(client, range(40)) for n in batch]
