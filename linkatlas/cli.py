@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .errors import LinkatlasError
 
@@ -110,6 +111,11 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(
         _quick_exit["allowed"] = True
 
 
+NotifyOption = Annotated[list[str] | None, typer.Option(
+    "--notify", help="Apprise URL to send a digest of new and fixed broken backlinks to "
+                     "(repeatable; also [notify] urls in DIR/linkatlas.toml).")]
+
+
 @app.command()
 def build(
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
@@ -120,22 +126,33 @@ def build(
                                          "on Spark, its executors extract).")] = 0,
     memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit "
                                               "(sorts and joins spill to DIR/tmp).")] = "512MB",
+    notify: NotifyOption = None,
 ) -> None:
     """Build a new index snapshot from everything in DIR and make it current atomically."""
     from .errors import UsageError
     from .index import build as run
+    from .watch.notify import after_build, prepare
 
     with _errors():
         if engine not in ("duckdb", "spark"):
             raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
         if spark_master is not None and engine != "spark":
             raise UsageError("--spark-master: only with --engine spark")
+        settings = prepare(data_dir(), notify)
         with _build_progress() as progress:
             report = run(data_dir(), workers=workers or None, memory_limit=memory_limit,
                          spark_master=(spark_master or "local[*]") if engine == "spark" else None,
                          progress=progress)
         _print_report(report.to_json())
+        _print_notify(*after_build(data_dir(), report.snapshot, settings))
         _quick_exit["allowed"] = True
+
+
+def _print_notify(message: Any, delivery: Any) -> None:
+    if message is not None:
+        out.print(f"digest: {message.new} new, {message.fixed} fixed, {message.ignored} "
+                  f"ignored; sent {delivery.sent}, failed {delivery.failed} "
+                  f"({delivery.attempts} attempts, see DIR/notify.log)", highlight=False)
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -210,6 +227,43 @@ def _doubt_resolver(works: bool | None) -> None:
         err.print("warning: the resolver does not answer the canary names: an NXDOMAIN is "
                   "recorded as undecided (error=resolver), not as broken", markup=False,
                   highlight=False)
+
+
+@app.command()
+def diff(
+    since: Annotated[str | None, typer.Option("--from", help="Snapshot id (default: the one "
+                                              "the --to snapshot replaced).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Snapshot id (default: current).")
+                  ] = None,
+    output: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
+) -> None:
+    """New, fixed and lost broken backlinks between two snapshots, grouped by target."""
+    from .errors import UsageError
+    from .watch import diff as changes
+
+    with _errors():
+        if output not in ("table", "json", "csv"):
+            raise UsageError(f"--output: {output!r}; expected table, json or csv")
+        found = changes.diff(data_dir(), since, to)
+        if output == "json":
+            _write(iter([changes.render_json(found)]), newline=False)
+        elif output == "csv":
+            _write(changes.render_csv(found), newline=False)
+        else:
+            _print_changes(found, changes.table_groups(found))
+
+
+def _print_changes(found: Any, groups: Iterator[tuple[str, list[tuple[str, ...]]]]) -> None:
+    counts = found.counts()
+    out.print(Text(f"{found.before} → {found.after}: {counts['new']} new, {counts['fixed']} "
+                   f"fixed, {counts['lost']} lost"))
+    for heading, rows in groups:
+        table = Table(title=Text(heading), title_justify="left")
+        for name in ("change", "reason", "referring page", "anchor", "type"):
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*(Text(value) for value in row))
+        out.print(table)
 
 
 @app.command()
@@ -452,6 +506,44 @@ def ratings_remove() -> None:
     with _errors():
         out.print("removed the imported ranks" if remove(data_dir()) else
                   "no imported ranks", highlight=False)
+
+
+ignore_app = typer.Typer(help="Silence dead URLs, URL prefixes (ending in *) or referring "
+                                "domains in digests.", no_args_is_help=True)
+app.add_typer(ignore_app, name="ignore")
+
+
+@ignore_app.command("add")
+def ignore_add(pattern: Annotated[str, typer.Argument(help="URL, URL prefix ending in *, or "
+                                                      "referring domain.")]) -> None:
+    """Add a pattern to the ignore list (DIR/ignore.txt)."""
+    from .watch import ignore
+
+    with _errors():
+        found = ignore.add(data_dir(), pattern)
+        out.print(Text(f"ignoring {found.kind} {found.text}"))
+
+
+@ignore_app.command("remove")
+def ignore_remove(pattern: str) -> None:
+    """Remove a pattern from the ignore list."""
+    from .errors import UsageError
+    from .watch import ignore
+
+    with _errors():
+        if not ignore.remove(data_dir(), pattern):
+            raise UsageError(f"ignore remove: {pattern!r} is not in the ignore list")
+        out.print(Text(f"removed {pattern}"))
+
+
+@ignore_app.command("list")
+def ignore_list() -> None:
+    """The ignore list, one pattern per line."""
+    from .watch import ignore
+
+    with _errors():
+        for found in ignore.load(data_dir()).patterns:
+            out.print(Text(f"{found.kind}\t{found.text}"))
 
 
 tokens_app = typer.Typer(help="Create, list, top up and revoke API tokens.",

@@ -44,7 +44,8 @@ __all__ = ["Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
 _HEX_TOKEN = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
-_TABLES = frozenset(("broken_backlinks", "broken_targets", "subscription_info"))
+_TABLES = frozenset(("broken_backlinks", "broken_targets", "broken_backlinks_changes",
+                     "subscription_info"))
 LEDGER_WAIT = 1.5  # seconds a request waits for a busy or unreachable ledger
 # Answers carry a token's data and are bought with it: never cached, never content-sniffed.
 PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

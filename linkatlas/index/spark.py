@@ -254,6 +254,17 @@ def reclaim(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) 
         con.unregister("reclaim_arrow")
 
 
+def facts(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) -> None:
+    """The change facts (changes.FACTS, the same SQL) on Spark, written by DuckDB."""
+    from .changes import write_facts
+
+    def source(name: str, sql: str) -> str:
+        con.register(f"facts_{name}", spark.sql(sql).toArrow())
+        return f"SELECT * FROM facts_{name}"
+
+    write_facts(con, staging, source)
+
+
 def count(spark: SparkSession) -> Callable[[str], int]:
     """The report's counting queries, answered by Spark."""
     def one(sql: str) -> int:
@@ -273,4 +284,5 @@ def stages(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path,
         ("ratings", lambda: ratings(spark, con, inputs.ranks)),
         ("serve", lambda: serve(spark, con, staging)),
         ("reclaim", lambda: reclaim(spark, con, staging)),
+        ("facts", lambda: facts(spark, con, staging)),
     ]
