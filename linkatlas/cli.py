@@ -299,13 +299,7 @@ def crawl(
     from .errors import UsageError
 
     with _errors():
-        seeds = list(urls or [])
-        if seeds_file is not None:
-            try:
-                seeds += [line.strip() for line in seeds_file.read_text().splitlines()
-                          if line.strip() and not line.startswith("#")]
-            except OSError as exc:
-                raise UsageError(f"--seeds-file: cannot read {seeds_file}: {exc}") from None
+        seeds = _seeds(urls, seeds_file)
         if concurrency < 1 or per_host < 1 or delay < 0:
             raise UsageError("--concurrency and --per-host must be at least 1, --delay ≥ 0")
         _check_hosts(hosts, hosts_only)
@@ -331,6 +325,89 @@ def crawl(
         _doubt_resolver(stats.resolver_works)
         if not quiet:
             _print_crawl(stats)
+
+
+def _seeds(urls: list[str] | None, seeds_file: Path | None) -> list[str]:
+    from .errors import UsageError
+
+    seeds = list(urls or [])
+    if seeds_file is not None:
+        try:
+            seeds += [line.strip() for line in seeds_file.read_text().splitlines()
+                      if line.strip() and not line.startswith("#")]
+        except OSError as exc:
+            raise UsageError(f"--seeds-file: cannot read {seeds_file}: {exc}") from None
+    return seeds
+
+
+@app.command()
+def refresh(
+    urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs (besides the pages "
+                                                           "already known).")] = None,
+    seeds_file: Annotated[Path | None, typer.Option("--seeds-file", help="File with one seed "
+                                                    "URL per line.")] = None,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", help="Stop the crawl after "
+                                                  "this many fetches.")] = None,
+    max_depth: Annotated[int | None, typer.Option("--max-depth", help="Link hops from a seed.")
+                         ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (crawl default "
+                                                    "32, check 64).")] = None,
+    per_host: Annotated[int | None, typer.Option("--per-host", help="Parallel requests to one "
+                                                 "host (crawl default 2, check 4).")] = None,
+    delay: Annotated[float, typer.Option(help="Crawl: seconds between requests to one host.")
+                     ] = 1.0,
+    user_agent: Annotated[str | None, typer.Option("--user-agent", help="Crawl: User-Agent "
+                                                   "header.")] = None,
+    hosts: Annotated[Path | None, typer.Option(help="Hosts file overriding DNS.")] = None,
+    hosts_only: Annotated[bool, typer.Option("--hosts-only", help="Names not in --hosts "
+                                             "do not resolve.")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow private and "
+                                                "loopback addresses.")] = False,
+    recrawl_after: Annotated[float, typer.Option("--recrawl-after", help="Days after which a "
+                                                 "known page is due again.")] = 7.0,
+    recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
+                                                 "target is observed again.")] = 7.0,
+    engine: Annotated[str, typer.Option(help="Build engine: duckdb or spark.")] = "duckdb",
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master URL "
+                                                     "for --engine spark.")] = None,
+    workers: Annotated[int, typer.Option(help="Extraction processes (default: every core).")
+                       ] = 0,
+    memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit.")
+                            ] = "512MB",
+    notify: NotifyOption = None,
+) -> None:
+    """Recrawl due pages, check due targets, build, diff, notify: one run for cron or a
+    systemd timer (an overlapping run refuses)."""
+    from .check.checker import CheckOptions
+    from .crawl import CrawlOptions
+    from .errors import UsageError
+    from .watch.refresh import refresh as run
+
+    with _errors():
+        if engine not in ("duckdb", "spark"):
+            raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
+        if (concurrency is not None and concurrency < 1) or (per_host is not None
+                                                             and per_host < 1) or delay < 0:
+            raise UsageError("--concurrency and --per-host must be at least 1, --delay ≥ 0")
+        _check_hosts(hosts, hosts_only)
+        net = {"hosts": hosts, "hosts_only": hosts_only, "allow_private": allow_private}
+        crawl_options = CrawlOptions(
+            max_pages=max_pages, max_depth=max_depth, concurrency=concurrency or 32,
+            per_host=per_host or 2, delay=delay, recrawl_after=recrawl_after, **net,
+            **({"user_agent": user_agent} if user_agent else {}))
+        check_options = CheckOptions(concurrency=concurrency or 64, per_host=per_host or 4,
+                                     **net)
+        done = run(data_dir(), _seeds(urls, seeds_file), crawl_options, check_options,
+                   recheck_after=recheck_after, notify=notify, workers=workers or None,
+                   memory_limit=memory_limit,
+                   spark_master=(spark_master or "local[*]") if engine == "spark" else None)
+        changes = done.changes
+        out.print(f"refresh: crawled {done.crawled.fetched} pages, checked "
+                  f"{done.checked.observed} targets, snapshot {done.report['snapshot']}, "
+                  + ("first snapshot (baseline)" if changes is None else
+                     f"{changes['new']} new, {changes['fixed']} fixed, {changes['lost']} lost"),
+                  highlight=False)
+        _print_notify(done.digest, done.delivery)
 
 
 def _print_crawl(stats: Any) -> None:
