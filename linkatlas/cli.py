@@ -427,6 +427,8 @@ def _print_crawl(stats: Any) -> None:
 
 @app.command()
 def check(
+    urls: Annotated[list[str] | None, typer.Argument(
+        help="Re-check just these link targets now and publish a patched snapshot.")] = None,
     recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
                                                  "target is observed again.")] = 7.0,
     concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 64,
@@ -444,20 +446,27 @@ def check(
                                     "ignore (repeatable).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
 ) -> None:
-    """Observe the status of every link target not observed within --recheck-after days."""
+    """Observe the status of every link target not observed within --recheck-after days;
+    with URLs, re-check just those now and publish a patched snapshot."""
+    from dataclasses import replace
+
     from .check.checker import CheckOptions, run
     from .errors import UsageError
     from .index.due import due_targets
+    from .index.recheck import recheck
 
     with _errors():
         if concurrency < 1 or per_host < 1:
             raise UsageError("--concurrency and --per-host must be at least 1")
         _check_hosts(hosts, hosts_only)
-        due = due_targets(data_dir(), recheck_after)
         options = CheckOptions(
             concurrency=concurrency, per_host=per_host, hosts=hosts, hosts_only=hosts_only,
             allow_private=allow_private, **_resolver_options(nameserver, canary),
             ignore_robots_for=frozenset(h.strip().lower() for h in ignore_robots_for or ()))
+        if urls:
+            _print_recheck(recheck(data_dir(), urls, replace(options, confirm_delay=0.5)))
+            return
+        due = due_targets(data_dir(), recheck_after)
         warned: list[bool] = []
 
         def progress(s: Any) -> None:
@@ -483,6 +492,21 @@ def check(
         for (verdict, code, error), count in sorted(stats.table.items()):
             table.add_row(verdict, str(code), error, str(count))
         out.print(table)
+
+
+def _print_recheck(done: Any) -> None:
+    table = Table(title=f"re-check: snapshot {done.snapshot or done.before}"
+                        + ("" if done.snapshot else " (unchanged)"))
+    for name in ("url", "state", "http_code", "error", "broken_at"):
+        table.add_column(name)
+    for target in done.targets:
+        state = "broken" if target["broken"] else "good" if target["broken"] is False else "?"
+        if target["changed"]:
+            state = f"{state} ({'broken now' if target['broken'] else 'fixed'})"
+        table.add_row(Text(target["url"]), state, str(target["http_code"] or ""),
+                      target["error"] or "", str(target["broken_at"] or ""))
+    out.print(table)
+    out.print(f"{done.seconds:.2f} s", highlight=False)
 
 
 def _check_hosts(hosts: Path | None, hosts_only: bool) -> None:
@@ -545,6 +569,11 @@ def serve(
     ledger: LedgerOption = None,
     query_timeout: Annotated[float, typer.Option("--query-timeout", help="Seconds before a "
                                                  "query is cancelled.")] = 30.0,
+    hosts: Annotated[Path | None, typer.Option(help="Hosts file for POST /recheck.")] = None,
+    hosts_only: Annotated[bool, typer.Option("--hosts-only", help="POST /recheck: names not "
+                                             "in --hosts do not resolve.")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="POST /recheck: allow "
+                                                "private and loopback addresses.")] = False,
 ) -> None:
     """Serve the API and web pages from the current snapshot (new snapshots without restart)."""
     from .api.app import Settings
@@ -552,7 +581,9 @@ def serve(
 
     with _errors():
         _port(port, "--port")
-        run(Settings(data_dir(), ledger, query_timeout), host, port, workers,
+        _check_hosts(hosts, hosts_only)
+        run(Settings(data_dir(), ledger, query_timeout, hosts, hosts_only, allow_private),
+            host, port, workers,
             lambda url: err.print(f"linkatlas API on {url} (docs: {url}docs)", highlight=False))
 
 

@@ -56,6 +56,10 @@ class Settings:
     data: Path
     ledger: str | None = None
     query_timeout: float = 30.0
+    # the address policy of POST /recheck (spec/CLI.md "Names, addresses and the clock")
+    hosts: Path | None = None
+    hosts_only: bool = False
+    allow_private: bool = False
 
 
 def redact(text: str) -> str:
@@ -220,6 +224,9 @@ def create_app(settings: Settings) -> Starlette:
     routes = [Route(path, api.handle, methods=["GET", "POST"]) for path in ("/", "//", "/v2")]
     routes += [Route("/docs", docs), Route("/metrics", metrics_page)]
     routes += report_routes(api)
+    from ..watch.recheck_api import recheck_route
+
+    routes.append(Route("/recheck", recheck_route(api), methods=["POST"]))
     app = Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024),
                                                Middleware(AccessLog)],
                     lifespan=lifespan)

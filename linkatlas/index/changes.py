@@ -2,13 +2,14 @@
 (new, fixed, lost broken backlinks; spec/API.md `broken_backlinks_changes`).
 
 The serve table holds only broken backlinks, so a backlink that left it does not say why. Each
-snapshot therefore keeps three small fact tables beside it (`facts/`), written by either engine
-from the same SQL text:
+snapshot therefore keeps three fact tables beside it (`facts/`), written by either engine from
+the same SQL text:
 
-- `links`: the identity of every live link (docs/architecture.md: url_from, url_to, link_type,
-  anchor, alt, nofollow) — still on its page or not;
-- `targets`: the decided status of every live target — good again or not, and whether it
-  redirects;
+- `backlinks`: every live backlink as a serve row (the serve query with every live target
+  counted as broken), in target-key order: whether a link is still on its page, and the rows
+  a re-check adds when a target breaks (recheck.py);
+- `targets`: every live target and its decided state (NULL when undecided): good again or
+  not, whether it redirects, and what a re-check starts from;
 - `pages`: the referring pages that are not fine — gone (4xx/5xx), host gone (NXDOMAIN), or
   redirecting elsewhere at their latest good visit.
 
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,26 +34,29 @@ from .. import snapshot
 from ..columns import TIE_BREAK
 from .stages import BROKEN, GOOD
 
-__all__ = ["CHANGES_FILE", "FACTS", "FACTS_DIR", "LOG_DIR", "append_log", "changes_sql",
-           "log_files", "record", "write_facts"]
+__all__ = ["CHANGES_FILE", "FACTS_DIR", "LOG_DIR", "PAGES_FACTS_SQL", "REDIRECTS_SQL",
+           "TARGETS_FACTS_SQL",
+           "append_log", "changes_sql", "every_target_sql", "log_files", "record",
+           "write_facts"]
 
 FACTS_DIR = "facts"
 CHANGES_FILE = "changes.parquet"
 LOG_DIR = "changes"
 
 # A target "redirects" when its decided answer is a 3xx (it is good, and fixed by a redirect).
-_REDIRECTS = "(http_code BETWEEN 300 AND 399)"
+REDIRECTS_SQL = "(t.http_code BETWEEN 300 AND 399)"
 
-FACTS: dict[str, str] = {
-    "links": f"""
-        SELECT {", ".join(TIE_BREAK)} FROM live
-        ORDER BY {", ".join(TIE_BREAK)}""",
-    "targets": f"""
-        SELECT url, http_code, error, broken, NOT broken AND {_REDIRECTS} AS redirects
-        FROM targets ORDER BY url""",
-    # The newest decided observation of a dead page says whether its host is gone; a page
-    # whose latest good visit answered 3xx carries only its redirect now.
-    "pages": f"""
+# Every live target with its decided state (NULL when undecided), in key order.
+TARGETS_FACTS_SQL = f"""
+        SELECT u.url_to AS url, u.key_to AS url_to_key, t.http_code, t.error, t.broken,
+               t.broken_at, coalesce(NOT t.broken AND {REDIRECTS_SQL}, FALSE) AS redirects
+        FROM (SELECT url_to, min(key_to) AS key_to FROM live GROUP BY url_to) u
+        LEFT JOIN targets t ON t.url = u.url_to
+        ORDER BY url_to_key, url"""
+
+# The newest decided observation of a dead page says whether its host is gone; a page whose
+# latest good visit answered 3xx carries only its redirect now.
+PAGES_FACTS_SQL = f"""
         WITH newest AS (
             SELECT o.url, o.error, row_number() OVER (
                        PARTITION BY o.url ORDER BY o.time DESC, o.http_code DESC, o.error DESC
@@ -68,24 +73,55 @@ FACTS: dict[str, str] = {
         LEFT JOIN newest n ON n.url = p.url AND n.n = 1
         LEFT JOIN landed v ON v.url = p.url
         WHERE n.url IS NOT NULL OR v.status BETWEEN 300 AND 399
-        ORDER BY p.url""",
-}
+        ORDER BY p.url"""
+
+
+def every_target_sql(columns: list[str]) -> str:
+    """`targets` as the serve query sees it when every live target counts as broken (its
+    state kept where decided; the decided table renamed `targets_decided` meanwhile): the
+    serve query then gives a row for every live backlink. `columns`: the targets table's."""
+    kept = "".join(f"t.{c}, " for c in columns if c not in ("url", "broken"))
+    return f"""
+        SELECT u.url_to AS url, {kept}TRUE AS broken
+        FROM (SELECT DISTINCT url_to FROM live) u LEFT JOIN targets_decided t
+          ON t.url = u.url_to"""
 
 
 def _quoted(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def write_facts(con: Any, staging: Path, source: Callable[[str, str], str] | None = None
-                ) -> None:
-    """Write FACTS into staging/facts/ with DuckDB; `source(name, sql)` gives the SELECT to
-    copy from when another engine computed the tables (Spark hands DuckDB its rows)."""
+def _copy(con: Any, query: str, path: Path) -> None:
+    con.execute(f"COPY ({query}) TO {_quoted(path)} (FORMAT parquet, COMPRESSION zstd, "
+                f"ROW_GROUP_SIZE {snapshot.ROW_GROUP})")
+
+
+@contextmanager
+def _every_target(con: Any) -> Iterator[None]:
+    columns = [row[0] for row in con.execute("DESCRIBE targets").fetchall()]
+    con.execute("ALTER TABLE targets RENAME TO targets_decided")
+    try:
+        con.execute(f"CREATE VIEW targets AS {every_target_sql(columns)}")
+        yield
+    finally:
+        con.execute("DROP VIEW IF EXISTS targets")
+        con.execute("ALTER TABLE targets_decided RENAME TO targets")
+
+
+def write_facts(con: Any, staging: Path,
+                source: Callable[[str], str] | None = None,
+                every_target: Callable[[], Any] | None = None) -> None:
+    """Write staging/facts/ with DuckDB. On another engine, `source(sql)` runs sql there and
+    names what DuckDB copies from, and `every_target()` is its context for the backlinks."""
+    from .stages import SERVE_SQL
+
     folder = staging / FACTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    for name, sql in FACTS.items():
-        query = sql if source is None else source(name, sql)
-        con.execute(f"COPY ({query}) TO {_quoted(folder / f'{name}.parquet')} "
-                    "(FORMAT parquet, COMPRESSION zstd)")
+    run = source or (lambda sql: sql)
+    _copy(con, run(TARGETS_FACTS_SQL), folder / "targets.parquet")
+    _copy(con, run(PAGES_FACTS_SQL), folder / "pages.parquet")
+    with (every_target or (lambda: _every_target(con)))():
+        _copy(con, run(SERVE_SQL), folder / "backlinks.parquet")
 
 
 def _same(left: str, right: str) -> str:
@@ -100,7 +136,7 @@ def changes_sql(before: Path, after: Path) -> str:
     a = _quoted(before / snapshot.TABLE / "*.parquet")
     b = _quoted(after / snapshot.TABLE / "*.parquet")
     facts = after / FACTS_DIR
-    links, targets, pages = (_quoted(facts / f"{n}.parquet") for n in ("links", "targets",
+    links, targets, pages = (_quoted(facts / f"{n}.parquet") for n in ("backlinks", "targets",
                                                                       "pages"))
     return f"""
         WITH a AS (SELECT * FROM read_parquet({a}, union_by_name = true)),
@@ -122,7 +158,7 @@ def changes_sql(before: Path, after: Path) -> str:
             LEFT JOIN read_parquet({targets}) t ON t.url = g.url_to
             LEFT JOIN read_parquet({pages}) p ON p.url = g.url_from
             -- still linked and not good (a rule left it out, or no verdict): not a change
-            WHERE l.url_from IS NULL OR NOT coalesce(t.broken, true))
+            WHERE l.url_from IS NULL OR t.broken = FALSE)
         ORDER BY url_to_key, CASE change WHEN 'new' THEN 0 WHEN 'fixed' THEN 1 ELSE 2 END,
                  {", ".join(TIE_BREAK)}"""
 

@@ -1,0 +1,303 @@
+"""Re-check now (`linkatlas check URL...`, `POST /recheck`): observe just these targets (and
+the Locations of their redirects) and publish a snapshot in which only their rows change,
+without a rebuild.
+
+The new state of a target comes from the targets stage itself (`stages.targets`), run on the
+rechecked URLs only: its input is the state the current snapshot holds (facts/targets: one
+observation standing for the current streak, at its start) plus the new observations, so the
+verdict, the newest-decided rule and broken_at are the build's. Rows of a target that breaks
+come from facts/backlinks (every live backlink as a serve row); only the serve files whose key
+range holds a changed target are rewritten, the others are linked into the new snapshot.
+
+One process at a time checks and publishes: the re-check holds DIR/build.lock (waiting for a
+running build or re-check), so servers sharing a DIR stay consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .. import clock, snapshot, urls
+from ..check.checker import CheckOptions, check_urls
+from ..check.log import CheckLog
+from ..columns import TIE_BREAK
+from ..errors import UsageError
+from .changes import FACTS_DIR, append_log, record
+
+__all__ = ["Rechecked", "recheck"]
+
+_EPOCH = "1970-01-01 00:00:00"  # stands for "some time before" a good target's new answer
+
+
+@dataclass
+class Rechecked:
+    """What a re-check did: each URL's state before and after, and the snapshot it
+    published ("" when no state changed: the current snapshot stays)."""
+
+    before: str
+    snapshot: str = ""
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of observe, judge, publish
+
+    @property
+    def changed(self) -> list[str]:
+        return [t["url"] for t in self.targets if t["changed"]]
+
+
+@contextmanager
+def _lock(data: Path, wait: float) -> Iterator[None]:
+    """DIR/build.lock, waiting up to `wait` seconds for a build or another re-check."""
+    with (data / "build.lock").open("a") as lock:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UsageError(f"a build or another re-check is running in {data}: "
+                                     "try again when it is done") from None
+                time.sleep(0.05)
+        yield
+
+
+def _quoted(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def normalized(given: list[str]) -> list[str]:
+    """The URLs as targets are stored (normalized, each once), or UsageError naming one."""
+    found: list[str] = []
+    for text in given:
+        url = urls.normalize(text.strip())
+        if url is None:
+            raise UsageError(f"not an http(s) URL: {text[:300]!r}")
+        found.append(url)
+    return list(dict.fromkeys(found))
+
+
+def _observe(data: Path, wanted: list[str], options: CheckOptions,
+             previous: dict[str, tuple[int, str]]) -> list[dict[str, Any]]:
+    """Check the URLs (the checker follows their redirects) into a check log of their own,
+    and return what it observed."""
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S")
+    name = f"recheck-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
+    with CheckLog(data, name=name) as log:
+        asyncio.run(check_urls(wanted, log, options, previous=previous))
+    lines = log.path.read_bytes().splitlines()
+    return [orjson.loads(line) for line in lines if line.strip()]
+
+
+def _judge(con: Any, targets_file: Path, wanted: list[str],
+           observed: list[dict[str, Any]]) -> None:
+    """The targets table of the build's targets stage, for the rechecked URLs only."""
+    from .stages import targets
+
+    con.execute("CREATE TABLE observed (url VARCHAR, time TIMESTAMP, http_code INTEGER, "
+                "error VARCHAR)")
+    if observed:
+        con.executemany("INSERT INTO observed VALUES (?, ?::TIMESTAMP, ?, ?)",
+                        [[o["url"], o["time"].rstrip("Z").replace("T", " "), o["http_code"],
+                          o["error"]] for o in observed])
+    con.execute(f"""
+        CREATE TABLE observations AS
+        SELECT url, coalesce(broken_at, TIMESTAMP '{_EPOCH}') AS time,
+               http_code::INTEGER AS http_code, error
+        FROM read_parquet({_quoted(targets_file)})
+        WHERE broken IS NOT NULL AND list_contains(?, url)
+        UNION ALL SELECT * FROM observed""", [wanted])
+    con.execute("CREATE TABLE live AS SELECT unnest(?::VARCHAR[]) AS url_to", [wanted])
+    targets(con)
+
+
+def recheck(data: Path, given: list[str], options: CheckOptions, *, wait: float = 60.0,
+            max_urls: int | None = None) -> Rechecked:
+    """Re-check the given link targets of the current snapshot and publish the patch."""
+    import duckdb
+
+    started = time.perf_counter()
+    wanted = normalized(given)
+    if not wanted:
+        raise UsageError("check: no URL given")
+    if max_urls is not None and len(wanted) > max_urls:
+        raise UsageError(f"at most {max_urls} URLs per re-check, got {len(wanted)}")
+    data.mkdir(parents=True, exist_ok=True)
+    with _lock(data, wait):
+        before = snapshot.current(data)
+        facts = before.path / FACTS_DIR
+        if not (facts / "backlinks.parquet").is_file():
+            raise UsageError(f"snapshot {before.id} was built without re-check facts (by an "
+                             "older linkatlas): run build first")
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            old = _old_state(con, facts / "targets.parquet", wanted, before.id)
+            mark = time.perf_counter()
+            observed = _observe(data, wanted, options, {
+                url: (int(s["http_code"] or 0), s["error"] or "") for url, s in old.items()
+                if s["broken"] is not None})
+            phases = {"observe": time.perf_counter() - mark}
+            mark = time.perf_counter()
+            _judge(con, facts / "targets.parquet", wanted, observed)
+            result = Rechecked(before.id, targets=_compare(con, old), phases=phases)
+            phases["judge"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            if result.changed:
+                result.snapshot = _publish(con, data, before, result.changed)
+            phases["publish"] = time.perf_counter() - mark
+        finally:
+            con.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _old_state(con: Any, targets_file: Path, wanted: list[str], snapshot_id: str
+               ) -> dict[str, dict[str, Any]]:
+    cursor = con.execute(f"SELECT * FROM read_parquet({_quoted(targets_file)}) "
+                         "WHERE list_contains(?, url)", [wanted])
+    names = [d[0] for d in cursor.description]
+    old = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    unknown = [url for url in wanted if url not in old]
+    if unknown:
+        raise UsageError(f"not a link target in snapshot {snapshot_id}: {unknown[0][:300]}")
+    return old
+
+
+_STATE = ("http_code", "error", "broken", "broken_at")
+
+
+def _compare(con: Any, old: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    cursor = con.execute(f"SELECT url, {', '.join(_STATE)} FROM targets")
+    new = {row[0]: dict(zip(("url", *_STATE), row, strict=True)) for row in cursor.fetchall()}
+    report = []
+    for url, before in old.items():
+        after = new.get(url)  # none: still undecided (only transient answers)
+        state = {k: (after or before)[k] for k in _STATE}
+        report.append({"url": url, **state,
+                       "changed": after is not None and any(
+                           before[k] != after[k] for k in _STATE)})
+    return report
+
+
+def _publish(con: Any, data: Path, before: snapshot.Snapshot, changed: list[str]) -> str:
+    """Write the patched snapshot (serve files, facts, changes) and make it current."""
+    moment = clock.now()
+    staging = data / "snapshots" / f".staging-{snapshot.new_id(moment)}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / snapshot.TABLE).mkdir(parents=True)
+    try:
+        con.execute("CREATE TABLE patched AS SELECT * FROM targets WHERE list_contains(?, url)",
+                    [changed])
+        files = _patch_serve(con, before, staging, changed)
+        _patch_facts(con, before, staging)
+        record(con, before, staging, moment)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    manifest = {**before.manifest, "id": snapshot.new_id(moment),
+                "built_at": clock.iso(moment), "rows": sum(int(f["rows"]) for f in files),
+                "files": files, "previous": before.id, "rechecked": changed}
+    published = snapshot.publish(data, staging, manifest)
+    append_log(data)
+    snapshot.prune(data)
+    return published.id
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or no hard links: a copy
+        shutil.copyfile(source, target)
+
+
+def _patch_serve(con: Any, before: snapshot.Snapshot, staging: Path, changed: list[str]
+                 ) -> list[dict[str, Any]]:
+    """Rewrite only the serve files whose key range holds a changed target."""
+    table = before.path / snapshot.TABLE
+    files = sorted(before.manifest["files"], key=lambda f: f["min_key"])
+    first = _quoted(table / files[0]["file"])
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {first}").fetchall()]
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                             f"{first})").fetchall())
+    state = [c for c in ("http_code", "error", "broken_at", "url_redirect", "redirect_code")
+             if c in types and c in _columns(con, "patched")]
+    replaced = ", ".join(f"CAST(n.{c} AS {types[c]}) AS {c}" for c in state)
+    backlinks = _quoted(before.path / FACTS_DIR / "backlinks.parquet")
+    keys = sorted({urls.key_of(url) for url in changed})
+    con.execute(f"""
+        CREATE TABLE added AS
+        SELECT b.* REPLACE ({replaced}) FROM read_parquet({backlinks}) b
+        JOIN patched n ON n.url = b.url_to AND n.broken
+        WHERE list_contains(?, b.url_to_key)""", [keys])
+    filled = [f for f in files if f["rows"]] or files[:1]
+    home: dict[str, list[str]] = {}
+    for key in keys:  # each changed key's file: the last whose range starts at or before it
+        owner = next((f for f in reversed(filled) if f["min_key"] <= key), filled[0])
+        home.setdefault(owner["file"], []).append(key)
+    order = ", ".join(["url_to_key", *TIE_BREAK])
+    written = []
+    for entry in files:
+        source, target = table / entry["file"], staging / snapshot.TABLE / entry["file"]
+        mine = home.get(entry["file"], [])
+        touched = mine or any(entry["rows"] and entry["min_key"] <= k <= entry["max_key"]
+                              for k in keys)
+        if not touched:
+            _link(source, target)
+            written.append(entry)
+            continue
+        con.execute(f"""
+            COPY (SELECT {", ".join(columns)} FROM (
+                    SELECT * FROM read_parquet({_quoted(source)})
+                    WHERE NOT list_contains(?, url_to)
+                    UNION ALL BY NAME
+                    SELECT * FROM added WHERE list_contains(?, url_to_key))
+                  ORDER BY {order})
+            TO {_quoted(target)} (FORMAT parquet, COMPRESSION zstd,
+                                  ROW_GROUP_SIZE {snapshot.ROW_GROUP})""", [changed, mine])
+        low, high, rows = con.execute(f"SELECT coalesce(min(url_to_key), ''), coalesce("
+                                      f"max(url_to_key), ''), count(*) FROM "
+                                      f"{_quoted(target)}").fetchone()
+        written.append({"file": entry["file"], "min_key": low, "max_key": high, "rows": rows})
+    return sorted(written, key=lambda f: f["min_key"])
+
+
+def _columns(con: Any, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path) -> None:
+    """facts/targets with the new states; backlinks and pages are unchanged (linked)."""
+    from .changes import REDIRECTS_SQL
+
+    old, new = before.path / FACTS_DIR, staging / FACTS_DIR
+    new.mkdir()
+    for name in ("backlinks", "pages"):
+        _link(old / f"{name}.parquet", new / f"{name}.parquet")
+    source = _quoted(old / "targets.parquet")
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                             f"{source})").fetchall())
+    state = ", ".join(f"CAST(t.{c} AS {types[c]}) AS {c}" for c in _STATE)
+    con.execute(f"""
+        COPY (SELECT * FROM (
+                SELECT o.* REPLACE ({state},
+                       coalesce(NOT t.broken AND {REDIRECTS_SQL}, FALSE) AS redirects)
+                FROM read_parquet({source}) o JOIN patched t ON t.url = o.url
+                UNION ALL
+                SELECT * FROM read_parquet({source})
+                WHERE url NOT IN (SELECT url FROM patched))
+              ORDER BY url_to_key, url)
+        TO {_quoted(new / "targets.parquet")} (FORMAT parquet, COMPRESSION zstd,
+                                              ROW_GROUP_SIZE {snapshot.ROW_GROUP})""")
