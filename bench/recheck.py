@@ -128,6 +128,8 @@ def main() -> None:
     print(f"first build {first_s:.1f} s; rebuild (extraction cached) {rebuild_s:.1f} s; "
           f"links {again.counts['links']:,}, broken backlinks "
           f"{again.counts['broken_backlinks']:,} (first: {first.counts['broken_backlinks']:,})")
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in again.seconds.items())
+    print(f"rebuild stages (s): {stages}")
     options = CheckOptions(hosts=hosts, hosts_only=True, confirm_delay=0.05)
     rng = random.Random(11)
     times = []

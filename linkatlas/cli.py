@@ -367,6 +367,11 @@ def refresh(
                                                  "known page is due again.")] = 7.0,
     recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
                                                  "target is observed again.")] = 7.0,
+    nameserver: NameserverOption = None,
+    canary: CanaryOption = None,
+    ignore_robots_for: Annotated[list[str] | None, typer.Option(
+        "--ignore-robots-for", help="Check: a host of your own whose robots.txt the checker "
+                                    "may ignore (repeatable).")] = None,
     engine: Annotated[str, typer.Option(help="Build engine: duckdb or spark.")] = "duckdb",
     spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master URL "
                                                      "for --engine spark.")] = None,
@@ -390,13 +395,15 @@ def refresh(
                                                              and per_host < 1) or delay < 0:
             raise UsageError("--concurrency and --per-host must be at least 1, --delay ≥ 0")
         _check_hosts(hosts, hosts_only)
-        net = {"hosts": hosts, "hosts_only": hosts_only, "allow_private": allow_private}
+        net = {"hosts": hosts, "hosts_only": hosts_only, "allow_private": allow_private,
+               **_resolver_options(nameserver, canary)}
         crawl_options = CrawlOptions(
             max_pages=max_pages, max_depth=max_depth, concurrency=concurrency or 32,
             per_host=per_host or 2, delay=delay, recrawl_after=recrawl_after, **net,
             **({"user_agent": user_agent} if user_agent else {}))
-        check_options = CheckOptions(concurrency=concurrency or 64, per_host=per_host or 4,
-                                     **net)
+        check_options = CheckOptions(
+            concurrency=concurrency or 64, per_host=per_host or 4, **net,
+            ignore_robots_for=frozenset(h.strip().lower() for h in ignore_robots_for or ()))
         done = run(data_dir(), _seeds(urls, seeds_file), crawl_options, check_options,
                    recheck_after=recheck_after, notify=notify, workers=workers or None,
                    memory_limit=memory_limit,

@@ -204,3 +204,11 @@ def test_post_recheck_over_the_api(index: tuple[Path, CheckOptions], targets: Ta
     monkeypatch.setattr(recheck_api, "RATE", 2)  # two re-checks ran: the first and the refused one
     assert error(token=token, url=targets.url("/stays")).startswith("rate limit: at most 2")
     assert asyncio.run(call("GET")).status_code == 405
+
+
+def test_the_scheme_of_a_target_does_not_matter(index: tuple[Path, CheckOptions],
+                                                targets: Targets) -> None:
+    data, options = index
+    targets.status["/fixed"] = 200
+    done = recheck(data, [targets.url("/fixed").replace("http://", "https://")], options)
+    assert done.changed == [targets.url("/fixed")]

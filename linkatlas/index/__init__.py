@@ -193,7 +193,8 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
         results = {name: _stage(report, name, run, progress) for name, run in stages}
         files: list[dict[str, Any]] = results["serve"]
         report.counts = _counts(one, sum(int(f["rows"]) for f in files))
-        _stage(report, "changes", lambda: changes.record(con, previous, staging, moment))
+        _stage(report, "changes", lambda: changes.record(con, previous, staging, moment),
+               progress)
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildError(f"build failed: {str(exc).splitlines()[0]}") from None

@@ -2,7 +2,7 @@
 (new, fixed, lost broken backlinks; spec/API.md `broken_backlinks_changes`).
 
 The serve table holds only broken backlinks, so a backlink that left it does not say why. Each
-snapshot therefore keeps three fact tables beside it (`facts/`), written by either engine from
+snapshot therefore keeps four fact tables beside it (`facts/`), written by either engine from
 the same SQL text:
 
 - `backlinks`: every live backlink as a serve row (the serve query with every live target
@@ -10,6 +10,8 @@ the same SQL text:
   a re-check adds when a target breaks (recheck.py);
 - `targets`: every live target and its decided state (NULL when undecided): good again or
   not, whether it redirects, and what a re-check starts from;
+- `hops`: the newest decided state of every URL on a redirect chain and since when it holds
+  (the targets stage's `hops`), from which a re-check continues;
 - `pages`: the referring pages that are not fine — gone (4xx/5xx), host gone (NXDOMAIN), or
   redirecting elsewhere at their latest good visit.
 
@@ -32,10 +34,10 @@ from typing import Any
 
 from .. import snapshot
 from ..columns import TIE_BREAK
-from .stages import BROKEN, GOOD
+from ..rules.verdicts import broken_sql, good_sql
 
-__all__ = ["CHANGES_FILE", "FACTS_DIR", "LOG_DIR", "PAGES_FACTS_SQL", "REDIRECTS_SQL",
-           "TARGETS_FACTS_SQL",
+__all__ = ["CHANGES_FILE", "FACTS_DIR", "HOPS_FACTS_SQL", "LOG_DIR", "PAGES_FACTS_SQL",
+           "REDIRECTS_SQL", "STATE", "TARGETS_FACTS_SQL",
            "append_log", "changes_sql", "every_target_sql", "log_files", "record",
            "write_facts"]
 
@@ -43,16 +45,23 @@ FACTS_DIR = "facts"
 CHANGES_FILE = "changes.parquet"
 LOG_DIR = "changes"
 
-# A target "redirects" when its decided answer is a 3xx (it is good, and fixed by a redirect).
-REDIRECTS_SQL = "(t.http_code BETWEEN 300 AND 399)"
+# A good target "redirects" when its redirect chain ends elsewhere (a fix by a redirect).
+REDIRECTS_SQL = "(t.url_redirect <> '')"
+# A target's state, as the targets stage decides it (stages.TARGETS_SQL).
+STATE = ("http_code", "error", "broken", "broken_at", "url_redirect", "redirect_code")
 
 # Every live target with its decided state (NULL when undecided), in key order.
 TARGETS_FACTS_SQL = f"""
-        SELECT u.url_to AS url, u.key_to AS url_to_key, t.http_code, t.error, t.broken,
-               t.broken_at, coalesce(NOT t.broken AND {REDIRECTS_SQL}, FALSE) AS redirects
+        SELECT u.url_to AS url, u.key_to AS url_to_key,
+               {", ".join(f"t.{c}" for c in STATE)},
+               coalesce(NOT t.broken AND {REDIRECTS_SQL}, FALSE) AS redirects
         FROM (SELECT url_to, min(key_to) AS key_to FROM live GROUP BY url_to) u
         LEFT JOIN targets t ON t.url = u.url_to
         ORDER BY url_to_key, url"""
+
+# The newest decided state of every URL on a redirect chain, and since when it holds
+# (stages.HOPS_SQL): what a re-check's patch starts from.
+HOPS_FACTS_SQL = "SELECT * FROM hops ORDER BY url"
 
 # The newest decided observation of a dead page says whether its host is gone; a page whose
 # latest good visit answered 3xx carries only its redirect now.
@@ -62,7 +71,8 @@ PAGES_FACTS_SQL = f"""
                        PARTITION BY o.url ORDER BY o.time DESC, o.http_code DESC, o.error DESC
                    ) AS n
             FROM observations o JOIN dead_pages d ON d.url = o.url
-            WHERE {BROKEN} OR {GOOD}),
+            WHERE {broken_sql("o.http_code", "o.error")}
+               OR {good_sql("o.http_code", "o.error")}),
         landed AS (
             SELECT url, max_by(status, time) AS status FROM visits WHERE status < 400
             GROUP BY url)
@@ -120,6 +130,7 @@ def write_facts(con: Any, staging: Path,
     run = source or (lambda sql: sql)
     _copy(con, run(TARGETS_FACTS_SQL), folder / "targets.parquet")
     _copy(con, run(PAGES_FACTS_SQL), folder / "pages.parquet")
+    _copy(con, run(HOPS_FACTS_SQL), folder / "hops.parquet")
     with (every_target or (lambda: _every_target(con)))():
         _copy(con, run(SERVE_SQL), folder / "backlinks.parquet")
 

@@ -2,10 +2,11 @@
 the Locations of their redirects) and publish a snapshot in which only their rows change,
 without a rebuild.
 
-The new state of a target comes from the targets stage itself (`stages.targets`), run on the
-rechecked URLs only: its input is the state the current snapshot holds (facts/targets: one
-observation standing for the current streak, at its start) plus the new observations, so the
-verdict, the newest-decided rule and broken_at are the build's. Rows of a target that breaks
+The new state of a target comes from the targets stage itself (`stages.targets`): its input
+is the state the current snapshot holds (facts/hops: each URL's decided state, as one
+observation at the start of its run) plus the new observations, so the verdict, the
+newest-decided rule, redirect chains and broken_at are the build's; a target whose chain
+passes through a rechecked URL changes with it. Rows of a target that breaks
 come from facts/backlinks (every live backlink as a serve row); only the serve files whose key
 range holds a changed target are rewritten, the others are linked into the new snapshot.
 
@@ -34,12 +35,9 @@ from ..check.checker import CheckOptions, check_urls
 from ..check.log import CheckLog
 from ..columns import TIE_BREAK
 from ..errors import UsageError
-from .changes import FACTS_DIR, append_log, record
+from .changes import FACTS_DIR, STATE, append_log, record
 
 __all__ = ["Rechecked", "recheck"]
-
-_EPOCH = "1970-01-01 00:00:00"  # stands for "some time before" a good target's new answer
-
 
 @dataclass
 class Rechecked:
@@ -52,9 +50,7 @@ class Rechecked:
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds of observe, judge, publish
 
-    @property
-    def changed(self) -> list[str]:
-        return [t["url"] for t in self.targets if t["changed"]]
+    changed: list[str] = field(default_factory=list)  # every target whose state changed
 
 
 @contextmanager
@@ -101,25 +97,26 @@ def _observe(data: Path, wanted: list[str], options: CheckOptions,
     return [orjson.loads(line) for line in lines if line.strip()]
 
 
-def _judge(con: Any, targets_file: Path, wanted: list[str],
-           observed: list[dict[str, Any]]) -> None:
-    """The targets table of the build's targets stage, for the rechecked URLs only."""
+def _judge(con: Any, facts: Path, observed: list[dict[str, Any]]) -> None:
+    """The build's targets stage over every target of the snapshot, from the hops it held
+    (each URL's decided state as one observation at the start of its run: `since`) and the
+    new observations: a target whose redirect chain passes through a rechecked URL is judged
+    anew too."""
     from .stages import targets
 
     con.execute("CREATE TABLE observed (url VARCHAR, time TIMESTAMP, http_code INTEGER, "
-                "error VARCHAR)")
+                "error VARCHAR, location VARCHAR)")
     if observed:
-        con.executemany("INSERT INTO observed VALUES (?, ?::TIMESTAMP, ?, ?)",
+        con.executemany("INSERT INTO observed VALUES (?, ?::TIMESTAMP, ?, ?, ?)",
                         [[o["url"], o["time"].rstrip("Z").replace("T", " "), o["http_code"],
-                          o["error"]] for o in observed])
+                          o["error"], o.get("location") or ""] for o in observed])
     con.execute(f"""
         CREATE TABLE observations AS
-        SELECT url, coalesce(broken_at, TIMESTAMP '{_EPOCH}') AS time,
-               http_code::INTEGER AS http_code, error
-        FROM read_parquet({_quoted(targets_file)})
-        WHERE broken IS NOT NULL AND list_contains(?, url)
-        UNION ALL SELECT * FROM observed""", [wanted])
-    con.execute("CREATE TABLE live AS SELECT unnest(?::VARCHAR[]) AS url_to", [wanted])
+        SELECT url, since AS time, http_code, error, location
+        FROM read_parquet({_quoted(facts / "hops.parquet")})
+        UNION ALL SELECT * FROM observed""")
+    con.execute(f"CREATE TABLE live AS SELECT url AS url_to FROM "
+                f"read_parquet({_quoted(facts / 'targets.parquet')})")
     targets(con)
 
 
@@ -138,25 +135,26 @@ def recheck(data: Path, given: list[str], options: CheckOptions, *, wait: float 
     with _lock(data, wait):
         before = snapshot.current(data)
         facts = before.path / FACTS_DIR
-        if not (facts / "backlinks.parquet").is_file():
+        if not (facts / "hops.parquet").is_file():
             raise UsageError(f"snapshot {before.id} was built without re-check facts (by an "
                              "older linkatlas): run build first")
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             old = _old_state(con, facts / "targets.parquet", wanted, before.id)
+            wanted = list(old)
             mark = time.perf_counter()
-            observed = _observe(data, wanted, options, {
-                url: (int(s["http_code"] or 0), s["error"] or "") for url, s in old.items()
-                if s["broken"] is not None})
+            observed = _observe(data, wanted, options, _own_verdicts(con, facts, wanted))
             phases = {"observe": time.perf_counter() - mark}
             mark = time.perf_counter()
-            _judge(con, facts / "targets.parquet", wanted, observed)
-            result = Rechecked(before.id, targets=_compare(con, old), phases=phases)
+            _judge(con, facts, observed)
+            changed = _changed(con, facts / "targets.parquet")
+            result = Rechecked(before.id, targets=_report(con, old, changed), phases=phases,
+                               changed=changed)
             phases["judge"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            if result.changed:
-                result.snapshot = _publish(con, data, before, result.changed)
+            if changed:
+                result.snapshot = _publish(con, data, before, changed)
             phases["publish"] = time.perf_counter() - mark
         finally:
             con.close()
@@ -166,30 +164,47 @@ def recheck(data: Path, given: list[str], options: CheckOptions, *, wait: float 
 
 def _old_state(con: Any, targets_file: Path, wanted: list[str], snapshot_id: str
                ) -> dict[str, dict[str, Any]]:
-    cursor = con.execute(f"SELECT * FROM read_parquet({_quoted(targets_file)}) "
-                         "WHERE list_contains(?, url)", [wanted])
-    names = [d[0] for d in cursor.description]
-    old = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
-    unknown = [url for url in wanted if url not in old]
+    """The snapshot's state of each target asked for; the scheme does not matter, as in the
+    API's modes (a URL given with https finds the http target too)."""
+    keys = [urls.key_of(url) for url in wanted]
+    cursor = con.execute(f"SELECT url, url_to_key, {', '.join(STATE)} FROM "
+                         f"read_parquet({_quoted(targets_file)}) "
+                         "WHERE list_contains(?, url_to_key) ORDER BY url", [keys])
+    found = cursor.fetchall()
+    old = {row[0]: dict(zip(("url", *STATE), (row[0], *row[2:]), strict=True))
+           for row in found}
+    known = {row[1] for row in found}
+    unknown = [url for url, key in zip(wanted, keys, strict=True) if key not in known]
     if unknown:
         raise UsageError(f"not a link target in snapshot {snapshot_id}: {unknown[0][:300]}")
     return old
 
 
-_STATE = ("http_code", "error", "broken", "broken_at")
+def _own_verdicts(con: Any, facts: Path, wanted: list[str]) -> dict[str, tuple[int, str]]:
+    """Each URL's own latest decided answer (not its chain's end): a different verdict now is
+    confirmed by the checker before it is logged."""
+    rows = con.execute(f"SELECT url, http_code, error FROM "
+                       f"read_parquet({_quoted(facts / 'hops.parquet')}) "
+                       "WHERE list_contains(?, url)", [wanted]).fetchall()
+    return {url: (int(code or 0), error or "") for url, code, error in rows}
 
 
-def _compare(con: Any, old: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    cursor = con.execute(f"SELECT url, {', '.join(_STATE)} FROM targets")
-    new = {row[0]: dict(zip(("url", *_STATE), row, strict=True)) for row in cursor.fetchall()}
-    report = []
-    for url, before in old.items():
-        after = new.get(url)  # none: still undecided (only transient answers)
-        state = {k: (after or before)[k] for k in _STATE}
-        report.append({"url": url, **state,
-                       "changed": after is not None and any(
-                           before[k] != after[k] for k in _STATE)})
-    return report
+def _changed(con: Any, targets_file: Path) -> list[str]:
+    """Targets whose state the new judgement changed (a target still undecided keeps its)."""
+    differs = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in STATE)
+    return [row[0] for row in con.execute(f"""
+        SELECT n.url FROM targets n JOIN read_parquet({_quoted(targets_file)}) o
+          ON o.url = n.url WHERE {differs} ORDER BY n.url""").fetchall()]
+
+
+def _report(con: Any, old: dict[str, dict[str, Any]], changed: list[str]
+            ) -> list[dict[str, Any]]:
+    """Before → after of each URL asked for."""
+    cursor = con.execute(f"SELECT url, {', '.join(STATE)} FROM targets "
+                         "WHERE list_contains(?, url)", [list(old)])
+    new = {row[0]: dict(zip(("url", *STATE), row, strict=True)) for row in cursor.fetchall()}
+    return [{**(new.get(url) or before), "changed": url in changed}
+            for url, before in old.items()]
 
 
 def _publish(con: Any, data: Path, before: snapshot.Snapshot, changed: list[str]) -> str:
@@ -279,8 +294,9 @@ def _columns(con: Any, table: str) -> list[str]:
 
 
 def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path) -> None:
-    """facts/targets with the new states; backlinks and pages are unchanged (linked)."""
-    from .changes import REDIRECTS_SQL
+    """facts/targets with the new states and facts/hops judged anew; backlinks and pages are
+    unchanged (linked)."""
+    from .changes import HOPS_FACTS_SQL, REDIRECTS_SQL
 
     old, new = before.path / FACTS_DIR, staging / FACTS_DIR
     new.mkdir()
@@ -289,7 +305,7 @@ def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path) -> None:
     source = _quoted(old / "targets.parquet")
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                              f"{source})").fetchall())
-    state = ", ".join(f"CAST(t.{c} AS {types[c]}) AS {c}" for c in _STATE)
+    state = ", ".join(f"CAST(t.{c} AS {types[c]}) AS {c}" for c in STATE)
     con.execute(f"""
         COPY (SELECT * FROM (
                 SELECT o.* REPLACE ({state},
@@ -301,3 +317,5 @@ def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path) -> None:
               ORDER BY url_to_key, url)
         TO {_quoted(new / "targets.parquet")} (FORMAT parquet, COMPRESSION zstd,
                                               ROW_GROUP_SIZE {snapshot.ROW_GROUP})""")
+    con.execute(f"COPY ({HOPS_FACTS_SQL}) TO {_quoted(new / 'hops.parquet')} "
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {snapshot.ROW_GROUP})")
