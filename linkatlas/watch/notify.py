@@ -195,11 +195,12 @@ def notify_snapshot(data: Path, snapshot_id: str, settings: NotifySettings,
     folder = snapshots_dir(data) / snapshot_id
     rows: list[dict[str, Any]] = []
     if settings.urls and (folder / CHANGES_FILE).is_file():
-        cursor = duckdb.connect().execute(
-            "SELECT * FROM read_parquet(?) WHERE change IN ('new', 'fixed')",
-            [str(folder / CHANGES_FILE)])
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        with duckdb.connect() as con:
+            cursor = con.execute(
+                "SELECT * FROM read_parquet(?) WHERE change IN ('new', 'fixed')",
+                [str(folder / CHANGES_FILE)])
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     message = digest(rows, ignore, settings.report_url, snapshot_id)
     result = Delivery()
     if message is not None:
