@@ -106,6 +106,19 @@ def _targets(text: str) -> dict[str, str]:
     return found
 
 
+def _digest_pairs(text: str) -> set[tuple[str, str, str]]:
+    """(NEW or FIXED, referring page, dead URL) for every page a digest lists."""
+    found, current = set(), ("", "")
+    for line in text.splitlines():
+        change, _, rest = line.partition("  ")
+        if change in ("NEW", "FIXED"):
+            current = (change, rest.split("  ")[0])
+        elif line.startswith("  - ") and "): " in line:
+            pages = line.split("): ", 1)[1].split(" and ")[0]
+            found |= {(current[0], page, current[1]) for page in pages.split(", ")}
+    return found
+
+
 DIGESTED = {"http://ok.test/later": "NEW", "http://dead.test/fixed": "FIXED",
             "http://dead.test/redir": "FIXED"}
 
@@ -125,7 +138,9 @@ def test_a_build_sends_its_digest_by_webhook_and_mail(
     assert _targets(body["message"]) == DIGESTED  # lost ones are not in a digest
     assert ("report: https://links.example/report#target=http%3A%2F%2Fok.test%2Flater"
             in body["message"])
-    assert "a.test (DR " in body["message"] and ONE in body["message"]
+    assert _digest_pairs(body["message"]) == {("NEW", ONE, "http://ok.test/later"),
+                                              ("FIXED", ONE, "http://dead.test/fixed"),
+                                              ("FIXED", ONE, "http://dead.test/redir")}
     mail = box.messages[0]
     assert mail["Subject"] == body["title"]
     assert _targets(mail.get_payload(decode=True).decode()) == DIGESTED

@@ -31,7 +31,8 @@ __all__ = ["Delivery", "Digest", "check_urls", "deliver", "digest", "notify_snap
 log = logging.getLogger("linkatlas.notify")
 LOG_FILE = "notify.log"
 MAX_TARGETS = 50    # dead URLs listed in one digest; the report has the rest
-MAX_DOMAINS = 5     # referring domains listed per dead URL
+MAX_DOMAINS = 10    # referring domains listed per dead URL, strongest first
+MAX_PAGES = 5       # referring pages listed per domain, highest URL Rating first
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,12 @@ def _target_block(url_to: str, change: str, rows: list[dict[str, Any]], report_u
              f"  report: {report_url}/report#target={quote(url_to, safe='')}",
              f"  {len(rows)} backlink(s) from {len(domains)} referring domain(s):"]
     for name, found in ranked[:MAX_DOMAINS]:
-        best = max(found, key=lambda r: (int(r.get("ahrefs_rank") or 0), r["url_from"]))
+        pages = sorted({r["url_from"]: int(r.get("ahrefs_rank") or 0) for r in found}.items(),
+                       key=lambda item: (-item[1], item[0]))
         rating = max(int(r.get("domain_rating") or 0) for r in found)
-        lines.append(f"  - {safe(name)} (DR {rating}), {len(found)} backlink(s), e.g. "
-                     f"{safe(best['url_from'])}")
+        shown = ", ".join(safe(url) for url, _ in pages[:MAX_PAGES])
+        more = f" and {len(pages) - MAX_PAGES} more" if len(pages) > MAX_PAGES else ""
+        lines.append(f"  - {safe(name)} (DR {rating}), {len(found)} backlink(s): {shown}{more}")
     if len(ranked) > MAX_DOMAINS:
         lines.append(f"  - … and {len(ranked) - MAX_DOMAINS} more referring domain(s)")
     return lines
