@@ -212,3 +212,43 @@ def test_the_scheme_of_a_target_does_not_matter(index: tuple[Path, CheckOptions]
     targets.status["/fixed"] = 200
     done = recheck(data, [targets.url("/fixed").replace("http://", "https://")], options)
     assert done.changed == [targets.url("/fixed")]
+
+
+def test_a_target_that_flips_keeps_its_rows_once(index: tuple[Path, CheckOptions],
+                                                  targets: Targets,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from linkatlas.watch.diff import diff
+
+    data, options = index
+    for day, code in ((5, 500), (6, 200), (7, 404)):  # broken, good again, broken again
+        targets.status["/breaks"] = code
+        monkeypatch.setenv("LINKATLAS_NOW", f"2024-03-{day:02d}T00:00:00Z")
+        assert recheck(data, [targets.url("/breaks")], options).changed == [
+            targets.url("/breaks")]
+        if code == 200:
+            assert {(r["change"], r["reason"]) for r in diff(data).rows} == {
+                ("fixed", "target_good")}
+    patched = _rows(data)
+    assert sum(row[1] == targets.url("/breaks") for row in patched) == 2
+    build_quietly(data)
+    assert _rows(data) == patched
+
+
+def test_targets_redirecting_to_a_rechecked_url_change_with_it(
+        index: tuple[Path, CheckOptions], targets: Targets,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from linkatlas.check.log import CheckLog, Observation
+
+    data, options = index
+    fixed, breaks = targets.url("/fixed"), targets.url("/breaks")
+    with CheckLog(data, name="redirects.jsonl") as log:
+        log.append(Observation(fixed, "2024-02-01T00:00:00Z", 301, "", location=breaks))
+    build_quietly(data)  # /fixed now redirects into /breaks, which is good
+    assert fixed not in {row[1] for row in _rows(data)}
+    targets.status["/breaks"] = 404
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-03-05T00:00:00Z")
+    assert sorted(recheck(data, [breaks], options).changed) == [breaks, fixed]
+    patched = _rows(data)
+    assert {row[1] for row in patched} >= {fixed, breaks}
+    build_quietly(data)
+    assert _rows(data) == patched

@@ -5,9 +5,10 @@ The serve table holds only broken backlinks, so a backlink that left it does not
 snapshot therefore keeps four fact tables beside it (`facts/`), written by either engine from
 the same SQL text:
 
-- `backlinks`: every live backlink as a serve row (the serve query with every live target
-  counted as broken), in target-key order: whether a link is still on its page, and the rows
-  a re-check adds when a target breaks (recheck.py);
+- `backlinks`: every live backlink the serve table does not hold (its target is good or
+  undecided), as a serve row (the serve query with those targets counted as broken): whether
+  a link is still on its page, and the rows a re-check adds when a target breaks
+  (recheck.py);
 - `targets`: every live target and its decided state (NULL when undecided): good again or
   not, whether it redirects, and what a re-check starts from;
 - `hops`: the newest decided state of every URL on a redirect chain and since when it holds
@@ -36,12 +37,14 @@ from .. import snapshot
 from ..columns import TIE_BREAK
 from ..rules.verdicts import broken_sql, good_sql
 
-__all__ = ["CHANGES_FILE", "FACTS_DIR", "HOPS_FACTS_SQL", "LOG_DIR", "PAGES_FACTS_SQL",
+__all__ = ["BACKLINKS", "CHANGES_FILE", "FACTS_DIR", "HOPS_FACTS_SQL", "LOG_DIR", "PAGES_FACTS_SQL",
            "REDIRECTS_SQL", "STATE", "TARGETS_FACTS_SQL",
            "append_log", "changes_sql", "every_target_sql", "log_files", "record",
            "write_facts"]
 
 FACTS_DIR = "facts"
+# A folder of parts: a re-check adds a part with the rows of the targets it found good again.
+BACKLINKS = "backlinks"
 CHANGES_FILE = "changes.parquet"
 LOG_DIR = "changes"
 
@@ -87,14 +90,22 @@ PAGES_FACTS_SQL = f"""
 
 
 def every_target_sql(columns: list[str]) -> str:
-    """`targets` as the serve query sees it when every live target counts as broken (its
-    state kept where decided; the decided table renamed `targets_decided` meanwhile): the
-    serve query then gives a row for every live backlink. `columns`: the targets table's."""
+    """`targets` as the serve query sees it when every live target that is not broken (good
+    or undecided) counts as broken (its state kept; the decided table renamed
+    `targets_decided` meanwhile): the serve query then gives a row for every live backlink the
+    serve table does not hold. `columns`: the targets table's."""
     kept = "".join(f"t.{c}, " for c in columns if c not in ("url", "broken"))
     return f"""
         SELECT u.url_to AS url, {kept}TRUE AS broken
         FROM (SELECT DISTINCT url_to FROM live) u LEFT JOIN targets_decided t
-          ON t.url = u.url_to"""
+          ON t.url = u.url_to
+        WHERE NOT coalesce(t.broken, FALSE)"""
+
+
+def _unordered(sql: str) -> str:
+    """A query without its final ORDER BY: the backlinks facts are read by target, never in
+    order, and sorting a million wide rows was most of their cost."""
+    return sql[:sql.rindex("ORDER BY")]
 
 
 def _quoted(path: Path | str) -> str:
@@ -132,7 +143,8 @@ def write_facts(con: Any, staging: Path,
     _copy(con, run(PAGES_FACTS_SQL), folder / "pages.parquet")
     _copy(con, run(HOPS_FACTS_SQL), folder / "hops.parquet")
     with (every_target or (lambda: _every_target(con)))():
-        _copy(con, run(SERVE_SQL), folder / "backlinks.parquet")
+        (folder / BACKLINKS).mkdir()
+        _copy(con, run(_unordered(SERVE_SQL)), folder / BACKLINKS / "part-0.parquet")
 
 
 def _same(left: str, right: str) -> str:
@@ -147,8 +159,8 @@ def changes_sql(before: Path, after: Path) -> str:
     a = _quoted(before / snapshot.TABLE / "*.parquet")
     b = _quoted(after / snapshot.TABLE / "*.parquet")
     facts = after / FACTS_DIR
-    links, targets, pages = (_quoted(facts / f"{n}.parquet") for n in ("backlinks", "targets",
-                                                                      "pages"))
+    links = _quoted(facts / BACKLINKS / "*.parquet")
+    targets, pages = (_quoted(facts / f"{n}.parquet") for n in ("targets", "pages"))
     return f"""
         WITH a AS (SELECT * FROM read_parquet({a}, union_by_name = true)),
              b AS (SELECT * FROM read_parquet({b}, union_by_name = true)),
@@ -158,18 +170,18 @@ def changes_sql(before: Path, after: Path) -> str:
             SELECT b.*, 'new' AS change, ?::TIMESTAMP AS changed_at, '' AS reason FROM b
             WHERE NOT EXISTS (SELECT 1 FROM a WHERE {_same('a', 'b')})
             UNION ALL BY NAME
-            SELECT g.*,
-                   CASE WHEN l.url_from IS NOT NULL THEN 'fixed' ELSE 'lost' END AS change,
+            SELECT g.* EXCLUDE (linked),
+                   CASE WHEN linked THEN 'fixed' ELSE 'lost' END AS change,
                    ?::TIMESTAMP AS changed_at,
-                   CASE WHEN l.url_from IS NOT NULL AND t.redirects THEN 'target_redirects_good'
-                        WHEN l.url_from IS NOT NULL THEN 'target_good'
+                   CASE WHEN linked AND t.redirects THEN 'target_redirects_good'
+                        WHEN linked THEN 'target_good'
                         ELSE coalesce(p.state, 'link_removed') END AS reason
-            FROM gone g
-            LEFT JOIN read_parquet({links}) l ON {_same('g', 'l')}
+            FROM (SELECT *, EXISTS (SELECT 1 FROM read_parquet({links}) l
+                                    WHERE {_same('a', 'l')}) AS linked FROM gone a) g
             LEFT JOIN read_parquet({targets}) t ON t.url = g.url_to
             LEFT JOIN read_parquet({pages}) p ON p.url = g.url_from
             -- still linked and not good (a rule left it out, or no verdict): not a change
-            WHERE l.url_from IS NULL OR t.broken = FALSE)
+            WHERE NOT linked OR t.broken = FALSE)
         ORDER BY url_to_key, CASE change WHEN 'new' THEN 0 WHEN 'fixed' THEN 1 ELSE 2 END,
                  {", ".join(TIE_BREAK)}"""
 

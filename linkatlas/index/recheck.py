@@ -7,7 +7,8 @@ is the state the current snapshot holds (facts/hops: each URL's decided state, a
 observation at the start of its run) plus the new observations, so the verdict, the
 newest-decided rule, redirect chains and broken_at are the build's; a target whose chain
 passes through a rechecked URL changes with it. Rows of a target that breaks
-come from facts/backlinks (every live backlink as a serve row); only the serve files whose key
+come from facts/backlinks (every live backlink not served, as a serve row) or from the serve
+table itself; only the serve files whose key
 range holds a changed target are rewritten, the others are linked into the new snapshot.
 
 One process at a time checks and publishes: the re-check holds DIR/build.lock (waiting for a
@@ -35,7 +36,8 @@ from ..check.checker import CheckOptions, check_urls
 from ..check.log import CheckLog
 from ..columns import TIE_BREAK
 from ..errors import UsageError
-from .changes import FACTS_DIR, STATE, append_log, record
+from ..rules.verdicts import MAX_REDIRECTS
+from .changes import BACKLINKS, FACTS_DIR, STATE, append_log, record
 
 __all__ = ["Rechecked", "recheck"]
 
@@ -98,10 +100,9 @@ def _observe(data: Path, wanted: list[str], options: CheckOptions,
 
 
 def _judge(con: Any, facts: Path, observed: list[dict[str, Any]]) -> None:
-    """The build's targets stage over every target of the snapshot, from the hops it held
-    (each URL's decided state as one observation at the start of its run: `since`) and the
-    new observations: a target whose redirect chain passes through a rechecked URL is judged
-    anew too."""
+    """The build's targets stage, from the hops the snapshot held (each URL's decided state as
+    one observation at the start of its run: `since`) and the new observations, over the
+    targets whose redirect chain reaches an observed URL (the rechecked ones among them)."""
     from .stages import targets
 
     con.execute("CREATE TABLE observed (url VARCHAR, time TIMESTAMP, http_code INTEGER, "
@@ -110,13 +111,21 @@ def _judge(con: Any, facts: Path, observed: list[dict[str, Any]]) -> None:
         con.executemany("INSERT INTO observed VALUES (?, ?::TIMESTAMP, ?, ?, ?)",
                         [[o["url"], o["time"].rstrip("Z").replace("T", " "), o["http_code"],
                           o["error"], o.get("location") or ""] for o in observed])
+    hops = _quoted(facts / "hops.parquet")
     con.execute(f"""
         CREATE TABLE observations AS
-        SELECT url, since AS time, http_code, error, location
-        FROM read_parquet({_quoted(facts / "hops.parquet")})
+        SELECT url, since AS time, http_code, error, location FROM read_parquet({hops})
         UNION ALL SELECT * FROM observed""")
-    con.execute(f"CREATE TABLE live AS SELECT url AS url_to FROM "
-                f"read_parquet({_quoted(facts / 'targets.parquet')})")
+    # Only targets whose chain reaches a rechecked URL can change: walk the redirects back.
+    con.execute(f"""
+        CREATE TABLE live AS
+        WITH RECURSIVE back(url, depth) AS (
+            SELECT DISTINCT url, 0 FROM observed
+            UNION
+            SELECT h.url, b.depth + 1 FROM read_parquet({hops}) h
+            JOIN back b ON h.location = b.url AND h.redir AND b.depth < {MAX_REDIRECTS})
+        SELECT t.url AS url_to FROM read_parquet({_quoted(facts / 'targets.parquet')}) t
+        WHERE t.url IN (SELECT url FROM back)""")
     targets(con)
 
 
@@ -217,7 +226,7 @@ def _publish(con: Any, data: Path, before: snapshot.Snapshot, changed: list[str]
         con.execute("CREATE TABLE patched AS SELECT * FROM targets WHERE list_contains(?, url)",
                     [changed])
         files = _patch_serve(con, before, staging, changed)
-        _patch_facts(con, before, staging)
+        _patch_facts(con, before, staging, snapshot.new_id(moment))
         record(con, before, staging, moment)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -250,13 +259,20 @@ def _patch_serve(con: Any, before: snapshot.Snapshot, staging: Path, changed: li
     state = [c for c in ("http_code", "error", "broken_at", "url_redirect", "redirect_code")
              if c in types and c in _columns(con, "patched")]
     replaced = ", ".join(f"CAST(n.{c} AS {types[c]}) AS {c}" for c in state)
-    backlinks = _quoted(before.path / FACTS_DIR / "backlinks.parquet")
+    backlinks = _quoted(before.path / FACTS_DIR / BACKLINKS / "*.parquet")
     keys = sorted({urls.key_of(url) for url in changed})
+    served = [_quoted(table / f["file"]) for f in files
+              if f["rows"] and any(f["min_key"] <= k <= f["max_key"] for k in keys)]
+    # a target that is broken now: its rows as served (if it was broken) or as kept in
+    # facts/backlinks (if it was not), with its new state
+    sources = [f"SELECT * FROM read_parquet({backlinks})",
+               *(f"SELECT * FROM read_parquet({f})" for f in served)]
     con.execute(f"""
         CREATE TABLE added AS
-        SELECT b.* REPLACE ({replaced}) FROM read_parquet({backlinks}) b
+        SELECT DISTINCT b.* REPLACE ({replaced})
+        FROM ({" UNION ALL BY NAME ".join(sources)}) b
         JOIN patched n ON n.url = b.url_to AND n.broken
-        WHERE list_contains(?, b.url_to_key)""", [keys])
+        WHERE list_contains(?, b.url_to)""", [changed])
     filled = [f for f in files if f["rows"]] or files[:1]
     home: dict[str, list[str]] = {}
     for key in keys:  # each changed key's file: the last whose range starts at or before it
@@ -293,15 +309,23 @@ def _columns(con: Any, table: str) -> list[str]:
     return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
-def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path) -> None:
-    """facts/targets with the new states and facts/hops judged anew; backlinks and pages are
+def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path, moment_id: str) -> None:
+    """facts/targets with the new states, facts/hops judged anew, and a backlinks part with
+    the served rows of the targets that are no longer broken; the other parts and pages are
     unchanged (linked)."""
-    from .changes import HOPS_FACTS_SQL, REDIRECTS_SQL
+    from .changes import REDIRECTS_SQL
 
     old, new = before.path / FACTS_DIR, staging / FACTS_DIR
-    new.mkdir()
-    for name in ("backlinks", "pages"):
-        _link(old / f"{name}.parquet", new / f"{name}.parquet")
+    (new / BACKLINKS).mkdir(parents=True)
+    for part in (old / BACKLINKS).glob("*.parquet"):
+        _link(part, new / BACKLINKS / part.name)
+    _link(old / "pages.parquet", new / "pages.parquet")
+    served = before.table
+    con.execute(f"""
+        COPY (SELECT s.* FROM read_parquet({_quoted(served)}) s
+              JOIN patched n ON n.url = s.url_to AND NOT coalesce(n.broken, FALSE))
+        TO {_quoted(new / BACKLINKS / f"patch-{moment_id}.parquet")}
+        (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {snapshot.ROW_GROUP})""")
     source = _quoted(old / "targets.parquet")
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                              f"{source})").fetchall())
@@ -317,5 +341,11 @@ def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path) -> None:
               ORDER BY url_to_key, url)
         TO {_quoted(new / "targets.parquet")} (FORMAT parquet, COMPRESSION zstd,
                                               ROW_GROUP_SIZE {snapshot.ROW_GROUP})""")
-    con.execute(f"COPY ({HOPS_FACTS_SQL}) TO {_quoted(new / 'hops.parquet')} "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {snapshot.ROW_GROUP})")
+    hops = _quoted(old / "hops.parquet")  # the URLs judged anew replace theirs
+    con.execute(f"""
+        COPY (SELECT * FROM (SELECT * FROM hops UNION ALL
+                             SELECT * FROM read_parquet({hops})
+                             WHERE url NOT IN (SELECT url FROM hops))
+              ORDER BY url)
+        TO {_quoted(new / 'hops.parquet')} (FORMAT parquet, COMPRESSION zstd,
+                                           ROW_GROUP_SIZE {snapshot.ROW_GROUP})""")
