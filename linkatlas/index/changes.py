@@ -152,18 +152,20 @@ def _same(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in TIE_BREAK)
 
 
-def changes_sql(before: Path, after: Path) -> str:
+def changes_sql(before: Path, after: Path, only: str = "") -> str:
     """Changes from snapshot dir `before` to `after` (one bound parameter: the change time,
     twice), ordered by target key. New rows are `after`'s rows; fixed and lost rows are the
-    backlink as it was while broken (`before`'s row)."""
+    backlink as it was while broken (`before`'s row). `only` names a table of the target URLs
+    that may have changed (a re-check's), to read just their rows."""
+    where = f" WHERE url_to IN (SELECT url FROM {only})" if only else ""
     a = _quoted(before / snapshot.TABLE / "*.parquet")
     b = _quoted(after / snapshot.TABLE / "*.parquet")
     facts = after / FACTS_DIR
     links = _quoted(facts / BACKLINKS / "*.parquet")
     targets, pages = (_quoted(facts / f"{n}.parquet") for n in ("targets", "pages"))
     return f"""
-        WITH a AS (SELECT * FROM read_parquet({a}, union_by_name = true)),
-             b AS (SELECT * FROM read_parquet({b}, union_by_name = true)),
+        WITH a AS (SELECT * FROM read_parquet({a}, union_by_name = true){where}),
+             b AS (SELECT * FROM read_parquet({b}, union_by_name = true){where}),
              gone AS (SELECT * FROM a WHERE NOT EXISTS (
                           SELECT 1 FROM b WHERE {_same('a', 'b')}))
         SELECT * FROM (
@@ -186,8 +188,8 @@ def changes_sql(before: Path, after: Path) -> str:
                  {", ".join(TIE_BREAK)}"""
 
 
-def record(con: Any, before: snapshot.Snapshot | None, staging: Path, moment: datetime
-           ) -> None:
+def record(con: Any, before: snapshot.Snapshot | None, staging: Path, moment: datetime,
+           only: list[str] | None = None) -> None:
     """Write the changes of a build (staging) against the snapshot it replaces into
     staging/changes.parquet. The first build has nothing to compare: no rows (a baseline),
     but the file keeps the table's schema."""
@@ -198,8 +200,12 @@ def record(con: Any, before: snapshot.Snapshot | None, staging: Path, moment: da
                                      '' AS reason FROM read_parquet({b}) LIMIT 0)
                         TO {target} (FORMAT parquet)""", [moment])
         return
-    con.execute(f"COPY ({changes_sql(before.path, staging)}) TO {target} "
-                "(FORMAT parquet, COMPRESSION zstd)", [moment, moment])
+    if only is not None:  # a re-check: only these targets' rows can have changed
+        con.execute("CREATE OR REPLACE TEMP TABLE changed_targets AS "
+                    "SELECT unnest(?::VARCHAR[]) AS url", [only])
+    sql = changes_sql(before.path, staging, "changed_targets" if only is not None else "")
+    con.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION zstd)",
+                [moment, moment])
 
 
 def log_dir(data: Path) -> Path:

@@ -227,7 +227,7 @@ def _publish(con: Any, data: Path, before: snapshot.Snapshot, changed: list[str]
                     [changed])
         files = _patch_serve(con, before, staging, changed)
         _patch_facts(con, before, staging, snapshot.new_id(moment))
-        record(con, before, staging, moment)
+        record(con, before, staging, moment, changed)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
