@@ -156,12 +156,14 @@ def changes_sql(before: Path, after: Path, only: str = "") -> str:
     """Changes from snapshot dir `before` to `after` (one bound parameter: the change time,
     twice), ordered by target key. New rows are `after`'s rows; fixed and lost rows are the
     backlink as it was while broken (`before`'s row). `only` names a table of the target URLs
-    that may have changed (a re-check's), to read just their rows."""
+    that may have changed (a re-check's), to read just their rows (and `{only}_links`, their
+    backlinks facts)."""
     where = f" WHERE url_to IN (SELECT url FROM {only})" if only else ""
+    parts = _quoted(after / FACTS_DIR / BACKLINKS / "*.parquet")
+    links = f"{only}_links" if only else f"read_parquet({parts})"
     a = _quoted(before / snapshot.TABLE / "*.parquet")
     b = _quoted(after / snapshot.TABLE / "*.parquet")
     facts = after / FACTS_DIR
-    links = _quoted(facts / BACKLINKS / "*.parquet")
     targets, pages = (_quoted(facts / f"{n}.parquet") for n in ("targets", "pages"))
     return f"""
         WITH a AS (SELECT * FROM read_parquet({a}, union_by_name = true){where}),
@@ -178,7 +180,7 @@ def changes_sql(before: Path, after: Path, only: str = "") -> str:
                    CASE WHEN linked AND t.redirects THEN 'target_redirects_good'
                         WHEN linked THEN 'target_good'
                         ELSE coalesce(p.state, 'link_removed') END AS reason
-            FROM (SELECT *, EXISTS (SELECT 1 FROM read_parquet({links}) l
+            FROM (SELECT *, EXISTS (SELECT 1 FROM {links} l
                                     WHERE {_same('a', 'l')}) AS linked FROM gone a) g
             LEFT JOIN read_parquet({targets}) t ON t.url = g.url_to
             LEFT JOIN read_parquet({pages}) p ON p.url = g.url_from
@@ -203,6 +205,13 @@ def record(con: Any, before: snapshot.Snapshot | None, staging: Path, moment: da
     if only is not None:  # a re-check: only these targets' rows can have changed
         con.execute("CREATE OR REPLACE TEMP TABLE changed_targets AS "
                     "SELECT unnest(?::VARCHAR[]) AS url", [only])
+        # an IN list of bound values is filtered inside the Parquet scan: only url_to is read
+        # for the other rows
+        marks = ", ".join("?" * len(only))
+        parts = _quoted(staging / FACTS_DIR / BACKLINKS / "*.parquet")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE changed_targets_links AS
+                        SELECT {", ".join(TIE_BREAK)} FROM read_parquet({parts})
+                        WHERE url_to IN ({marks})""", only)
     sql = changes_sql(before.path, staging, "changed_targets" if only is not None else "")
     con.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION zstd)",
                 [moment, moment])

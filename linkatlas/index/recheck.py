@@ -267,12 +267,13 @@ def _patch_serve(con: Any, before: snapshot.Snapshot, staging: Path, changed: li
     # facts/backlinks (if it was not), with its new state
     sources = [f"SELECT * FROM read_parquet({backlinks})",
                *(f"SELECT * FROM read_parquet({f})" for f in served)]
+    marks = ", ".join("?" * len(changed))  # bound IN list: filtered inside the Parquet scans
+    sources = [f"{source} WHERE url_to IN ({marks})" for source in sources]
     con.execute(f"""
         CREATE TABLE added AS
         SELECT DISTINCT b.* REPLACE ({replaced})
         FROM ({" UNION ALL BY NAME ".join(sources)}) b
-        JOIN patched n ON n.url = b.url_to AND n.broken
-        WHERE list_contains(?, b.url_to)""", [changed])
+        JOIN patched n ON n.url = b.url_to AND n.broken""", changed * len(sources))
     filled = [f for f in files if f["rows"]] or files[:1]
     home: dict[str, list[str]] = {}
     for key in keys:  # each changed key's file: the last whose range starts at or before it
@@ -320,12 +321,14 @@ def _patch_facts(con: Any, before: snapshot.Snapshot, staging: Path, moment_id: 
     for part in (old / BACKLINKS).glob("*.parquet"):
         _link(part, new / BACKLINKS / part.name)
     _link(old / "pages.parquet", new / "pages.parquet")
-    served = before.table
-    con.execute(f"""
-        COPY (SELECT s.* FROM read_parquet({_quoted(served)}) s
-              JOIN patched n ON n.url = s.url_to AND NOT coalesce(n.broken, FALSE))
-        TO {_quoted(new / BACKLINKS / f"patch-{moment_id}.parquet")}
-        (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {snapshot.ROW_GROUP})""")
+    good = [row[0] for row in con.execute(
+        "SELECT url FROM patched WHERE NOT coalesce(broken, FALSE)").fetchall()]
+    if good:  # their rows as served, kept as facts now that the serve table drops them
+        con.execute(f"""
+            COPY (SELECT * FROM read_parquet({_quoted(before.table)})
+                  WHERE url_to IN ({", ".join("?" * len(good))}))
+            TO {_quoted(new / BACKLINKS / f"patch-{moment_id}.parquet")}
+            (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {snapshot.ROW_GROUP})""", good)
     source = _quoted(old / "targets.parquet")
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                              f"{source})").fetchall())
