@@ -13,8 +13,9 @@ import pytest
 from protego import Protego
 
 from linkatlas import cli, urls
-from linkatlas.api.planner import plan
+from linkatlas.api.planner import parse_request, plan
 from linkatlas.api.query import fetch, open_reader
+from linkatlas.api.tables import CHANGES
 from linkatlas.check.checker import CheckOptions
 from linkatlas.check.checker import run as check
 from linkatlas.crawl import CrawlOptions
@@ -22,7 +23,6 @@ from linkatlas.crawl import run as crawl
 from linkatlas.index.due import due_targets
 from linkatlas.sample import Web, generate, serve_in_thread
 from linkatlas.snapshot import current
-from linkatlas.watch.api import changes_request
 from linkatlas.watch.diff import diff
 
 from .ports import free_port
@@ -112,9 +112,9 @@ def test_two_rounds_of_the_sample_web_give_exactly_its_changes(
     found = _pairs(diff(data).rows)
     assert sorted(found) == sorted(truth)
 
-    request, files = changes_request({"target": ["test"], "mode": ["subdomains"],
-                                      "limit": ["100000"], "output": ["csv"]}, data)
-    query = plan(request, current(data), files)
+    request = parse_request({"target": ["test"], "mode": ["subdomains"], "limit": ["100000"],
+                             "output": ["csv"]}, CHANGES.name)
+    query = plan(request, current(data))
     rows = [dict(zip(query.columns, row, strict=True))
             for batch in fetch(open_reader(), query) for row in batch]
     assert sorted(_pairs(rows)) == sorted(truth)
