@@ -181,6 +181,7 @@ def test_post_recheck_over_the_api(index: tuple[Path, CheckOptions], targets: Ta
     targets.status.update({"/fixed": 200, "/stays": 410})
     answer = post(token=token, url=[targets.url("/fixed"), targets.url("/stays")])
     assert answer.status_code == 200 and "X-Status" not in answer.headers
+    assert answer.headers["Cache-Control"] == "no-store"  # a token's answer: never cached
     body = answer.json()
     assert body["snapshot"] == current(data).id
     assert [(r["url"], r["broken"], r["changed"]) for r in body["rechecked"]] == [

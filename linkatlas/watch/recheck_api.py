@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..api.app import PRIVATE
 from ..api.formats import error_body
 from ..api.params import MAX_QUERY, parse_params
 from ..clock import iso
@@ -58,7 +59,7 @@ class _Limiter:
 
 def _error(message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(error_body("json", message), media_type="application/json; charset=utf-8",
-                    headers={"X-Status": "error", **(headers or {})})
+                    headers={**PRIVATE, "X-Status": "error", **(headers or {})})
 
 
 def recheck_route(api: Any) -> Callable[[Request], Awaitable[Response]]:
@@ -100,7 +101,7 @@ def recheck_route(api: Any) -> Callable[[Request], Awaitable[Response]]:
         return Response(orjson.dumps({"snapshot": done.snapshot or done.before,
                                       "rechecked": rows}),
                         media_type="application/json; charset=utf-8",
-                        headers={"X-Results-Count": str(len(rows))})
+                        headers={**PRIVATE, "X-Results-Count": str(len(rows))})
 
     return endpoint
 
