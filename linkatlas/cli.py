@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .errors import LinkatlasError
 
@@ -110,6 +111,11 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(
         _quick_exit["allowed"] = True
 
 
+NotifyOption = Annotated[list[str] | None, typer.Option(
+    "--notify", help="Apprise URL to send a digest of new and fixed broken backlinks to "
+                     "(repeatable; also [notify] urls in DIR/linkatlas.toml).")]
+
+
 @app.command()
 def build(
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
@@ -120,22 +126,33 @@ def build(
                                          "on Spark, its executors extract).")] = 0,
     memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit "
                                               "(sorts and joins spill to DIR/tmp).")] = "512MB",
+    notify: NotifyOption = None,
 ) -> None:
     """Build a new index snapshot from everything in DIR and make it current atomically."""
     from .errors import UsageError
     from .index import build as run
+    from .watch.notify import after_build, prepare
 
     with _errors():
         if engine not in ("duckdb", "spark"):
             raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
         if spark_master is not None and engine != "spark":
             raise UsageError("--spark-master: only with --engine spark")
+        settings = prepare(data_dir(), notify)
         with _build_progress() as progress:
             report = run(data_dir(), workers=workers or None, memory_limit=memory_limit,
                          spark_master=(spark_master or "local[*]") if engine == "spark" else None,
                          progress=progress)
         _print_report(report.to_json())
+        _print_notify(*after_build(data_dir(), report.snapshot, settings))
         _quick_exit["allowed"] = True
+
+
+def _print_notify(message: Any, delivery: Any) -> None:
+    if message is not None:
+        out.print(f"digest: {message.new} new, {message.fixed} fixed, {message.ignored} "
+                  f"ignored; sent {delivery.sent}, failed {delivery.failed} "
+                  f"({delivery.attempts} attempts, see DIR/notify.log)", highlight=False)
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -213,6 +230,43 @@ def _doubt_resolver(works: bool | None) -> None:
 
 
 @app.command()
+def diff(
+    since: Annotated[str | None, typer.Option("--from", help="Snapshot id (default: the one "
+                                              "the --to snapshot replaced).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Snapshot id (default: current).")
+                  ] = None,
+    output: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
+) -> None:
+    """New, fixed and lost broken backlinks between two snapshots, grouped by target."""
+    from .errors import UsageError
+    from .watch import diff as changes
+
+    with _errors():
+        if output not in ("table", "json", "csv"):
+            raise UsageError(f"--output: {output!r}; expected table, json or csv")
+        found = changes.diff(data_dir(), since, to)
+        if output == "json":
+            _write(iter([changes.render_json(found)]), newline=False)
+        elif output == "csv":
+            _write(changes.render_csv(found), newline=False)
+        else:
+            _print_changes(found, changes.table_groups(found))
+
+
+def _print_changes(found: Any, groups: Iterator[tuple[str, list[tuple[str, ...]]]]) -> None:
+    counts = found.counts()
+    out.print(Text(f"{found.before} → {found.after}: {counts['new']} new, {counts['fixed']} "
+                   f"fixed, {counts['lost']} lost"))
+    for heading, rows in groups:
+        table = Table(title=Text(heading), title_justify="left")
+        for name in ("change", "reason", "referring page", "anchor", "type"):
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*(Text(value) for value in row))
+        out.print(table)
+
+
+@app.command()
 def crawl(
     urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.")] = None,
     seeds_file: Annotated[Path | None, typer.Option("--seeds-file", help="File with one seed "
@@ -245,13 +299,7 @@ def crawl(
     from .errors import UsageError
 
     with _errors():
-        seeds = list(urls or [])
-        if seeds_file is not None:
-            try:
-                seeds += [line.strip() for line in seeds_file.read_text().splitlines()
-                          if line.strip() and not line.startswith("#")]
-            except OSError as exc:
-                raise UsageError(f"--seeds-file: cannot read {seeds_file}: {exc}") from None
+        seeds = _seeds(urls, seeds_file)
         if concurrency < 1 or per_host < 1 or delay < 0:
             raise UsageError("--concurrency and --per-host must be at least 1, --delay ≥ 0")
         _check_hosts(hosts, hosts_only)
@@ -279,6 +327,96 @@ def crawl(
             _print_crawl(stats)
 
 
+def _seeds(urls: list[str] | None, seeds_file: Path | None) -> list[str]:
+    from .errors import UsageError
+
+    seeds = list(urls or [])
+    if seeds_file is not None:
+        try:
+            seeds += [line.strip() for line in seeds_file.read_text().splitlines()
+                      if line.strip() and not line.startswith("#")]
+        except OSError as exc:
+            raise UsageError(f"--seeds-file: cannot read {seeds_file}: {exc}") from None
+    return seeds
+
+
+@app.command()
+def refresh(
+    urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs (besides the pages "
+                                                           "already known).")] = None,
+    seeds_file: Annotated[Path | None, typer.Option("--seeds-file", help="File with one seed "
+                                                    "URL per line.")] = None,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", help="Stop the crawl after "
+                                                  "this many fetches.")] = None,
+    max_depth: Annotated[int | None, typer.Option("--max-depth", help="Link hops from a seed.")
+                         ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight (crawl default "
+                                                    "32, check 64).")] = None,
+    per_host: Annotated[int | None, typer.Option("--per-host", help="Parallel requests to one "
+                                                 "host (crawl default 2, check 4).")] = None,
+    delay: Annotated[float, typer.Option(help="Crawl: seconds between requests to one host.")
+                     ] = 1.0,
+    user_agent: Annotated[str | None, typer.Option("--user-agent", help="Crawl: User-Agent "
+                                                   "header.")] = None,
+    hosts: Annotated[Path | None, typer.Option(help="Hosts file overriding DNS.")] = None,
+    hosts_only: Annotated[bool, typer.Option("--hosts-only", help="Names not in --hosts "
+                                             "do not resolve.")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow private and "
+                                                "loopback addresses.")] = False,
+    recrawl_after: Annotated[float, typer.Option("--recrawl-after", help="Days after which a "
+                                                 "known page is due again.")] = 7.0,
+    recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
+                                                 "target is observed again.")] = 7.0,
+    nameserver: NameserverOption = None,
+    canary: CanaryOption = None,
+    ignore_robots_for: Annotated[list[str] | None, typer.Option(
+        "--ignore-robots-for", help="Check: a host of your own whose robots.txt the checker "
+                                    "may ignore (repeatable).")] = None,
+    engine: Annotated[str, typer.Option(help="Build engine: duckdb or spark.")] = "duckdb",
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master URL "
+                                                     "for --engine spark.")] = None,
+    workers: Annotated[int, typer.Option(help="Extraction processes (default: every core).")
+                       ] = 0,
+    memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit.")
+                            ] = "512MB",
+    notify: NotifyOption = None,
+) -> None:
+    """Recrawl due pages, check due targets, build, diff, notify: one run for cron or a
+    systemd timer (an overlapping run refuses)."""
+    from .check.checker import CheckOptions
+    from .crawl import CrawlOptions
+    from .errors import UsageError
+    from .watch.refresh import refresh as run
+
+    with _errors():
+        if engine not in ("duckdb", "spark"):
+            raise UsageError(f"--engine: {engine!r} is not an engine; use duckdb or spark")
+        if (concurrency is not None and concurrency < 1) or (per_host is not None
+                                                             and per_host < 1) or delay < 0:
+            raise UsageError("--concurrency and --per-host must be at least 1, --delay ≥ 0")
+        _check_hosts(hosts, hosts_only)
+        net = {"hosts": hosts, "hosts_only": hosts_only, "allow_private": allow_private,
+               **_resolver_options(nameserver, canary)}
+        crawl_options = CrawlOptions(
+            max_pages=max_pages, max_depth=max_depth, concurrency=concurrency or 32,
+            per_host=per_host or 2, delay=delay, recrawl_after=recrawl_after, **net,
+            **({"user_agent": user_agent} if user_agent else {}))
+        check_options = CheckOptions(
+            concurrency=concurrency or 64, per_host=per_host or 4, **net,
+            ignore_robots_for=frozenset(h.strip().lower() for h in ignore_robots_for or ()))
+        done = run(data_dir(), _seeds(urls, seeds_file), crawl_options, check_options,
+                   recheck_after=recheck_after, notify=notify, workers=workers or None,
+                   memory_limit=memory_limit,
+                   spark_master=(spark_master or "local[*]") if engine == "spark" else None)
+        changes = done.changes
+        out.print(f"refresh: crawled {done.crawled.fetched} pages, checked "
+                  f"{done.checked.observed} targets, snapshot {done.report['snapshot']}, "
+                  + ("first snapshot (baseline)" if changes is None else
+                     f"{changes['new']} new, {changes['fixed']} fixed, {changes['lost']} lost"),
+                  highlight=False)
+        _print_notify(done.digest, done.delivery)
+
+
 def _print_crawl(stats: Any) -> None:
     table = Table(title="crawl" + (" (frontier empty)" if stats.done else ""))
     table.add_column("what")
@@ -296,6 +434,8 @@ def _print_crawl(stats: Any) -> None:
 
 @app.command()
 def check(
+    urls: Annotated[list[str] | None, typer.Argument(
+        help="Re-check just these link targets now and publish a patched snapshot.")] = None,
     recheck_after: Annotated[float, typer.Option("--recheck-after", help="Days after which a "
                                                  "target is observed again.")] = 7.0,
     concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 64,
@@ -313,20 +453,27 @@ def check(
                                     "ignore (repeatable).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress line.")] = False,
 ) -> None:
-    """Observe the status of every link target not observed within --recheck-after days."""
+    """Observe the status of every link target not observed within --recheck-after days;
+    with URLs, re-check just those now and publish a patched snapshot."""
+    from dataclasses import replace
+
     from .check.checker import CheckOptions, run
     from .errors import UsageError
     from .index.due import due_targets
+    from .index.recheck import recheck
 
     with _errors():
         if concurrency < 1 or per_host < 1:
             raise UsageError("--concurrency and --per-host must be at least 1")
         _check_hosts(hosts, hosts_only)
-        due = due_targets(data_dir(), recheck_after)
         options = CheckOptions(
             concurrency=concurrency, per_host=per_host, hosts=hosts, hosts_only=hosts_only,
             allow_private=allow_private, **_resolver_options(nameserver, canary),
             ignore_robots_for=frozenset(h.strip().lower() for h in ignore_robots_for or ()))
+        if urls:
+            _print_recheck(recheck(data_dir(), urls, replace(options, confirm_delay=0.5)))
+            return
+        due = due_targets(data_dir(), recheck_after)
         warned: list[bool] = []
 
         def progress(s: Any) -> None:
@@ -352,6 +499,21 @@ def check(
         for (verdict, code, error), count in sorted(stats.table.items()):
             table.add_row(verdict, str(code), error, str(count))
         out.print(table)
+
+
+def _print_recheck(done: Any) -> None:
+    table = Table(title=f"re-check: snapshot {done.snapshot or done.before}"
+                        + ("" if done.snapshot else " (unchanged)"))
+    for name in ("url", "state", "http_code", "error", "broken_at"):
+        table.add_column(name)
+    for target in done.targets:
+        state = "broken" if target["broken"] else "good" if target["broken"] is False else "?"
+        if target["changed"]:
+            state = f"{state} ({'broken now' if target['broken'] else 'fixed'})"
+        table.add_row(Text(target["url"]), state, str(target["http_code"] or ""),
+                      target["error"] or "", str(target["broken_at"] or ""))
+    out.print(table)
+    out.print(f"{done.seconds:.2f} s", highlight=False)
 
 
 def _check_hosts(hosts: Path | None, hosts_only: bool) -> None:
@@ -414,6 +576,11 @@ def serve(
     ledger: LedgerOption = None,
     query_timeout: Annotated[float, typer.Option("--query-timeout", help="Seconds before a "
                                                  "query is cancelled.")] = 30.0,
+    hosts: Annotated[Path | None, typer.Option(help="Hosts file for POST /recheck.")] = None,
+    hosts_only: Annotated[bool, typer.Option("--hosts-only", help="POST /recheck: names not "
+                                             "in --hosts do not resolve.")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="POST /recheck: allow "
+                                                "private and loopback addresses.")] = False,
 ) -> None:
     """Serve the API and web pages from the current snapshot (new snapshots without restart)."""
     from .api.app import Settings
@@ -421,7 +588,9 @@ def serve(
 
     with _errors():
         _port(port, "--port")
-        run(Settings(data_dir(), ledger, query_timeout), host, port, workers,
+        _check_hosts(hosts, hosts_only)
+        run(Settings(data_dir(), ledger, query_timeout, hosts, hosts_only, allow_private),
+            host, port, workers,
             lambda url: err.print(f"linkatlas API on {url} (docs: {url}docs)", highlight=False))
 
 
@@ -452,6 +621,44 @@ def ratings_remove() -> None:
     with _errors():
         out.print("removed the imported ranks" if remove(data_dir()) else
                   "no imported ranks", highlight=False)
+
+
+ignore_app = typer.Typer(help="Silence dead URLs, URL prefixes (ending in *) or referring "
+                                "domains in digests.", no_args_is_help=True)
+app.add_typer(ignore_app, name="ignore")
+
+
+@ignore_app.command("add")
+def ignore_add(pattern: Annotated[str, typer.Argument(help="URL, URL prefix ending in *, or "
+                                                      "referring domain.")]) -> None:
+    """Add a pattern to the ignore list (DIR/ignore.txt)."""
+    from .watch import ignore
+
+    with _errors():
+        found = ignore.add(data_dir(), pattern)
+        out.print(Text(f"ignoring {found.kind} {found.text}"))
+
+
+@ignore_app.command("remove")
+def ignore_remove(pattern: str) -> None:
+    """Remove a pattern from the ignore list."""
+    from .errors import UsageError
+    from .watch import ignore
+
+    with _errors():
+        if not ignore.remove(data_dir(), pattern):
+            raise UsageError(f"ignore remove: {pattern!r} is not in the ignore list")
+        out.print(Text(f"removed {pattern}"))
+
+
+@ignore_app.command("list")
+def ignore_list() -> None:
+    """The ignore list, one pattern per line."""
+    from .watch import ignore
+
+    with _errors():
+        for found in ignore.load(data_dir()).patterns:
+            out.print(Text(f"{found.kind}\t{found.text}"))
 
 
 tokens_app = typer.Typer(help="Create, list, top up and revoke API tokens.",

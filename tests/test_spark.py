@@ -106,6 +106,11 @@ def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
     assert sorted(p.name for p in (on_spark / "extract").iterdir()) == sorted(
         p.name for p in (on_duckdb / "extract").iterdir())
     assert not (on_spark / "tmp" / "spark" / "checkpoints").exists()
+    # the facts a diff and a re-check read (index/changes.py) are the same too
+    for name in ("backlinks/*", "targets", "hops", "pages"):
+        read = f"SELECT * FROM read_parquet('{{}}/current/facts/{name}.parquet') ORDER BY ALL"
+        assert duckdb.sql(read.format(on_spark)).fetchall() == duckdb.sql(
+            read.format(on_duckdb)).fetchall(), name
 
 
 def test_spark_builds_the_duckdb_snapshot_on_a_standalone_cluster(

@@ -44,7 +44,8 @@ __all__ = ["Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
 _HEX_TOKEN = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
-_TABLES = frozenset(("broken_backlinks", "broken_targets", "subscription_info"))
+_TABLES = frozenset(("broken_backlinks", "broken_targets", "broken_backlinks_changes",
+                     "subscription_info"))
 LEDGER_WAIT = 1.5  # seconds a request waits for a busy or unreachable ledger
 # Answers carry a token's data and are bought with it: never cached, never content-sniffed.
 PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -55,6 +56,10 @@ class Settings:
     data: Path
     ledger: str | None = None
     query_timeout: float = 30.0
+    # the address policy of POST /recheck (spec/CLI.md "Names, addresses and the clock")
+    hosts: Path | None = None
+    hosts_only: bool = False
+    allow_private: bool = False
 
 
 def redact(text: str) -> str:
@@ -219,6 +224,9 @@ def create_app(settings: Settings) -> Starlette:
     routes = [Route(path, api.handle, methods=["GET", "POST"]) for path in ("/", "//", "/v2")]
     routes += [Route("/docs", docs), Route("/metrics", metrics_page)]
     routes += report_routes(api)
+    from ..watch.recheck_api import recheck_route
+
+    routes.append(Route("/recheck", recheck_route(api), methods=["POST"]))
     app = Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024),
                                                Middleware(AccessLog)],
                     lifespan=lifespan)

@@ -14,7 +14,7 @@ from .. import urls
 from ..columns import Kind
 from ..errors import QueryError
 from ..snapshot import Snapshot
-from .tables import BACKLINKS, TABLES, TARGETS, Table
+from .tables import BACKLINKS, CHANGES, TABLES, TARGETS, Table
 from .targets import anchors_cte, best_per_domain, grouped_ctes
 
 __all__ = ["MAX_LIMIT", "OUTPUTS", "Plan", "Request", "parse_request", "plan"]
@@ -165,6 +165,13 @@ def plan(request: Request, snapshot: Snapshot) -> Plan:
     scan = ["url_to_key >= ?", "url_to_key < ?"]
     if request.table == TARGETS.name:
         return _targets_plan(request, params, scan)
+    if request.table == CHANGES.name:  # the whole changes log, whose schema grew over time
+        from ..watch.api import log_of
+
+        params[0] = log_of(snapshot)
+        clauses = scan + _clauses([request.where_sql, request.having_sql], params)
+        return _ordered(request, f"FROM read_parquet(?, union_by_name = true){_where(clauses)}",
+                        params)
     if request.one_per_domain:
         # where first, then the best link per domain and target, then having (docs/report.md)
         rows = (f"SELECT * FROM read_parquet(?)"

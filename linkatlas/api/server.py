@@ -26,7 +26,8 @@ from .app import Settings, create_app
 
 __all__ = ["app_from_environment", "serve"]
 
-_ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT")
+_ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT",
+        "LINKATLAS_RECHECK_HOSTS", "LINKATLAS_RECHECK_POLICY")
 HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's headers (docs/security.md)
 
 
@@ -89,8 +90,12 @@ def app_from_environment() -> Starlette:
     """uvicorn factory: the app for the settings `serve` put in the environment."""
     _log_to_stderr()
     ledger = os.environ.get("LINKATLAS_LEDGER") or None
+    hosts = os.environ.get("LINKATLAS_RECHECK_HOSTS") or None
+    policy = os.environ.get("LINKATLAS_RECHECK_POLICY", "").split(",")
     return create_app(Settings(Path(os.environ["LINKATLAS_DATA"]), ledger,
-                               float(os.environ.get("LINKATLAS_QUERY_TIMEOUT", "30"))))
+                               float(os.environ.get("LINKATLAS_QUERY_TIMEOUT", "30")),
+                               Path(hosts) if hosts else None, "hosts-only" in policy,
+                               "allow-private" in policy))
 
 
 def _log_to_stderr() -> None:
@@ -106,6 +111,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
     os.environ["LINKATLAS_DATA"] = str(settings.data.resolve())
     os.environ["LINKATLAS_LEDGER"] = settings.ledger or ""
     os.environ["LINKATLAS_QUERY_TIMEOUT"] = str(settings.query_timeout)
+    os.environ["LINKATLAS_RECHECK_HOSTS"] = str(settings.hosts.resolve()) if settings.hosts else ""
+    os.environ["LINKATLAS_RECHECK_POLICY"] = ",".join(
+        name for name, on in (("hosts-only", settings.hosts_only),
+                              ("allow-private", settings.allow_private)) if on)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="linkatlas-metrics-")
     create_app(settings).state.api.ledger.close()  # fail fast on a bad ledger URL

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import clock, snapshot
 from ..check.log import log_dir
-from ..errors import BuildError, UsageError
+from ..errors import BuildError, SnapshotError, UsageError
 from ..extract.run import ArchiveStats, Runner, extract_archives
 
 # What a build tells a progress display: (stage, bytes of archives extracted, bytes to
@@ -175,10 +175,13 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
                             progress)
     import duckdb  # imported (_import_stages) while the workers ran
 
+    from . import changes
+
     _tally(report, inputs.stats)
     report.seconds["extract"] = time.perf_counter() - started
     moment = clock.now()
     snapshot.remove_staging(data)  # of builds killed before they published (we hold the lock)
+    previous = _previous(data)
     staging = data / "snapshots" / f".staging-{snapshot.new_id(moment)}"
     staging.mkdir(parents=True)
     con = connect(data, memory_limit, workers)
@@ -190,6 +193,8 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
         results = {name: _stage(report, name, run, progress) for name, run in stages}
         files: list[dict[str, Any]] = results["serve"]
         report.counts = _counts(one, sum(int(f["rows"]) for f in files))
+        _stage(report, "changes", lambda: changes.record(con, previous, staging, moment),
+               progress)
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildError(f"build failed: {str(exc).splitlines()[0]}") from None
@@ -201,10 +206,12 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
     report.seconds["total"] = time.perf_counter() - started
     manifest = {"id": snapshot.new_id(moment), "built_at": clock.iso(moment),
                 "rows": report.counts["broken_backlinks"],
-                "engine": "duckdb" if engine is None else "spark", "files": files}
+                "engine": "duckdb" if engine is None else "spark", "files": files,
+                "previous": previous.id if previous else ""}
     published = snapshot.publish(data, staging, manifest)
     report.snapshot = published.id
     (published.path / "report.json").write_text(json.dumps(report.to_json(), indent=2))
+    changes.append_log(data)
     snapshot.prune(data)
     return report
 
@@ -212,6 +219,7 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
 def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
                    ) -> list[tuple[str, Callable[[], Any]]]:
     """(name, run) of each stage after extraction, in order; serve returns the files."""
+    from . import changes
     from .ratings import rate
     from .reclaim import reclaim_table
     from .stages import STAGES, serve_table
@@ -220,7 +228,16 @@ def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
             *[(name, lambda stage=stage: stage(con)) for name, stage in STAGES],
             ("ratings", lambda: rate(con, inputs.ranks)),
             ("serve", lambda: serve_table(con, staging)),
-            ("reclaim", lambda: reclaim_table(con, staging))]
+            ("reclaim", lambda: reclaim_table(con, staging)),
+            ("facts", lambda: changes.write_facts(con, staging))]
+
+
+def _previous(data: Path) -> snapshot.Snapshot | None:
+    """The snapshot a build replaces (its changes are recorded against it), if any."""
+    try:
+        return snapshot.current(data)
+    except SnapshotError:
+        return None
 
 
 def _stage(report: Report, name: str, run: Callable[[], Any],

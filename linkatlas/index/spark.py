@@ -225,18 +225,20 @@ def ratings(spark: SparkSession, con: duckdb.DuckDBPyConnection, ranks: Path | N
                               ).createOrReplaceTempView(table)
 
 
+def _utc_naive(frame: DataFrame) -> DataFrame:
+    """Spark's TIMESTAMP is an instant (Arrow: with a time zone); tables hold UTC times
+    without one, as the DuckDB engine writes them."""
+    from pyspark.sql.functions import col
+
+    return frame.select(*[col(field.name).cast("timestamp_ntz").alias(field.name)
+                          if field.dataType.typeName() == "timestamp" else col(field.name)
+                          for field in frame.schema.fields])
+
+
 def serve(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path
           ) -> list[dict[str, object]]:
     """The serve query on Spark (sorted there), written by the DuckDB engine's writer."""
-    from pyspark.sql.functions import col
-
-    frame = spark.sql(SERVE_SQL)
-    # Spark's TIMESTAMP is an instant (Arrow: with a time zone); the table holds UTC times
-    # without one, as the DuckDB engine writes them.
-    frame = frame.select(*[col(field.name).cast("timestamp_ntz").alias(field.name)
-                           if field.dataType.typeName() == "timestamp" else col(field.name)
-                           for field in frame.schema.fields])
-    con.register("serve_arrow", frame.toArrow())
+    con.register("serve_arrow", _utc_naive(spark.sql(SERVE_SQL)).toArrow())
     try:
         return snapshot.write_table(con, "SELECT * FROM serve_arrow", staging)
     finally:
@@ -252,6 +254,32 @@ def reclaim(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) 
         write(con, "SELECT * FROM reclaim_arrow", staging)
     finally:
         con.unregister("reclaim_arrow")
+
+
+def facts(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) -> None:
+    """The change facts (changes.write_facts: the same SQL) on Spark, written by DuckDB."""
+    from itertools import count as numbers
+
+    from .changes import every_target_sql, write_facts
+
+    names = numbers()
+
+    def source(sql: str) -> str:
+        name = f"facts_{next(names)}"
+        con.register(name, _utc_naive(spark.sql(sql)).toArrow())
+        return f"SELECT * FROM {name}"
+
+    @contextmanager
+    def every_target() -> Iterator[None]:
+        decided = spark.table("targets")
+        decided.createOrReplaceTempView("targets_decided")
+        spark.sql(every_target_sql(decided.columns)).createOrReplaceTempView("targets")
+        try:
+            yield
+        finally:
+            decided.createOrReplaceTempView("targets")
+
+    write_facts(con, staging, source, every_target)
 
 
 def count(spark: SparkSession) -> Callable[[str], int]:
@@ -273,4 +301,5 @@ def stages(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path,
         ("ratings", lambda: ratings(spark, con, inputs.ranks)),
         ("serve", lambda: serve(spark, con, staging)),
         ("reclaim", lambda: reclaim(spark, con, staging)),
+        ("facts", lambda: facts(spark, con, staging)),
     ]
