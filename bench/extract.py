@@ -38,7 +38,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "real"
+sys.path.insert(0, str(ROOT))
+from tests.shared import locate  # noqa: E402  (the one rule that finds shared/)
+
+REAL = locate("data", "real")
 LINKATLAS = [str(ROOT / ".venv" / "bin" / "linkatlas")]
 
 

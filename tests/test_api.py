@@ -20,8 +20,7 @@ from linkatlas.api.planner import parse_request
 from linkatlas.cli import main
 
 from .archives import example_index
-
-SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
+from .shared import shared
 
 
 @pytest.fixture(scope="module")
@@ -181,11 +180,10 @@ def test_cost_formula() -> None:
 
 
 def _client_requests() -> list[str]:
-    text = (SPEC / "CLIENT-REQUESTS.md").read_text()
+    text = shared("spec", "CLIENT-REQUESTS.md").read_text()
     return re.findall(r"^((?:GET|POST) \S+) HTTP/1\.1$", text, re.M)
 
 
-@pytest.mark.skipif(not SPEC.is_dir(), reason="shared/spec not present")
 def test_requests_of_real_clients(client: httpx.Client, token: str) -> None:
     lines = _client_requests()
     assert len(lines) == 13

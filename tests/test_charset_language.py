@@ -16,9 +16,9 @@ from linkatlas.extract.charset import canonical_name, decode, utf8_html
 from linkatlas.extract.html import parse_html
 from linkatlas.extract.language import detect_language
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
-if not REAL.is_dir():  # CI: a copy of shared/ sits beside the clone
-    REAL = Path("/work/shared/data/real")
+from .shared import locate, shared, shared_files
+
+REAL = locate("data", "real")  # bench/detectors.py reads it; the tests call shared()
 
 # chardet folder (the true encoding) -> our names counted as right. Equivalences (docs): pure
 # ASCII decodes identically as utf8 or windows-1252; GB2312 text is GBK text; ISO-8859-8 (visual)
@@ -156,11 +156,11 @@ LANGUAGE_KNOWN_MISSES = {
 def read_page(key: str) -> tuple[bytes, str | None]:
     """Body and Content-Type of a truth-table page."""
     if key.startswith("html/"):
-        path = REAL / key
+        path = shared("data", "real", key)
         data = path.read_bytes()
         return (gzip.decompress(data) if key.endswith(".gz") else data), None
     archive, url = key.split("#", 1)
-    for got_url, ctype, body in warc_pages(REAL / "warc" / archive):
+    for got_url, ctype, body in warc_pages(shared("data", "real", "warc", archive)):
         if got_url == url:
             return body, ctype
     raise KeyError(key)
@@ -182,29 +182,20 @@ def visible_text(html: str) -> str:
     return parse_html(html, "http://page.test/").text
 
 
-def chardet_files() -> list[Path]:
-    return sorted((REAL / "html" / "chardet").glob("*/*"))
-
-
-needs_data = pytest.mark.skipif(not REAL.is_dir(), reason="shared/data/real not present")
-
-
-@needs_data
-@pytest.mark.parametrize("path", chardet_files(), ids=lambda p: f"{p.parent.name}/{p.name[:30]}")
+@pytest.mark.parametrize("path", shared_files("data", "real", "html", "chardet", pattern="*/*"),
+                         ids=lambda p: f"{p.parent.name}/{p.name[:30]}")
 def test_chardet_page_encoding(path: Path) -> None:
     text, encoding = decode(path.read_bytes(), None)
     assert encoding in ENCODING_TRUTH[path.parent.name]
     assert "\ufffd" not in text
 
 
-@needs_data
 @pytest.mark.parametrize("key", sorted(set(LANGUAGE_TRUTH) - LANGUAGE_KNOWN_MISSES))
 def test_real_page_language(key: str) -> None:
     body, ctype = read_page(key)
     assert detect_language(visible_text(decode(body, ctype)[0])) == LANGUAGE_TRUTH[key][1]
 
 
-@needs_data
 @pytest.mark.parametrize(
     ("archive", "url", "encoding"),
     [
@@ -225,11 +216,11 @@ def test_warc_page_encoding(archive: str, url: str, encoding: str) -> None:
     assert "\ufffd" not in text
 
 
-@needs_data
 def test_charset_only_in_arc_http_header() -> None:
     from warcio.archiveiterator import ArchiveIterator
 
-    with (REAL / "warc" / "edge" / "alexa_charset_in_header.arc.gz").open("rb") as stream:
+    arc = shared("data", "real", "warc", "edge", "alexa_charset_in_header.arc.gz")
+    with arc.open("rb") as stream:
         rec = next(r for r in ArchiveIterator(stream, arc2warc=True) if r.rec_type == "response")
         ctype = rec.http_headers.get_header("Content-Type")
         body = rec.content_stream().read()

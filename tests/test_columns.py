@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-import pytest
 
 from linkatlas.columns import COLUMNS, NAMES
 from linkatlas.web.pages import docs
 
-SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "COLUMNS.md"
+from .shared import shared
 
 
-@pytest.mark.skipif(not SPEC.is_file(), reason="shared/spec not present")
 def test_column_table_matches_the_spec() -> None:
     rows = re.findall(r"^\| (\w+) \| (string|int|date|boolean) \| ([+−]) \| ([+−]) \| (.+) \|$",
-                      SPEC.read_text(encoding="utf-8"), re.M)
+                      shared("spec", "COLUMNS.md").read_text(encoding="utf-8"), re.M)
     assert [(name, kind, w == "+", h == "+", text) for name, kind, w, h, text in rows] == [
         (c.name, c.kind.value, c.where, c.having, c.description) for c in COLUMNS]
 

@@ -14,8 +14,9 @@ from linkatlas.extract import html as html_module
 from linkatlas.extract.html import HtmlFacts, Link, parse_html, robots_nofollow
 from linkatlas.urls import normalize
 
+from .shared import shared
+
 URL = "https://site.test/dir/page.html"
-REAL = Path("/work/shared/data/real/html")
 
 
 def _page(body: str, head: str = "") -> str:
@@ -361,7 +362,8 @@ def test_cached_resolution_equals_normalize_everywhere(prefix: str, body: str, b
 # --- real pages -------------------------------------------------------------------------------
 
 def _real_pages() -> list[Path]:
-    return sorted([*REAL.glob("readability/*/source.html.gz"), *REAL.glob("newspaper/*.html.gz")])
+    real = shared("data", "real", "html")
+    return sorted([*real.glob("readability/*/source.html.gz"), *real.glob("newspaper/*.html.gz")])
 
 
 def _reference_targets(markup: str, url: str) -> set[str]:

@@ -14,18 +14,16 @@ from linkatlas.extract.charset import decode
 from linkatlas.extract.ingest import ingest
 from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 
-from .conftest import REAL, build_quietly
-
-WARC = REAL / "warc"
-pytestmark = pytest.mark.skipif(not WARC.is_dir(), reason="shared/data not present")
+from .conftest import build_quietly
+from .shared import shared
 
 
 def _all_files() -> list[Path]:
-    return sorted(p for p in WARC.rglob("*") if p.is_file())
+    return sorted(p for p in shared("data", "real", "warc").rglob("*") if p.is_file())
 
 
 def _pages(name: str) -> Iterator[tuple[Capture, dict[str, object], list[dict[str, object]]]]:
-    for item in read_archive(WARC / name):
+    for item in read_archive(shared("data", "real", "warc", name)):
         if isinstance(item, Capture):
             result = capture_rows(item)
             if result and result[0]["kind"] == "page":

@@ -17,7 +17,7 @@ from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
 
 from .archives import page, write_revisit, write_warc
-from .conftest import REAL
+from .shared import shared
 from .spark_cluster import SparkCluster, spark_cluster  # noqa: F401 - a fixture
 from .test_index import _first_round, _second_round
 
@@ -29,7 +29,7 @@ def observations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     has a case."""
     tmp = tmp_path_factory.mktemp("observations")
     data = tmp / "data"
-    real = sorted(p for p in (REAL / "warc").rglob("*") if p.is_file())
+    real = sorted(p for p in shared("data", "real", "warc").rglob("*") if p.is_file())
     links = "".join(f'<a href="http://far{n}.test/p{n}">far {n}</a>' for n in range(40))
     ingest(data, [_first_round(tmp), _second_round(tmp), write_warc(tmp / "far.warc.gz", [
                       page("http://links.ref.test/", "2024-01-10T00:00:00Z",
