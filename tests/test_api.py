@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 import orjson
@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 from linkatlas.api.app import Settings, cost_of, create_app, redact
 from linkatlas.api.planner import parse_request
 from linkatlas.cli import main
+from linkatlas.extract.ingest import ingest
+from linkatlas.index import build
 
-from .archives import example_index
+from .archives import _html, example_index, page, status, write_warc
 from .shared import shared
 
 
@@ -30,6 +32,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def client(data: Path) -> Iterator[httpx.Client]:
+    yield from _client(data)
+
+
+def _client(data: Path) -> Iterator[httpx.Client]:
+    """An in-process client of the API over the index in data (a ledger of its own)."""
     app = create_app(Settings(data, f"sqlite:///{data.parent}/ledger-{id(data)}.sqlite"))
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async def call(method: str, url: str, **kwargs: object) -> httpx.Response:
@@ -184,27 +191,82 @@ def _client_requests() -> list[str]:
     return re.findall(r"^((?:GET|POST) \S+) HTTP/1\.1$", text, re.M)
 
 
-def test_requests_of_real_clients(client: httpx.Client, token: str) -> None:
+@pytest.fixture(scope="module")
+def clients_web(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Backlinks the recorded client requests select: three source pages (one URL has `blog`,
+    one a space) each linking to three example.com URLs (one with a space, two with a query),
+    every target 404. Other domains link to the first two sources only: DR 100, the third DR 0."""
+    root = tmp_path_factory.mktemp("clients")
+    targets = [(url, "to") for url in CLIENT_TARGETS]
+    responses = [page(source, "2024-01-02T00:00:00Z", _html(targets, "source"))
+                 for source in CLIENT_SOURCES]
+    responses += [page(f"http://fan{n}.test/", "2024-01-01T00:00:00Z",
+                       _html([(source, "fan") for source in CLIENT_SOURCES[:2]], "fan"))
+                  for n in range(4)]
+    responses += [status(url, "2024-01-10T00:00:00Z", 404) for url in CLIENT_TARGETS]
+    ingest(root / "data", [write_warc(root / "a.warc.gz", responses)])
+    build(root / "data", workers=1)
+    return root / "data"
+
+
+CLIENT_SOURCES = ["http://blog.site.test/", "http://a.com/x y", "http://plain.test/"]
+CLIENT_TARGETS = ["https://example.com/a b?x=1&y=2", "https://example.com/a?x=1&y=2",
+                  "http://example.com/dead"]
+# Rows each recorded request (in spec/CLIENT-REQUESTS.md's order) selects from clients_web.
+# Never matched, whatever the data: `substring(url_from, "blog \"x\"")` and
+# `url_from="http://a.com/x y"`, as a stored URL has %20 and %22, never a space or a quote.
+CLIENT_ROWS = [3,  # prefix https://example.com/a b?x=1&y=2: the 3 links to that URL
+               3,  # having DR≥10, substring(url_from,"blog"): the blog source's 3 links
+               9, 9,  # subdomains / domain example.com: every link
+               0,  # substring(url_from, "blog \"x\"")
+               5,  # limit=5
+               6,  # having domain_rating>=10: not the DR 0 source's 3 links
+               0,  # url_from="http://a.com/x y"
+               9,  # limit=1000
+               3,  # substring(url_from,"blog"), first_seen>2018, having DR≥10
+               -1,  # sitewide: an error
+               0,  # substring(url_from, "blog \"x\"")
+               9]  # POST with an empty body
+
+
+def test_requests_of_real_clients(clients_web: Path) -> None:
+    """Each recorded request answers the backlinks it asks for, not merely some list."""
     lines = _client_requests()
-    assert len(lines) == 13
-    for line in lines:
-        method, target = line.split(" ", 1)
-        target = re.sub(r"token=[^&]*", f"token={token}", target)
-        response = client.get(target) if method == "GET" else client.post(target, content=b"")
-        assert response.status_code == 200, line
-        body = orjson.loads(response.content)
-        if "sitewide" in target:
-            assert body == {"error": "where: column 'sitewide' not found"}
-        else:
-            assert "refpages" in body, (line, body)
-            keys = {tuple(row) for row in body["refpages"]}
-            assert len(keys) <= 1
+    assert len(lines) == len(CLIENT_ROWS) == 13
+    for client in _client(clients_web):
+        token = client.ledger.create("clients", 100_000)  # type: ignore[attr-defined]
+        for line, count in zip(lines, CLIENT_ROWS, strict=True):
+            method, target = line.split(" ", 1)
+            target = re.sub(r"token=[^&]*", f"token={token}", target)
+            response = client.get(target) if method == "GET" else client.post(target, content=b"")
+            assert response.status_code == 200, line
+            body = orjson.loads(response.content)
+            if count < 0:
+                assert body == {"error": "where: column 'sitewide' not found"}
+                continue
+            rows = body["refpages"]
+            assert len(rows) == count, line
+            assert len({tuple(row) for row in rows}) <= 1, line  # the same keys in every row
+            assert all(value is not None for row in rows for value in row.values()), line
+            select = re.search(r"select=([^&]+)", target)
+            for row in rows:
+                assert row["http_code"] == 404 and row["url_to"].startswith(
+                    ("https://example.com/", "http://example.com/")), line
+                if select:
+                    assert list(row) == unquote(select[1]).split(","), line
+                if "substring" in target:
+                    assert "blog" in str(row["url_from"]), line
 
 
-def test_python_client_target_is_reassembled(client: httpx.Client, token: str) -> None:
-    response = client.get(f"/?token={token}&from=broken_backlinks&target=https://example.com/"
-                          "dead/1?x=1&y=2&output=json&mode=exact")
-    assert _rows(response) == []  # the target kept its query: no such URL, but no error
+def test_python_client_target_is_reassembled(clients_web: Path) -> None:
+    """The Python client does not encode target: `&y=2` arrives as a parameter of its own."""
+    for client in _client(clients_web):
+        token = client.ledger.create("python", 1000)  # type: ignore[attr-defined]
+        rows = _rows(client.get(f"/?token={token}&from=broken_backlinks&target=https://"
+                                "example.com/a?x=1&y=2&output=json&mode=exact"))
+        assert sorted((row["url_from"], row["url_to"]) for row in rows) == [
+            (source, "https://example.com/a?x=1&y=2")
+            for source in ("http://a.com/x%20y", "http://blog.site.test/", "http://plain.test/")]
 
 
 def test_post_and_double_slash(client: httpx.Client, token: str) -> None:
