@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +94,47 @@ def test_a_page_that_takes_too_long_is_skipped_and_counted(
     assert "http://site.test/hostile" not in urls and len(urls) == 40
 
 
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None when gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every process under root (children, their children, ...) → its start time (pids recur)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None:
+            parents[int(entry.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            fields = _stat(pid)
+            if ppid == parent and pid not in found and fields is not None:
+                found[pid] = fields[19]
+                frontier.append(pid)
+    return found
+
+
+def _running(pid: int, started: str) -> bool:
+    """The same process (same start time) still exists and is not a zombie."""
+    fields = _stat(pid)
+    return fields is not None and fields[19] == started and fields[0] != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
+
+
 def test_a_build_killed_outright_leaves_no_worker_behind(tmp_path: Path) -> None:
     data = tmp_path / "data"
     pages = [page(f"http://site.test/{i}", "2024-01-01T00:00:00Z",
@@ -103,9 +146,18 @@ def test_a_build_killed_outright_leaves_no_worker_behind(tmp_path: Path) -> None
     while not list((data / "extract").glob("*.tmp/*.parquet")):  # the workers are parsing
         assert time.monotonic() < deadline and build.poll() is None
         time.sleep(0.02)
+    workers = _descendants(build.pid)
+    assert workers, "no worker process found under the build"
     build.kill()  # SIGKILL, as the OOM killer sends: no cleanup runs
     build.wait()
     deadline = time.monotonic() + 10  # the workers' own ends take a moment
+    while any(_running(pid, started) for pid, started in workers.items()):
+        if time.monotonic() > deadline:
+            left = {pid: _cmdline(pid) for pid, at in workers.items() if _running(pid, at)}
+            for pid in left:  # end them, so a failure here does not hold the machine
+                os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"workers left behind: {left}")
+        time.sleep(0.1)
     while True:
         again = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if "another build is running" not in again.stderr or time.monotonic() > deadline:
