@@ -465,6 +465,8 @@ def check(node: Node, param: str, columns: Mapping[str, Column] = BY_NAME) -> No
                                  f"column '{column.name}' is {column.kind.value}")
             if isinstance(current, Subdomain):
                 _host(current.text, param)
+            if isinstance(current, Word) and not current.text:
+                raise QueryError(param, f"word() needs a word, got {_describe(current.text)}")
 
 
 # --- SQL ----------------------------------------------------------------------------------
@@ -482,12 +484,12 @@ def _identifier(name: str, columns: Mapping[str, Column]) -> str:
     return f'"{column.name}"'
 
 
-def _word_pattern(text: str) -> str:
-    """RE2 pattern for a whole-word match of text in a lower-cased value. Every character
-    other than an ASCII letter or digit is written as \\x{hex}, so no user text can act as
-    regex syntax."""
-    body = "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in _fold(text))
-    return f"(^|{_NON_WORD}){body}($|{_NON_WORD})"
+# A whole word: the text, quoted literally (RE2's \\Q…\\E), between non-word characters or the
+# ends. The text is lower-cased in SQL by the same lower() as the value: folding it in Python
+# made `word(anchor,"İstanbul")` miss wherever Python and DuckDB lower-case differently. A
+# lower-cased text holds no "E", so it cannot end the quote early.
+_WORD_BEFORE = f"(^|{_NON_WORD})\\Q"
+_WORD_AFTER = f"\\E($|{_NON_WORD})"
 
 
 def _sql_compare(node: Compare, params: list[object], columns: Mapping[str, Column]) -> str:
@@ -502,8 +504,8 @@ def _sql_substring(node: Substring, params: list[object], columns: Mapping[str, 
 
 
 def _sql_word(node: Word, params: list[object], columns: Mapping[str, Column]) -> str:
-    params.append(_word_pattern(node.text))
-    return f"regexp_matches(lower({_identifier(node.column, columns)}), ?)"
+    params.extend([_WORD_BEFORE, node.text, _WORD_AFTER])
+    return f"regexp_matches(lower({_identifier(node.column, columns)}), ? || lower(?) || ?)"
 
 
 def _sql_subdomain(node: Subdomain, params: list[object], columns: Mapping[str, Column]
