@@ -18,7 +18,9 @@ def _cases() -> list[tuple[str, str | None, str | None]]:
         if line.startswith("#") or not line:
             continue
         url, base, expected = line.split("\t")
-        rows.append((url.replace("\\t", "\t"), None if base == "-" else base,
+        for escape, char in (("\\t", "\t"), ("\\n", "\n"), ("\\r", "\r"), ("\\x01", "\x01")):
+            url = url.replace(escape, char)
+        rows.append((url, None if base == "-" else base,
                      None if expected == "None" else expected))
     return rows
 
