@@ -78,9 +78,10 @@ def test_two_rounds_find_exactly_the_broken_targets(world: tuple[Path, int, Samp
 # Arrival times come from the server's thread: a request recorded late (the thread was not
 # scheduled) shortens the gap to the next one, never the span from one request to a later one
 # by more than that lateness. So politeness is judged over windows: requests i..j of one host
-# must span at least (j - i) * delay - JITTER. A 0.4 s allowance for one late record cannot fail
-# on a loaded machine; a crawler without the pause crowds 9 requests into far less than 0.8 s.
-JITTER = 0.4
+# must span at least (j - i) * delay - JITTER. With a 0.5 s delay and 1 s for one late record
+# (seen: 0.45 s at a load average of 29 on 2 cores), 10 requests must still span 3.5 s; a
+# crawler without the pause sends a host's queued URLs at once.
+JITTER = 1.0
 
 
 def _politeness_breaches(log: list[Request], web: Web, delay: float) -> list[str]:
@@ -121,7 +122,7 @@ def test_crawling_the_sample_web_is_polite(tmp_path: Path) -> None:
     from linkatlas.crawl import DEFAULT_USER_AGENT
     from linkatlas.extract.archive import Capture, read_archive
 
-    delay = 0.15
+    delay = 0.5
     web, log, port = _crawl_logged(tmp_path, delay, per_host=2)
     assert _politeness_breaches(log, web, delay) == []
     counts = Counter(request.host.split(":")[0] for request in log)
@@ -147,4 +148,4 @@ def test_crawling_the_sample_web_is_polite(tmp_path: Path) -> None:
 def test_the_politeness_check_catches_an_impolite_crawler(tmp_path: Path) -> None:
     """The check above is not vacuous: a crawler with no pause and 8 requests per host fails it."""
     web, log, _ = _crawl_logged(tmp_path, 0.0, per_host=8)
-    assert _politeness_breaches(log, web, 0.15)
+    assert _politeness_breaches(log, web, 0.5)
