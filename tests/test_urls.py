@@ -77,10 +77,38 @@ def test_mode_ranges(target: str, mode: str, url: str, hit: bool) -> None:
     assert _matches(target, mode, url) is hit
 
 
-@pytest.mark.parametrize(("target", "mode", "param"), [
-    ("", "exact", "target"), ("example.com", "full", "mode"), ("mailto:x@y", "exact", "target"),
+@pytest.mark.parametrize(("target", "mode", "message"), [
+    ("", "exact", "target: missing"),
+    ("example.com", "full",
+     "mode: invalid value 'full'; expected exact, domain, subdomains or prefix"),  # spec/API.md
+    ("mailto:x@y", "exact", "target: not a valid domain, directory or URL: 'mailto:x@y'"),
+    ("http://a.test:99999/", "exact",
+     "target: not a valid domain, directory or URL: 'http://a.test:99999/'"),
 ])
-def test_bad_targets(target: str, mode: str, param: str) -> None:
+def test_bad_targets(target: str, mode: str, message: str) -> None:
     with pytest.raises(QueryError) as error:
         urls.mode_range(target, mode)
-    assert error.value.param == param
+    assert str(error.value) == message
+
+
+# SURT keys (scheme-less, host labels reversed, IPs kept) and hosts of normalized URLs.
+@pytest.mark.parametrize(("url", "key", "host"), [
+    ("http://blog.example.com:8080/a?b=1", "com,example,blog):8080/a?b=1", "blog.example.com"),
+    ("https://example.com/", "com,example)/", "example.com"),
+    ("http://example.com", "com,example)/", "example.com"),
+    ("http://127.0.0.1/x", "127.0.0.1)/x", "127.0.0.1"),
+    ("http://[::1]:8080/x", "[::1]):8080/x", "[::1]"),
+    ("http://localhost/", "localhost)/", "localhost"),
+])
+def test_keys_and_hosts(url: str, key: str, host: str) -> None:
+    assert (urls.key_of(url), urls.host_of(url)) == (key, host)
+
+
+@pytest.mark.parametrize(("target", "url"), [
+    ("example.com", "http://example.com/"),
+    ("  Example.COM/a  ", "http://example.com/a"),
+    ("localhost:8080", "http://localhost:8080/"),
+    ("HTTPS://Example.com/a b", "https://example.com/a%20b"),
+])
+def test_target_urls(target: str, url: str) -> None:
+    assert urls.target_url(target) == url
