@@ -101,7 +101,10 @@ def test_every_column_of_a_backlink(index: Path, tmp_path: Path) -> None:
     # A fan page links to the source page: the source's URL Rating and Domain Rating are not 0.
     ingest(index, [write_warc(tmp_path / "fan.warc.gz", [
         page("http://fan.test/", "2024-01-01T09:00:00Z",
-             '<a href="http://www.alpha.test/">the alpha page</a>')])])
+             '<a href="http://www.alpha.test/">the alpha page</a>'
+             # neither a nofollow link nor a form is a vote: /old keeps URL Rating 0
+             '<a rel="nofollow" href="http://www.alpha.test/old">old</a>'
+             '<form action="http://www.alpha.test/old"><input name=q></form>')])])
     build_quietly(index)
     url_rating, domain_rating, rank = _independent_ratings({  # dofollow href/redirect links
         "http://www.alpha.test/": ["http://dead.test/gone", "http://dns.test/x",
@@ -110,6 +113,9 @@ def test_every_column_of_a_backlink(index: Path, tmp_path: Path) -> None:
         "http://fan.test/": ["http://www.alpha.test/"],
     })
     assert url_rating["http://www.alpha.test/"] > 0 and domain_rating["alpha.test"] > 0
+    (moved,) = _rows(index, mode="exact", target="dead.test/moved")
+    assert (moved["url_from"], moved["ahrefs_rank"]) == (
+        "http://www.alpha.test/old", url_rating["http://www.alpha.test/old"])
     rows = _rows(index, mode="exact", target="dead.test/gone")
     assert len(rows) == 1
     row = rows[0]
