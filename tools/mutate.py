@@ -1,0 +1,130 @@
+"""Mutation testing of the rule modules (docs/testing.md); by hand, never in CI. CPU-heavy:
+
+    nice -n 19 .venv/bin/python tools/mutate.py                # every Python module, then SQL
+    nice -n 19 .venv/bin/python tools/mutate.py urls conditions   # some Python modules
+    nice -n 19 .venv/bin/python tools/mutate.py --sql GRAPH_SQL SERVE_SQL   # some SQL constants
+
+Python modules: mutmut, each module against its fast test files, in a scratch copy of the
+working tree (mutmut writes mutants/ beside the code). SQL: tools/sql_mutants.py makes one-node
+mutants of the stage SQL on sqlglot's tree and runs the DuckDB engine's tests on each.
+Prints the kill rate per module and every surviving mutant. Install the tools first:
+`.venv/bin/pip install -e ".[mutate]"` (mutmut, sqlglot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# module → its fast tests (seconds, no services): what a mutant there must break.
+MODULES: dict[str, tuple[str, list[str]]] = {
+    "urls": ("linkatlas/urls.py", ["tests/test_urls.py"]),
+    "conditions": ("linkatlas/api/conditions.py", ["tests/test_conditions.py"]),
+    "planner": ("linkatlas/api/planner.py", ["tests/test_api.py"]),
+    "robots": ("linkatlas/crawl/robots.py", ["tests/test_crawl.py"]),
+    "html": ("linkatlas/extract/html.py", ["tests/test_html.py"]),
+    "snapshot": ("linkatlas/snapshot.py", ["tests/test_snapshot.py"]),
+    "verdicts": ("linkatlas/rules/verdicts.py", ["tests/test_verdicts.py"]),
+}
+# SQL constant → the DuckDB engine's tests that run it.
+SQL_TESTS = ["tests/test_index.py", "tests/test_targets.py"]
+# mutmut's exit codes per mutant (mutmut/stats.py) that leave it alive: 0 survived, 5 and 33 no
+# test covers it, 34 skipped, 35 suspicious, None not run. Others (1, 3 failed; 24, 36 timeout)
+# killed it.
+ALIVE = {0: "survived", 5: "no test covers it", 33: "no test covers it", 34: "skipped",
+         35: "suspicious", None: "not run"}
+
+
+def _scratch(module: str, tests: list[str]) -> Path:
+    """A copy of the working tree with mutmut set to one module and its tests."""
+    folder = Path(tempfile.mkdtemp(prefix="mutate-"))
+    ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.egg-info")
+    for part in ("linkatlas", "tests"):
+        shutil.copytree(ROOT / part, folder / part, ignore=ignore)
+    config = (ROOT / "pyproject.toml").read_text()
+    config += (f"\n[tool.mutmut]\nsource_paths = [{json.dumps(module)}]\n"
+               f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+               "pytest_add_cli_args = [\"-x\", \"-q\", \"-p\", \"no:cacheprovider\"]\n"
+               "also_copy = [\"tests/\", \"linkatlas/\"]\n")
+    (folder / "pyproject.toml").write_text(config)
+    return folder
+
+
+def python_module(name: str) -> dict[str, object]:
+    module, tests = MODULES[name]
+    folder = _scratch(module, tests)
+    started = time.monotonic()
+    mutmut = Path(sys.executable).with_name("mutmut")
+    subprocess.run([str(mutmut), "run", "--max-children", str(os.cpu_count() or 1)],
+                   cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    meta = json.loads((folder / "mutants" / f"{module}.meta").read_text())
+    codes = meta["exit_code_by_key"]
+    survivors = sorted(key for key, code in codes.items() if code in ALIVE)
+    shown = []
+    for key in survivors:
+        diff = subprocess.run([str(mutmut), "show", key], cwd=folder, capture_output=True,
+                              text=True, check=False).stdout
+        shown.append(f"{key} ({ALIVE[codes[key]]})\n{diff}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"module": module, "tests": tests, "mutants": len(codes),
+            "killed": len(codes) - len(survivors), "seconds": round(time.monotonic() - started),
+            "survivors": shown}
+
+
+def sql_constant(constant: str) -> dict[str, object]:
+    from tools.sql_mutants import baseline, mutants
+
+    started = time.monotonic()
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               "-p", "tools.sql_mutants", *SQL_TESTS]
+
+    def passes(text: str) -> bool:
+        env = {**os.environ, "MUTANT": json.dumps({"constant": constant, "text": text})}
+        return subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, check=False).returncode == 0
+
+    if not passes(baseline(constant)):
+        return {"module": constant, "error": "sqlglot's rewrite of the unchanged SQL fails"}
+    found = mutants(constant)
+    survivors = [f"#{m.number}: {m.what}" for m in found if passes(m.text)]
+    return {"module": constant, "tests": SQL_TESTS, "mutants": len(found),
+            "killed": len(found) - len(survivors), "seconds": round(time.monotonic() - started),
+            "survivors": survivors}
+
+
+def main() -> None:
+    from tools.sql_mutants import CONSTANTS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"modules {sorted(MODULES)} (default: all)")
+    parser.add_argument("--sql", nargs="*", default=None,
+                        help=f"SQL constants {list(CONSTANTS)} (none given: all)")
+    args = parser.parse_args()
+    jobs = [] if args.sql is not None and not args.names else [
+        (python_module, name) for name in (args.names or MODULES)]
+    if args.sql is not None or not args.names:
+        jobs += [(sql_constant, name) for name in (args.sql or CONSTANTS)]
+    for run, name in jobs:
+        result = run(name)
+        if "error" in result:
+            print(f"{result['module']}: {result['error']}", flush=True)
+            continue
+        rate = 100 * int(result["killed"]) / max(1, int(result["mutants"]))  # type: ignore[arg-type]
+        print(f"{result['module']}: {result['killed']}/{result['mutants']} killed ({rate:.0f} %)"
+              f" in {result['seconds']} s by {' '.join(result['tests'])}", flush=True)  # type: ignore[arg-type]
+        for survivor in result["survivors"]:  # type: ignore[union-attr]
+            print("  survived:", survivor, flush=True)
+
+
+if __name__ == "__main__":
+    main()
