@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from linkatlas import snapshot
@@ -88,3 +93,105 @@ def test_a_dead_builds_staging_is_removed_by_the_next_build(tmp_path: Path) -> N
     (dead / "broken_backlinks" / "part-0.parquet").write_bytes(b"x" * 1000)
     build(data, workers=1)
     assert not list((data / "snapshots").glob(".staging-*"))
+
+
+def _publish(data: Path, number: int, snapshot_id: str = "20240101T000000Z") -> snapshot.Snapshot:
+    staging = data / f"staging{number}"
+    staging.mkdir(parents=True)
+    (staging / "payload").write_text(str(number))
+    return snapshot.publish(data, staging, {"id": snapshot_id, "files": FILES, "n": number})
+
+
+def test_publish_moves_staging_and_numbers_a_taken_id(tmp_path: Path) -> None:
+    first, second, third = (_publish(tmp_path, n) for n in range(3))
+    assert [first.id, second.id, third.id] == [
+        "20240101T000000Z", "20240101T000000Z-002", "20240101T000000Z-003"]
+    assert not (tmp_path / "staging2").exists()
+    assert (tmp_path / "snapshots" / third.id / "payload").read_text() == "2"
+    manifest = json.loads((tmp_path / "snapshots" / third.id / "manifest.json").read_text())
+    assert manifest["id"] == third.id and manifest["n"] == 2
+    link = tmp_path / "current"
+    assert link.is_symlink() and os.readlink(link) == f"snapshots/{third.id}"  # relative: movable
+
+
+def test_publish_replaces_a_stale_temporary_link(tmp_path: Path) -> None:
+    (tmp_path / f".current.{os.getpid()}").symlink_to("nowhere")  # a crashed publish's leftover
+    published = _publish(tmp_path, 0)
+    assert snapshot.current(tmp_path).id == published.id
+
+
+def test_current_never_disappears_while_publishing(tmp_path: Path) -> None:
+    """`current` is switched by a rename over the old link: a reader (another process, so it
+    truly runs alongside) never finds it missing."""
+    _publish(tmp_path, 0)
+    link = tmp_path / "current"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys\n"
+         "link, stop = sys.argv[1], sys.argv[1] + '.stop'\n"
+         "misses = 0\n"
+         "print('ready', flush=True)\n"
+         "while not os.path.exists(stop):\n"
+         "    misses += not os.path.exists(link)\n"
+         "print(misses)\n", str(link)], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout is not None and reader.stdout.readline() == "ready\n"
+    for number in range(1, 300):
+        _publish(tmp_path, number)
+    (tmp_path / "current.stop").touch()
+    out, _ = reader.communicate(timeout=30)
+    assert out.strip() == "0"
+
+
+def test_current_without_a_snapshot_or_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "current").symlink_to("snapshots/gone")
+    with pytest.raises(SnapshotError, match="run `linkatlas build` first"):
+        snapshot.current(tmp_path)
+    (tmp_path / "snapshots" / "gone").mkdir(parents=True)  # a folder but no manifest
+    with pytest.raises(SnapshotError):
+        snapshot.current(tmp_path)
+
+
+def test_prune_keeps_the_newest_and_the_live_one(tmp_path: Path) -> None:
+    ids = [_publish(tmp_path, n, f"2024010{n}T000000Z").id for n in range(1, 7)]
+    (tmp_path / "snapshots" / ".staging-x").mkdir()  # a build's unfinished folder: not ours
+    link = tmp_path / "current"  # a server pointed back at the oldest (a rollback)
+    temp = tmp_path / "rollback"
+    temp.symlink_to(f"snapshots/{ids[0]}")
+    os.replace(temp, link)
+    snapshot.prune(tmp_path, keep=2)
+    left = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert left == [".staging-x", ids[0], *ids[-2:]]
+    assert snapshot.current(tmp_path).id == ids[0]
+    snapshot.prune(tmp_path)  # default KEEP = 3 now keeps the same three
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == left
+
+
+def test_prune_without_current_or_with_few_snapshots(tmp_path: Path) -> None:
+    for n in range(1, 3):
+        (tmp_path / "snapshots" / f"2024010{n}T000000Z").mkdir(parents=True)
+    snapshot.prune(tmp_path, keep=3)
+    assert len(list((tmp_path / "snapshots").iterdir())) == 2
+    snapshot.prune(tmp_path, keep=1)
+    assert [p.name for p in (tmp_path / "snapshots").iterdir()] == ["20240102T000000Z"]
+
+
+def test_write_table_records_each_files_key_range(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "ROW_GROUP", 2048)  # DuckDB's smallest row group
+    monkeypatch.setattr(snapshot, "GROUPS_PER_FILE", 1)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT printf('k%05d', i) AS url_to_key, i "
+                "FROM range(10000) r(i)")
+    for staging in ("a", "b"):
+        (tmp_path / staging).mkdir()
+    files = snapshot.write_table(con, "SELECT * FROM t ORDER BY url_to_key", tmp_path / "a")
+    assert sum(f["rows"] for f in files) == 10000 and len(files) >= 2
+    assert [f["min_key"] for f in files] == sorted(f["min_key"] for f in files)
+    assert files[0]["min_key"] == "k00000" and files[-1]["max_key"] == "k09999"
+    for f in files:
+        keys = [k for (k,) in con.execute(
+            f"SELECT url_to_key FROM '{tmp_path / 'a' / snapshot.TABLE / f['file']}'").fetchall()]
+        assert (min(keys), max(keys), len(keys)) == (f["min_key"], f["max_key"], f["rows"])
+    empty = snapshot.write_table(con, "SELECT * FROM t WHERE i < 0", tmp_path / "b")
+    assert empty == [{"file": "part-0.parquet", "min_key": "", "max_key": "", "rows": 0}]
+    assert con.execute(f"SELECT count(*) FROM '{tmp_path / 'b' / snapshot.TABLE}/*.parquet'"
+                       ).fetchone() == (0,)
