@@ -12,6 +12,13 @@ from linkatlas.errors import QueryError
 CASES = Path(__file__).parent / "cases" / "normalize.txt"
 
 
+@pytest.fixture(autouse=True)
+def _uncached() -> None:
+    """Each test sees the rules, not answers cached by an earlier one (the memoized helpers)."""
+    for helper in (urls._host, urls._origin, urls._netloc_key, urls.registered_domain):
+        helper.cache_clear()
+
+
 def _cases() -> list[tuple[str, str | None, str | None]]:
     rows = []
     for line in CASES.read_text(encoding="utf-8").splitlines():
@@ -99,6 +106,8 @@ def test_bad_targets(target: str, mode: str, message: str) -> None:
     ("http://127.0.0.1/x", "127.0.0.1)/x", "127.0.0.1"),
     ("http://[::1]:8080/x", "[::1]):8080/x", "[::1]"),
     ("http://localhost/", "localhost)/", "localhost"),
+    ("http://a.test/b/c:d", "test,a)/b/c:d", "a.test"),
+    ("http://a.test/r?u=http://b.test/x", "test,a)/r?u=http://b.test/x", "a.test"),
 ])
 def test_keys_and_hosts(url: str, key: str, host: str) -> None:
     assert (urls.key_of(url), urls.host_of(url)) == (key, host)
