@@ -63,19 +63,20 @@ def _scratch(module: str, tests: list[str]) -> Path:
 def python_module(name: str) -> dict[str, object]:
     module, tests = MODULES[name]
     folder = _scratch(module, tests)
-    started = time.monotonic()
-    mutmut = Path(sys.executable).with_name("mutmut")
-    subprocess.run([str(mutmut), "run", "--max-children", str(os.cpu_count() or 1)],
-                   cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    meta = json.loads((folder / "mutants" / f"{module}.meta").read_text())
-    codes = meta["exit_code_by_key"]
-    survivors = sorted(key for key, code in codes.items() if code in ALIVE)
-    shown = []
-    for key in survivors:
-        diff = subprocess.run([str(mutmut), "show", key], cwd=folder, capture_output=True,
-                              text=True, check=False).stdout
-        shown.append(f"{key} ({ALIVE[codes[key]]})\n{diff}")
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        started = time.monotonic()
+        mutmut = Path(sys.executable).with_name("mutmut")
+        subprocess.run([str(mutmut), "run", "--max-children", str(os.cpu_count() or 1)],
+                       cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        codes = json.loads((folder / "mutants" / f"{module}.meta").read_text())[
+            "exit_code_by_key"]
+        survivors = sorted(key for key, code in codes.items() if code in ALIVE)
+        shown = [f"{key} ({ALIVE[codes[key]]})\n" + subprocess.run(
+            [str(mutmut), "show", key], cwd=folder, capture_output=True, text=True,
+            check=False).stdout for key in survivors]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return {"module": module, "tests": tests, "mutants": len(codes),
             "killed": len(codes) - len(survivors), "seconds": round(time.monotonic() - started),
             "survivors": shown}
