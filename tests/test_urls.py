@@ -79,6 +79,10 @@ def _matches(target: str, mode: str, url: str) -> bool:
     ("example.com/blog/", "prefix", "http://example.com/blogger", False),
     ("shop.example.com", "prefix", "http://shop.example.com/x", True),
     ("Bücher.test", "domain", "http://xn--bcher-kva.test/", True),
+    ("a.test/x)y", "domain", "http://a.test/other", True),  # the host ends at the first ")"
+    ("a.test/x", "exact", "http://a.test/x!", False),
+    ("a.test/x", "exact", "http://a.test/x", True),
+    ("example.com/a", "prefix", "http://example.com/b", False),
 ])
 def test_mode_ranges(target: str, mode: str, url: str, hit: bool) -> None:
     assert _matches(target, mode, url) is hit
