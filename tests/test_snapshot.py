@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -112,6 +113,14 @@ def test_publish_moves_staging_and_numbers_a_taken_id(tmp_path: Path) -> None:
     assert manifest["id"] == third.id and manifest["n"] == 2
     link = tmp_path / "current"
     assert link.is_symlink() and os.readlink(link) == f"snapshots/{third.id}"  # relative: movable
+    shot = snapshot.current(tmp_path)
+    assert third.path == tmp_path / "snapshots" / third.id and third.manifest["n"] == 2
+    assert (shot.path, shot.manifest) == (third.path.resolve(), third.manifest)
+    assert shot.table == str(third.path.resolve() / "broken_backlinks" / "*.parquet")
+
+
+def test_snapshot_ids_sort_by_time() -> None:
+    assert snapshot.new_id(datetime(2024, 3, 1, 12, 5, 9)) == "20240301T120509Z"
 
 
 def test_publish_replaces_a_stale_temporary_link(tmp_path: Path) -> None:
@@ -181,17 +190,18 @@ def test_write_table_records_each_files_key_range(tmp_path: Path,
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT printf('k%05d', i) AS url_to_key, i "
                 "FROM range(10000) r(i)")
+    tmp_path = tmp_path / "it's"  # a quote in the data directory's path is quoted in SQL
     for staging in ("a", "b"):
-        (tmp_path / staging).mkdir()
+        (tmp_path / staging).mkdir(parents=True)
     files = snapshot.write_table(con, "SELECT * FROM t ORDER BY url_to_key", tmp_path / "a")
     assert sum(f["rows"] for f in files) == 10000 and len(files) >= 2
     assert [f["min_key"] for f in files] == sorted(f["min_key"] for f in files)
     assert files[0]["min_key"] == "k00000" and files[-1]["max_key"] == "k09999"
     for f in files:
-        keys = [k for (k,) in con.execute(
-            f"SELECT url_to_key FROM '{tmp_path / 'a' / snapshot.TABLE / f['file']}'").fetchall()]
+        keys = [k for (k,) in con.execute("SELECT url_to_key FROM read_parquet(?)", [
+            str(tmp_path / "a" / snapshot.TABLE / f["file"])]).fetchall()]
         assert (min(keys), max(keys), len(keys)) == (f["min_key"], f["max_key"], f["rows"])
     empty = snapshot.write_table(con, "SELECT * FROM t WHERE i < 0", tmp_path / "b")
     assert empty == [{"file": "part-0.parquet", "min_key": "", "max_key": "", "rows": 0}]
-    assert con.execute(f"SELECT count(*) FROM '{tmp_path / 'b' / snapshot.TABLE}/*.parquet'"
-                       ).fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM read_parquet(?)", [
+        str(tmp_path / "b" / snapshot.TABLE / "*.parquet")]).fetchone() == (0,)
