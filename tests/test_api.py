@@ -198,7 +198,10 @@ def clients_web(tmp_path_factory: pytest.TempPathFactory) -> Path:
     every target 404. Other domains link to the first two sources only: DR 100, the third DR 0."""
     root = tmp_path_factory.mktemp("clients")
     targets = [(url, "to") for url in CLIENT_TARGETS]
-    responses = [page(source, "2024-01-02T00:00:00Z", _html(targets, "source"))
+    # plain.test also links to a page nobody else links to: the weakest linked domain, which
+    # sets the bottom of the log scale (the sources other domains link to get DR ≥ 10)
+    responses = [page(source, "2024-01-02T00:00:00Z", _html(
+        targets + ([("http://tiny.test/", "tiny")] if "plain" in source else []), "source"))
                  for source in CLIENT_SOURCES]
     responses += [page(f"http://fan{n}.test/", "2024-01-01T00:00:00Z",
                        _html([(source, "fan") for source in CLIENT_SOURCES[:2]], "fan"))
