@@ -32,10 +32,10 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from warcio.warcwriter import WARCWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "real"
-if not REAL.is_dir():  # a git worktree elsewhere: as tests/conftest.py
-    REAL = Path(os.environ.get("LINKATLAS_SHARED", "../shared")) / "data" / "real"
 sys.path.insert(0, str(ROOT))
+from tests.shared import locate  # noqa: E402  (the one rule that finds shared/)
+
+REAL = locate("data", "real")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from extract import ours_run  # noqa: E402  (bench/extract.py: ingest + build, timed)

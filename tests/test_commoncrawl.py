@@ -18,7 +18,7 @@ from linkatlas.errors import UsageError
 from linkatlas.extract.ingest import ingest
 
 from .ccserver import CCServer
-from .conftest import REAL
+from .shared import shared
 
 CRAWL = "CC-MAIN-2099-01"
 FAST = Retry(attempts=6, base=0.01, cap=0.05, timeout=10)
@@ -56,7 +56,7 @@ def _direct(tmp: Path, server: CCServer, paths: list[str]) -> dict[str, bytes]:
 
 def test_misbehaving_server_imports_what_a_direct_ingest_does(
         server: CCServer, tmp_path: Path) -> None:
-    paths = server.add_crawl(CRAWL, "warc", [REAL / "warc" / n for n in WARC])
+    paths = server.add_crawl(CRAWL, "warc", [shared("data", "real", "warc") / n for n in WARC])
     server.scripts[paths[0]] = ["503", "slowdown", "503", "cut"]
     server.scripts[paths[1]] = ["cut", "cut", "short"]
     server.scripts[paths[2]] = ["short"]
@@ -81,7 +81,7 @@ def test_misbehaving_server_imports_what_a_direct_ingest_does(
 
 def test_wat_is_the_default_and_files_n_takes_the_first(
         server: CCServer, tmp_path: Path) -> None:
-    paths = server.add_crawl(CRAWL, "wat", [REAL / "warc" / n for n in WAT])
+    paths = server.add_crawl(CRAWL, "wat", [shared("data", "real", "warc") / n for n in WAT])
     data = tmp_path / "data"
     result = run(data, Options(CRAWL, files=1, base_url=server.base, retry=FAST))
     assert result.imported == 1
@@ -111,8 +111,8 @@ def test_a_crawl_that_does_not_exist_is_one_line(server: CCServer, tmp_path: Pat
 def test_kill_9_mid_download_then_resume(server: CCServer, tmp_path: Path) -> None:
     big = tmp_path / "big.warc.gz"
     # A larger file (the real WARCs, concatenated: still one valid gzip member stream).
-    big.write_bytes(b"".join((REAL / "warc" / n).read_bytes() for n in WARC[:3]))
-    paths = server.add_crawl(CRAWL, "warc", [big, REAL / "warc" / WARC[3]])
+    big.write_bytes(b"".join((shared("data", "real", "warc") / n).read_bytes() for n in WARC[:3]))
+    paths = server.add_crawl(CRAWL, "warc", [big, shared("data", "real", "warc") / WARC[3]])
     server.delay = 0.2  # 320 KB/s: the first file takes about 2 s
     data = tmp_path / "data"
     command = [sys.executable, "-m", "linkatlas.cli", "--data", str(data), "ingest",

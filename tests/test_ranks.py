@@ -19,8 +19,8 @@ from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
 from linkatlas.ranks import RanksError, import_ranks, remove, stored
 
-from .conftest import REAL
 from .ports import free_port
+from .shared import shared
 from .test_spark import _snapshot, observations  # noqa: F401 (a fixture)
 
 HEADER = "#harmonicc_pos\t#harmonicc_val\t#pr_pos\t#pr_val\t#host_rev\t#n_hosts\n"
@@ -107,7 +107,7 @@ def test_import_from_a_url_equals_the_file(tmp_path: Path, http_root: tuple[Path
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("ranks") / "data"
-    ingest(data, sorted(p for p in (REAL / "warc").iterdir() if p.is_file()))
+    ingest(data, sorted(p for p in shared("data", "real", "warc").iterdir() if p.is_file()))
     build(data, workers=1)
     return data
 

@@ -9,13 +9,13 @@ from linkatlas.index import connect, extract_inputs, load
 from linkatlas.index.ratings import rate
 from linkatlas.index.stages import STAGES
 
-from .conftest import REAL
+from .shared import shared
 
 
 @pytest.fixture(scope="module")
 def rated(tmp_path_factory: pytest.TempPathFactory) -> object:
     data = tmp_path_factory.mktemp("real") / "data"
-    files = sorted(p for p in (REAL / "warc").iterdir() if p.is_file())
+    files = sorted(p for p in shared("data", "real", "warc").iterdir() if p.is_file())
     ingest(data, files)
     con = connect(data)
     load(con, extract_inputs(data, workers=1))
