@@ -26,13 +26,18 @@ from linkatlas.sample.server import Request
 from .ports import free_port
 
 
-def _round(data: Path, web: Web, port: int, hosts: Path) -> None:
+def observe(data: Path, web: Web, port: int, hosts: Path) -> None:
+    """One round's observations: a crawl of the sample web, then a check of the due targets."""
     crawl(data, web.seeds(port), CrawlOptions(hosts=hosts, hosts_only=True, delay=0.0,
                                               concurrency=16, per_host=4, recrawl_after=1))
     due = due_targets(data, 1)
     check(data, due.urls, CheckOptions(hosts=hosts, hosts_only=True, backoff=0.05,
                                        confirm_delay=0.05, retry_after_cap=1.5),
           previous=due.previous, fresh=due.fresh)
+
+
+def _round(data: Path, web: Web, port: int, hosts: Path) -> None:
+    observe(data, web, port, hosts)
     build(data, workers=1)
 
 

@@ -16,17 +16,13 @@ from linkatlas import cli, urls
 from linkatlas.api.planner import parse_request, plan
 from linkatlas.api.query import fetch, open_reader
 from linkatlas.api.tables import CHANGES
-from linkatlas.check.checker import CheckOptions
-from linkatlas.check.checker import run as check
-from linkatlas.crawl import CrawlOptions
-from linkatlas.crawl import run as crawl
-from linkatlas.index.due import due_targets
 from linkatlas.sample import Web, generate, serve_in_thread
 from linkatlas.snapshot import current
 from linkatlas.watch.diff import diff
 
 from .ports import free_port
 from .test_notify import Hook, _digest_pairs, _targets
+from .test_pipeline import observe
 
 Pair = tuple[str, str]
 
@@ -72,12 +68,7 @@ def _truth(before: Web, after: Web, port: int) -> dict[tuple[str, str, str, str]
 
 
 def _round(data: Path, web: Web, port: int, hosts: Path, hook: Hook) -> None:
-    crawl(data, web.seeds(port), CrawlOptions(hosts=hosts, hosts_only=True, delay=0.0,
-                                              concurrency=16, per_host=4, recrawl_after=1))
-    due = due_targets(data, 1)
-    check(data, due.urls, CheckOptions(hosts=hosts, hosts_only=True, backoff=0.05,
-                                       confirm_delay=0.05, retry_after_cap=1.5),
-          previous=due.previous, fresh=due.fresh)
+    observe(data, web, port, hosts)
     with pytest.raises(SystemExit) as done:
         cli.main(["--data", str(data), "build", "--workers", "1", "--notify", hook.url])
     assert done.value.code == 0
