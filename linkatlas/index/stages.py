@@ -15,8 +15,9 @@ import duckdb
 from .. import snapshot
 from ..rules.verdicts import MAX_REDIRECTS, broken_sql, good_sql
 
-__all__ = ["FACTS", "GRAPH_SQL", "HOPS_SQL", "LIVE_SQL", "OBSERVATIONS_SQL",
-           "PAGES_SQL", "SERVE_SQL", "TARGETS_SQL", "load_inputs", "serve_table"]
+__all__ = ["DEAD_PAGES_SQL", "DUCKDB", "FACTS", "GRAPH_SQL", "HOPS_SQL", "LIVE_SQL",
+           "OBSERVATIONS_SQL", "PAGES_SQL", "SERVE_SQL", "STAGES", "TARGETS_SQL", "history",
+           "load_inputs", "serve_table", "targets"]
 
 Connection = duckdb.DuckDBPyConnection
 
