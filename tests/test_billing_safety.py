@@ -261,7 +261,10 @@ def test_slow_queries_of_one_token_leave_cheap_requests_fast(big: Path, tmp_path
 
     hogs, times = asyncio.run(run())
     assert max(times) < 0.05, times
-    errors = [orjson.loads(r.content)["error"] for r in hogs]
+    bodies = [orjson.loads(r.content) for r in hogs]
+    errors = [body["error"] for body in bodies if "error" in body]
     refused = [e for e in errors if "at most 4 queries per token" in e or "too many refused" in e]
-    assert len(refused) >= 50 - 4  # the others ran (and probably met the 3 s timeout)
+    # The others ran: answered their rows, or met the 3 s timeout on a slower machine.
+    assert len(refused) >= 50 - 4
     assert all(e in refused or e.startswith("query timeout") for e in errors)
+    assert all("refpages" in body for body in bodies if "error" not in body)
