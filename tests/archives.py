@@ -58,6 +58,15 @@ def write_warc(path: Path, responses: list[Response], *, gzip_records: bool = Tr
     return path
 
 
+def late_broken_backlink(folder: Path) -> Path:
+    """An archive that adds one broken backlink (late-linker.test → late.test/gone, 404):
+    ingested and built while a server answers, it shows a new snapshot being picked up."""
+    return write_warc(folder / "late.warc.gz", [
+        page("http://late-linker.test/", "2024-02-01T00:00:00Z",
+             '<a href="http://late.test/gone">gone</a>'),
+        status("http://late.test/gone", "2024-02-02T00:00:00Z", 404)])
+
+
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 

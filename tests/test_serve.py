@@ -19,7 +19,7 @@ from linkatlas.api.ledger import open_ledger
 from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
 
-from .archives import example_index, page, status, write_warc
+from .archives import example_index, late_broken_backlink
 from .ports import free_port
 from .postgres import fresh_database, postgres_url  # noqa: F401
 
@@ -129,10 +129,7 @@ def test_new_snapshot_without_restart_or_failed_request(server: Server, ledger_u
     for thread in threads:
         thread.start()
     try:
-        ingest(data, [write_warc(tmp_path / "late.warc.gz", [
-            page("http://late-linker.test/", "2024-02-01T00:00:00Z",
-                 '<a href="http://late.test/gone">gone</a>'),
-            status("http://late.test/gone", "2024-02-02T00:00:00Z", 404)])])
+        ingest(data, [late_broken_backlink(tmp_path)])
         build(data, workers=1)
         deadline = time.monotonic() + 20
         while 1 not in seen and time.monotonic() < deadline:
