@@ -211,6 +211,11 @@ CanaryOption = Annotated[list[str] | None, typer.Option(
                      "--hosts-only).")]
 
 
+def _agent_option(user_agent: str | None) -> dict[str, Any]:
+    """The `user_agent` option, only when given (the options' default names the project)."""
+    return {"user_agent": user_agent} if user_agent else {}
+
+
 def _resolver_options(nameserver: str | None, canaries: list[str] | None) -> dict[str, Any]:
     from .net import parse_nameserver
 
@@ -308,7 +313,7 @@ def crawl(
                                hosts=hosts, hosts_only=hosts_only, allow_private=allow_private,
                                recrawl_after=recrawl_after,
                                **_resolver_options(nameserver, canary),
-                               **({"user_agent": user_agent} if user_agent else {}))
+                               **_agent_option(user_agent))
         with _progress(quiet or json_log) as show:
             def report(stats: Any) -> None:
                 if json_log:
@@ -400,7 +405,7 @@ def refresh(
         crawl_options = CrawlOptions(
             max_pages=max_pages, max_depth=max_depth, concurrency=concurrency or 32,
             per_host=per_host or 2, delay=delay, recrawl_after=recrawl_after, **net,
-            **({"user_agent": user_agent} if user_agent else {}))
+            **_agent_option(user_agent))
         check_options = CheckOptions(
             concurrency=concurrency or 64, per_host=per_host or 4, **net,
             ignore_robots_for=frozenset(h.strip().lower() for h in ignore_robots_for or ()))

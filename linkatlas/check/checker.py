@@ -43,6 +43,7 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -316,8 +317,11 @@ class _Checker:
             host.next_start = now + self.options.delay
             task = asyncio.create_task(self._attempt(job))
             self._tasks.add(task)
-            task.add_done_callback(lambda done, job=job, host=host: self._done(done, job, host))
+            task.add_done_callback(partial(self._finished, job, host))
             self._schedule(host)
+
+    def _finished(self, job: _Job, host: _Host, task: asyncio.Task[_Answer]) -> None:
+        self._done(task, job, host)
 
     def _done(self, task: asyncio.Task[_Answer], job: _Job, host: _Host) -> None:
         self._tasks.discard(task)

@@ -16,10 +16,11 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from .. import clock
 from ..check.log import CheckLog, Observation
@@ -231,7 +232,8 @@ class Crawler:
             self._started += 1
             self._start(host, origin, self._fetch_page(host, entry), now)
 
-    def _start(self, host: _Host, origin: str, work: object, now: float) -> None:
+    def _start(self, host: _Host, origin: str, work: Coroutine[Any, Any, None],
+               now: float) -> None:
         host.active += 1
         delay = self.robots.delay_for(origin)
         host.last_start = now
@@ -239,13 +241,13 @@ class Crawler:
         if delay and host.queue:
             waits = self.stats.host_waits
             waits[host.name] = waits.get(host.name, 0.0) + delay
-        task: asyncio.Task[None] = asyncio.ensure_future(work)  # type: ignore[arg-type]
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
         self._running.add(task)
         self._push(host, host.next_at)
 
     def _finished(self, host: _Host, task: asyncio.Task[None] | None) -> None:
         host.active -= 1
-        self._running.discard(task)  # type: ignore[arg-type]
+        self._running.discard(task)
         self._push(host, max(host.next_at, time.monotonic()))
         self._wake.set()
 
@@ -270,7 +272,7 @@ class Crawler:
             log.exception("crawl: %s failed", entry.url)
             self._deferred.append(entry.id)
         finally:
-            self._finished(host, asyncio.current_task())  # type: ignore[arg-type]
+            self._finished(host, asyncio.current_task())
 
     async def _fetch_robots(self, host: _Host, origin: str) -> None:
         try:
@@ -302,7 +304,7 @@ class Crawler:
             self._robots_pending.discard(origin)
             # The pause after robots.txt itself follows its Crawl-delay, now known.
             host.next_at = max(host.next_at, host.last_start + self.robots.delay_for(origin))
-            self._finished(host, asyncio.current_task())  # type: ignore[arg-type]
+            self._finished(host, asyncio.current_task())
 
     def _archive(self, fetched: Fetched) -> None:
         assert fetched.exchange is not None

@@ -129,7 +129,7 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
         return []
     encoding = charset or detect_encoding(html[:65536])
     try:
-        tree = HTMLTree.parse_from_bytes(html, encoding)
+        tree = HTMLTree.parse_from_bytes(html, encoding or "utf-8")
     except (LookupError, UnicodeError, ValueError):
         tree = HTMLTree.parse_from_bytes(html, "utf-8")
     if tree.document is None:

@@ -86,7 +86,7 @@ def _open(path: Path) -> bytes:
     """The first bytes of the file's content, decompressed when it is gzip."""
     opener = gzip.open if _gzipped(path) else open
     try:
-        with opener(path, "rb") as stream:  # type: ignore[operator]
+        with opener(path, "rb") as stream:
             return stream.read(512)
     except (OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"{path}: cannot read: {exc}") from None
@@ -175,7 +175,7 @@ def _warcinfo_time(path: Path) -> datetime | None:
             for record in FastIterator(stream, parse_http=False, quirks_mode=True):
                 if record.record_type != WarcRecordType.warcinfo:
                     return None
-                date = record.headers.get("WARC-Date", "")
+                date = record.headers.get("WARC-Date") or ""
                 return _parse_time(date) or _variant_time(date)
     except (OSError, ValueError, zlib.error, EOFError):
         return None
@@ -435,7 +435,7 @@ def _from_fast(record: object, path: Path) -> Capture | Skip:
                                 http.get("Content-Encoding", ""))
     except (OSError, ValueError, zlib.error) as exc:
         return Skip(offset, f"bad HTTP body: {_short(exc)}")
-    time, dated = _dated(headers.get("WARC-Date", ""), http.get("Date", ""), path)  # type: ignore[attr-defined]
+    time, dated = _dated(headers.get("WARC-Date", ""), http.get("Date", ""), path)
     if time is None:
         return Skip(offset, "no usable date (WARC-Date, HTTP Date or warcinfo)")
     revisit = rec.record_type == WarcRecordType.revisit  # type: ignore[attr-defined]

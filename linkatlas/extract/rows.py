@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .. import urls
@@ -65,7 +66,7 @@ def capture_rows(capture: Capture) -> tuple[Row, list[tuple[Any, ...]]] | None:
         "encoding": "", "page_size": capture.body_size, "links_internal": 0,
         "links_external": 0, "offset": capture.offset, "refers_to": capture.refers_to,
     }
-    found: list[_Found] = []
+    found: Sequence[_Found] = ()
     if kind == "redirect":
         found = _redirect(capture, url, visit)
     elif kind == "page" and capture.wat is not None:
@@ -115,7 +116,7 @@ def _redirect(capture: Capture, url: str, visit: Row) -> list[_Found]:
     return [] if target is None else [(target, "redirect", "", "", nofollow, "", "")]
 
 
-def _html_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
+def _html_page(capture: Capture, url: str, visit: Row) -> Sequence[_Found]:
     html, encoding = utf8_html(capture.body, capture.header("Content-Type") or None)
     facts = parse_html(html, url, link_header=capture.header("Link"),
                        robots_header=capture.header("X-Robots-Tag"))

@@ -34,6 +34,7 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -371,8 +372,7 @@ def _run_tasks(chunks: Iterator[Chunk], workers: int,
                                          frozenset(skips.get(chunk, ())))
                     futures[future] = chunk
                     if finished is not None:
-                        future.add_done_callback(lambda done, chunk=chunk: _tell(
-                            finished, chunk, done))
+                        future.add_done_callback(partial(_tell, finished, chunk))
                 except BrokenProcessPool:
                     unfinished += [chunk, *queue]
                     break

@@ -168,7 +168,7 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
            progress: BuildProgress | None = None) -> Report:
     report = Report()
     started = time.perf_counter()
-    engine = None
+    engine: Any = None
     if session is not None:
         from . import spark as engine
     inputs = extract_inputs(data, workers, None if engine is None else engine.runner(session),

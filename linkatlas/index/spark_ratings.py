@@ -16,7 +16,7 @@ nodes, which spark.ratings still runs on the driver over the collected edges.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .ratings import DAMPING, MAX_ITER, TOL
 
@@ -83,6 +83,7 @@ def pagerank(spark: SparkSession, nodes: DataFrame, links: DataFrame, *,
         # One job computes the new scores (kept in the executors' cache) and these two sums.
         row = scores.agg(sum_(abs_(col("x") - col("before"))),
                          sum_(when(col("dangling"), col("x")))).first()
+        assert row is not None  # an aggregate always has one row
         change, lost = float(row[0] or 0.0), float(row[1] or 0.0)
         previous, state = state, scores.drop("before")
         if iterations % CHECKPOINT_EVERY == 0:
@@ -90,7 +91,7 @@ def pagerank(spark: SparkSession, nodes: DataFrame, links: DataFrame, *,
         previous.unpersist()
         if change < tol:
             break
-    total = float(state.agg(sum_("x")).first()[0])
+    total = float(_scalar(state.agg(sum_("x"))))
     return state.select("id", (col("x") / lit(total)).alias("score")), iterations
 
 
@@ -98,5 +99,12 @@ def _dangling_mass(state: DataFrame) -> float:
     from pyspark.sql.functions import col, when
     from pyspark.sql.functions import sum as sum_
 
-    value = state.agg(sum_(when(col("dangling"), col("x")))).first()[0]
+    value = _scalar(state.agg(sum_(when(col("dangling"), col("x")))))
     return float(value or 0.0)
+
+
+def _scalar(aggregate: DataFrame) -> Any:
+    """The one value of a one-row aggregate (an aggregate without GROUP BY always has a row)."""
+    row = aggregate.first()
+    assert row is not None
+    return row[0]

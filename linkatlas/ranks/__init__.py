@@ -21,11 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import LinkatlasError, UsageError
 from ..urls import is_public_suffix, registered_domain
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Imported", "RanksError", "import_ranks", "remove", "stored"]
 
@@ -74,15 +78,15 @@ def _domain(name: str) -> str:
     return registered_domain(host)
 
 
-def _mapped(batch: object, schema: object) -> object:
+def _mapped(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
     """One block of lines as (domain, pr_pos, pr_val, hc_pos) rows; lines without a name
     that maps to a registered domain, or without a PageRank, are left out."""
     import pyarrow as pa
 
-    names = batch.column("name").to_pylist()  # type: ignore[attr-defined]
+    names = batch.column("name").to_pylist()
     mapped = [_domain(n) if n else "" for n in names]
-    pos = batch.column("pr_pos").to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]
-    val = batch.column("pr_val").to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]
+    pos = batch.column("pr_pos").to_numpy(zero_copy_only=False)
+    val = batch.column("pr_val").to_numpy(zero_copy_only=False)
     keep = np.fromiter((bool(d) for d in mapped), bool, len(mapped))
     keep &= ~np.isnan(val.astype(np.float64)) & (np.nan_to_num(pos.astype(np.float64)) > 0)
     kept = np.flatnonzero(keep)
@@ -90,7 +94,7 @@ def _mapped(batch: object, schema: object) -> object:
         "domain": pa.array([mapped[i] for i in kept], pa.string()),
         "pr_pos": pa.array(pos[kept].astype(np.int64), pa.int64()),
         "pr_val": pa.array(val[kept].astype(np.float64), pa.float64()),
-        "hc_pos": batch.column("hc_pos").take(pa.array(kept)),  # type: ignore[attr-defined]
+        "hc_pos": batch.column("hc_pos").take(pa.array(kept)),
     }, schema=schema)
 
 
