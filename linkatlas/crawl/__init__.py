@@ -1,4 +1,5 @@
-"""Polite, resumable crawling into standard WARC (issue 5): `run` is the entry point."""
+"""Polite, resumable crawling into standard WARC files: frontier, robots.txt, fetcher and WARC
+writer; `run` is the entry point."""
 
 from __future__ import annotations
 

@@ -1,0 +1,2 @@
+"""Reading archives: WARC, ARC and WAT records → visit and link rows, cached as Parquet per archive
+chunk (worker processes); `ingest` stores archives in DIR."""
