@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkatlas.extract import html as html_module
-from linkatlas.extract.html import HtmlFacts, Link, parse_html, robots_nofollow
+from linkatlas.extract.html import HtmlFacts, Link, parse_html
+from linkatlas.rules.links import robots_nofollow
 from linkatlas.urls import normalize
 
 from .shared import shared

@@ -1,38 +1,35 @@
 """What the crawler reads in a response: the decoded body (bounded) and the links to follow.
 
 This is deliberately not `extract/`: the crawler only needs the URLs to enqueue, fast, while
-`build` extracts full link facts from the archives later. Followed: `a`/`area` href,
-`iframe`/`frame` src, `link` href with rel canonical or alternate, resolved against `base`.
-Forms are not followed. `<meta name="robots" content="nofollow">` and `X-Robots-Tag: nofollow`
-stop link discovery on a page (the page itself is still recorded).
+`build` extracts full link facts from the archives later. Followed: every link type of
+spec/COLUMNS.md but forms (`a`/`area` href, `iframe`/`frame` src, `link` href of type canonical,
+rss or alternate), resolved against `base`; the rules are rules/links.py's, as extraction's.
+A page whose meta robots or X-Robots-Tag says nofollow to us has no links to follow (the page
+itself is still recorded).
 """
 
 from __future__ import annotations
 
-import zlib
 from functools import lru_cache
 from urllib.parse import urljoin
 
-import brotli
 from resiliparse.parse.encoding import detect_encoding
 from resiliparse.parse.html import HTMLTree
 
+from ..codings import decode_body
+from ..rules.links import (
+    TARGET_ATTRIBUTES,
+    addresses_us,
+    is_html,
+    link_types,
+    rel_tokens,
+    robots_nofollow,
+)
 from ..urls import normalize
 
 __all__ = ["charset_of", "decode_body", "is_html", "list_links", "page_links"]
 
 _SELECTOR = "a[href], area[href], iframe[src], frame[src], link[href], base[href], meta[name]"
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
-_CHUNK = 64 * 1024
-
-
-def is_html(content_type: str, body: bytes) -> bool:
-    """HTML by Content-Type, or by a sniff of the first bytes when the type is missing."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind:
-        return kind in _HTML_TYPES
-    head = body[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html")) or b"<a " in head
 
 
 def charset_of(content_type: str) -> str | None:
@@ -41,57 +38,6 @@ def charset_of(content_type: str) -> str | None:
         if name.strip().lower() == "charset" and value.strip():
             return value.strip().strip("\"'")
     return None
-
-
-def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
-    """Decompress at most `limit` bytes of output, however large the input claims to be."""
-    decoder = zlib.decompressobj(wbits)
-    out = bytearray()
-    view = memoryview(data)
-    for start in range(0, len(data), _CHUNK):
-        out += decoder.decompress(view[start:start + _CHUNK], limit - len(out))
-        if len(out) >= limit or decoder.eof:
-            break
-    return bytes(out)
-
-
-def _unbrotli(data: bytes, limit: int) -> bytes:
-    decoder = brotli.Decompressor()
-    out = bytearray()
-    view = memoryview(data)
-    for start in range(0, len(data), _CHUNK):
-        out += decoder.process(view[start:start + _CHUNK].tobytes(),
-                               output_buffer_limit=limit - len(out))
-        if len(out) >= limit or decoder.is_finished():
-            break
-        while not decoder.can_accept_more_data() and len(out) < limit:
-            out += decoder.process(b"", output_buffer_limit=limit - len(out))
-        if len(out) >= limit:
-            break
-    return bytes(out[:limit])
-
-
-def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes | None:
-    """The body with its Content-Encoding undone, cut at `limit` bytes (gzip bombs stay
-    small); None for an unknown or corrupt encoding."""
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    data = body
-    try:
-        for coding in reversed(codings):  # RFC 9110 §8.4: listed in the order applied
-            if coding in ("gzip", "x-gzip"):
-                data = _inflate(data, 16 + zlib.MAX_WBITS, limit)
-            elif coding == "deflate":  # zlib-wrapped by the RFC, raw by some servers
-                try:
-                    data = _inflate(data, zlib.MAX_WBITS, limit)
-                except zlib.error:
-                    data = _inflate(data, -zlib.MAX_WBITS, limit)
-            elif coding == "br":
-                data = _unbrotli(data, limit)
-            elif coding != "identity":
-                return None
-    except (zlib.error, brotli.error):
-        return None
-    return data[:limit]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -103,11 +49,6 @@ def _origin(url: str) -> str:
     """`scheme://netloc` of an absolute URL."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
-
-
-def _nofollow(content: str | None) -> bool:
-    return content is not None and any(
-        word.strip().lower() in ("nofollow", "none") for word in content.split(","))
 
 
 def page_links(body: bytes, content_encoding: str, content_type: str, url: str,
@@ -125,7 +66,7 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
                max_links: int = 10_000, robots_header: str = "") -> list[str]:
     """Normalized, de-duplicated URLs the page links to, in document order, at most
     `max_links` of them."""
-    if _nofollow(robots_header):
+    if robots_nofollow(robots_header):
         return []
     encoding = charset or detect_encoding(html[:65536])
     try:
@@ -140,18 +81,15 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
     hrefs: list[str] = []
     for element in elements:
         tag = element.tag
-        if tag in ("a", "area"):
-            hrefs.append(element.getattr("href") or "")
-        elif tag in ("iframe", "frame"):
-            hrefs.append(element.getattr("src") or "")
-        elif tag == "link":
-            rel = (element.getattr("rel") or "").lower().split()
-            if "canonical" in rel or "alternate" in rel:
+        if tag == "link":
+            if link_types(rel_tokens(element.getattr("rel")), element.getattr("type")):
                 hrefs.append(element.getattr("href") or "")
+        elif tag in TARGET_ATTRIBUTES:
+            hrefs.append(element.getattr(TARGET_ATTRIBUTES[tag]) or "")
         elif tag == "base" and base is url:
             base = urljoin(url, element.getattr("href") or "")  # the first base wins
-        elif (tag == "meta" and (element.getattr("name") or "").lower() == "robots"
-              and _nofollow(element.getattr("content"))):
+        elif (tag == "meta" and addresses_us(element.getattr("name"))
+              and robots_nofollow(element.getattr("content"))):
             return []
         if len(hrefs) >= max_links * 2:
             break

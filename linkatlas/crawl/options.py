@@ -7,11 +7,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..net.canary import DEFAULT_CANARIES
+from ..rules.links import ROBOTS_TOKEN  # robots.txt groups and robots meta name this token
 
 __all__ = ["DEFAULT_USER_AGENT", "ROBOTS_TOKEN", "CrawlOptions", "CrawlStats"]
 
-# RFC 9309 §2.2.1: the product token robots.txt groups are matched against.
-ROBOTS_TOKEN = "linkatlas"
 DEFAULT_USER_AGENT = f"linkatlas/{__version__} (+https://github.com/linkatlas/linkatlas)"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from fastwarc.warc import ArchiveIterator as FastIterator
 from fastwarc.warc import WarcRecordType
 
+from ..codings import decode_content, undo_transfer_coding
 from ..errors import ArchiveError
 
 __all__ = ["DATED", "Capture", "Skip", "chunk_offsets", "read_archive", "sniff_format"]
@@ -211,16 +212,11 @@ def _read_body(reader: object, transfer_encoding: str = "", content_encoding: st
     crawlers stored payloads decoded but kept the headers (Common Crawl until 2018, node-warc).
     """
     raw, size = _collect(reader.read)  # type: ignore[attr-defined]
-    if "chunked" in transfer_encoding.lower():
-        dechunked = _dechunk(raw)
-        if dechunked is not None:
-            raw, size = dechunked, len(dechunked)
-    coding = content_encoding.strip().lower()
-    if coding in ("gzip", "x-gzip", "deflate") and raw:
-        inflated = _inflate(raw, coding)
-        if inflated is not None:
-            return inflated
-    return raw, size
+    dechunked = undo_transfer_coding(raw, transfer_encoding)
+    if dechunked is not None:
+        raw, size = dechunked, len(dechunked)
+    decoded = decode_content(raw, content_encoding, MAX_BODY, MAX_INFLATE)
+    return (decoded.body, decoded.size) if decoded.coded else (raw, size)
 
 
 def _collect(read: object) -> tuple[bytes, int]:
@@ -231,57 +227,6 @@ def _collect(read: object) -> tuple[bytes, int]:
         if kept < MAX_BODY:
             chunks.append(chunk[: MAX_BODY - kept])
             kept += len(chunks[-1])
-    return b"".join(chunks), total
-
-
-_CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]+)[^\r\n]*\r?\n")
-
-
-def _dechunk(raw: bytes) -> bytes | None:
-    """RFC 9112 §7.1 chunked coding undone, or None when raw is not chunked."""
-    parts: list[bytes] = []
-    position = 0
-    while True:
-        match = _CHUNK_SIZE.match(raw, position)
-        if match is None:
-            return None if not parts else b"".join(parts)  # a truncated tail is kept as is
-        length = int(match.group(1), 16)
-        if length == 0:
-            return b"".join(parts)
-        start = match.end()
-        parts.append(raw[start : start + length])
-        position = start + length
-        if raw.startswith(b"\r\n", position):
-            position += 2
-        elif raw.startswith(b"\n", position):
-            position += 1
-
-
-def _inflate(raw: bytes, coding: str) -> tuple[bytes, int] | None:
-    """gzip/deflate decoded (output capped; a bomb is counted up to MAX_INFLATE), or None
-    when raw is not coded that way."""
-    if raw[:2] == b"\x1f\x8b":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif coding == "deflate":  # zlib-wrapped or raw deflate, as browsers accept both
-        inflater = zlib.decompressobj(zlib.MAX_WBITS if raw[:1] == b"\x78" else -zlib.MAX_WBITS)
-    else:
-        return None
-    chunks: list[bytes] = []
-    kept = total = 0
-    data = raw
-    try:
-        while data and total < MAX_INFLATE:
-            piece = inflater.decompress(data, _CHUNK)
-            data = inflater.unconsumed_tail
-            if not piece:
-                break
-            total += len(piece)
-            if kept < MAX_BODY:
-                chunks.append(piece[: MAX_BODY - kept])
-                kept += len(chunks[-1])
-    except zlib.error:
-        if not chunks:
-            return None
     return b"".join(chunks), total
 
 

@@ -37,6 +37,15 @@ from typing import NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from ..rules.links import (
+    ELEMENT_TYPES,
+    TARGET_ATTRIBUTES,
+    addresses_us,
+    link_types,
+    rel_nofollow,
+    rel_tokens,
+    robots_nofollow,
+)
 from ..urls import normalize
 
 __all__ = [
@@ -47,7 +56,6 @@ __all__ = [
     "HtmlFacts",
     "Link",
     "parse_html",
-    "robots_nofollow",
 ]
 
 MAX_HTML_BYTES = 8_000_000  # ~2 s at most; the rest of a bigger page is ignored
@@ -80,15 +88,7 @@ _SELECTOR = ("a[href], area[href], iframe, frame[src], form[action], link[href][
 _NOT_TEXT = frozenset(("script", "style", "noscript", "template", "noembed", "noframes"))
 _RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see _resolve
 _RESOLVED_MAX = 200_000
-_NOFOLLOW_RELS = frozenset(("nofollow", "ugc", "sponsored"))
-_FEED_TYPES = frozenset(("application/rss+xml", "application/atom+xml"))
-_SRC_TYPES = {"a": "href", "area": "href", "iframe": "frame", "frame": "frame", "form": "form"}
-_TARGET_ATTR = {"a": "href", "area": "href", "iframe": "src", "frame": "src", "form": "action",
-                "link": "href"}
 _FOREIGN = frozenset(("svg", "math"))  # a <title> inside these is no page title
-# Robots directives that carry a value after a colon, so the colon names no user agent.
-_VALUED_DIRECTIVES = frozenset(("max-snippet", "max-image-preview", "max-video-preview",
-                                "unavailable_after"))
 # RFC 8288 §3: `<target>` followed by `; param=value` pairs, values possibly quoted.
 _LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;,\s]*))?)*)')
 _LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))', re.IGNORECASE)
@@ -122,34 +122,13 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def robots_nofollow(value: str) -> bool:
-    """Whether a robots directive list (meta robots content, X-Robots-Tag) says nofollow/none.
-
-    Directives scoped to a user agent (`googlebot: nofollow`) address other crawlers and are
-    ignored; a scope lasts until the next one, so in `googlebot: noindex, nofollow` both belong
-    to googlebot (Google's reading of a comma list after an agent name).
-    """
-    scoped = False
-    for token in value.split(","):
-        name, colon, rest = token.partition(":")
-        if colon and name.strip().lower() not in _VALUED_DIRECTIVES:
-            scoped = True
-            token = rest
-        if scoped:
-            continue
-        for word in token.lower().split():
-            if word in ("nofollow", "none"):
-                return True
-    return False
-
-
 def _header_canonicals(link_header: str, url: str) -> list[str]:
     """Targets of `rel=canonical` in an HTTP Link header, resolved against the page URL."""
     found = []
     for match in _LINK_VALUE.finditer(link_header):
         for rel in _LINK_REL.finditer(match.group(2)):
-            tokens = (rel.group(1) if rel.group(1) is not None else rel.group(2)).lower().split()
-            if "canonical" in tokens:
+            tokens = rel_tokens(rel.group(1) if rel.group(1) is not None else rel.group(2))
+            if "canonical" in link_types(tokens, None):
                 target = normalize(match.group(1), url)
                 if target is not None:
                     found.append(target)
@@ -212,21 +191,6 @@ def _after(text: str, pos: int) -> str:
         if space >= MAX_SNIPPET - _MAX_WORD_CUT:
             cut = cut[:space]
     return cut.strip()
-
-
-def _link_types(rel_tokens: list[str], link_type: str | None) -> list[str]:
-    """Link types of a <link> element from its rel tokens and type attribute.
-
-    `alternate stylesheet` is an alternative style sheet, not an alternate version of the page,
-    so it is no link.
-    """
-    types = []
-    if "canonical" in rel_tokens:
-        types.append("canonical")
-    if "alternate" in rel_tokens and "stylesheet" not in rel_tokens:
-        mime = (link_type or "").split(";", 1)[0].strip().lower()
-        types.append("rss" if mime in _FEED_TYPES else "alternate")
-    return types
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +303,7 @@ def _survey(tree: LexborHTMLParser) -> _Page:
     removed: list[LexborNode] = []
     for node in tree.css(_SELECTOR):
         tag = node.tag
-        if tag in _SRC_TYPES or tag == "link":  # link elements first: most nodes are
+        if tag in TARGET_ATTRIBUTES:  # link elements first: most nodes are
             number = len(links)
             if number >= MAX_LINKS:
                 continue
@@ -362,7 +326,7 @@ def _survey(tree: LexborHTMLParser) -> _Page:
                     page.alts[number] = alt
         elif tag == "meta":
             attributes = node.attributes
-            if (attributes.get("name") or "").strip().lower() == "robots":
+            if addresses_us(attributes.get("name")):
                 page.robots.append(attributes.get("content") or "")
         elif tag == "base":
             if page.base is None:
@@ -376,7 +340,7 @@ def _survey(tree: LexborHTMLParser) -> _Page:
 
 
 def _page_nofollow(page: _Page, robots_header: str) -> bool:
-    """Meta robots (name="robots" only: googlebot etc. address other crawlers) or X-Robots-Tag."""
+    """Meta robots (rules/links.py: name `robots` or ours) or X-Robots-Tag say nofollow."""
     return bool(robots_header and robots_nofollow(robots_header)) or any(
         robots_nofollow(content) for content in page.robots)
 
@@ -397,7 +361,7 @@ def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[in
     """
     resolved: dict[str, str | None] = {}  # raw target → normalized; pages repeat targets
     for number, tag, attributes in page.links:
-        raw = attributes.get(_TARGET_ATTR[tag])
+        raw = attributes.get(TARGET_ATTRIBUTES[tag])
         if raw is None:
             continue
         target = resolved.get(raw, "")
@@ -405,15 +369,10 @@ def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[in
             target = resolved[raw] = _resolve(raw, base)
         if target is None:
             continue
-        rel = attributes.get("rel")
-        if rel:
-            rel_tokens = rel.lower().split()
-            nofollow = page_nofollow or not _NOFOLLOW_RELS.isdisjoint(rel_tokens)
-        else:
-            rel_tokens = []
-            nofollow = page_nofollow
+        tokens = rel_tokens(attributes.get("rel"))
+        nofollow = page_nofollow or rel_nofollow(tokens)
         if tag == "link":
-            for link_type in _link_types(rel_tokens, attributes.get("type")):
+            for link_type in link_types(tokens, attributes.get("type")):
                 links.append(Link(target, link_type, "", "", nofollow, "", ""))
             continue
         start, end = starts[number], ends[number]
@@ -427,7 +386,7 @@ def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[in
         if start >= 0:
             pre = _before(text, start)
             post = _after(text, end if end >= 0 else start)
-        links.append(Link(target, _SRC_TYPES[tag], anchor, alt, nofollow, pre, post))
+        links.append(Link(target, ELEMENT_TYPES[tag], anchor, alt, nofollow, pre, post))
 
 
 def _extract(html: bytes, url: str, link_header: str, robots_header: str) -> HtmlFacts:

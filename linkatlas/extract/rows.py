@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import urls
+from ..rules.links import addresses_us, is_html, rel_nofollow, rel_tokens, robots_nofollow
 from .archive import Capture
 from .charset import utf8_html
-from .html import parse_html, robots_nofollow
+from .html import parse_html
 from .language import detect_language
 from .wat import wat_links, wat_title
 
@@ -26,18 +27,9 @@ VISIT_FIELDS = ("url", "key", "domain", "time", "status", "kind", "ip", "title",
 LINK_FIELDS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type", "redirect",
                "nofollow", "anchor", "alt", "text_pre", "text_post", "offset")
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
-_SNIFF = (b"<!doctype html", b"<html", b"<head", b"<body", b"<a ", b"<title")
 Row = dict[str, Any]
 # (url_to, link_type, anchor, alt, nofollow, text_pre, text_post), as html.Link
 _Found = tuple[str, str, str, str, bool, str, str]
-
-
-def _is_html(capture: Capture) -> bool:
-    mime = capture.header("Content-Type").split(";", 1)[0].strip().lower()
-    if mime:
-        return mime in _HTML_TYPES
-    return capture.body[:512].lstrip().lower().startswith(_SNIFF)
 
 
 def _kind(capture: Capture) -> str:
@@ -47,7 +39,8 @@ def _kind(capture: Capture) -> str:
         return "revisit"
     if 300 <= capture.status < 400:
         return "redirect" if capture.header("Location") else "other"
-    if capture.status >= 200 and (capture.wat is not None or _is_html(capture)):
+    if capture.status >= 200 and (capture.wat is not None
+                                 or is_html(capture.header("Content-Type"), capture.body[:512])):
         return "page"
     return "other"
 
@@ -133,12 +126,12 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
     base = urls.normalize(str(head.get("Base", "")), url) if head.get("Base") else url
     page_nofollow = robots_nofollow(capture.header("X-Robots-Tag")) or any(
         robots_nofollow(str(meta.get("content", ""))) for meta in head.get("Metas") or []
-        if isinstance(meta, dict) and str(meta.get("name", "")).lower() == "robots")
+        if isinstance(meta, dict) and addresses_us(str(meta.get("name", ""))))
     found: list[_Found] = []
     for raw, link_type, anchor, rel in wat_links(html):
         target = urls.normalize(raw, base or url)
         if target is not None:
-            nofollow = page_nofollow or bool({"nofollow", "ugc", "sponsored"} & set(rel.split()))
+            nofollow = page_nofollow or rel_nofollow(rel_tokens(rel))
             found.append((target, link_type, " ".join(anchor.split()), "", nofollow, "", ""))
     return found
 

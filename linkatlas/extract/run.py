@@ -50,7 +50,7 @@ from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",
            "extract_chunk"]
 
-EXTRACT_VERSION = 9  # bump when extraction output changes: every cache entry is rebuilt
+EXTRACT_VERSION = 10  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_BYTES = 1 << 20
 PAGE_SECONDS = 20.0  # a page whose extraction takes longer is skipped (see _Watch)
 _FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written

@@ -13,18 +13,10 @@ from typing import Any
 
 import orjson
 
+from ..rules.links import wat_link_types
 from .archive import Capture, Skip, _clean_uri, _dated
 
 __all__ = ["capture_from_wat", "wat_links"]
-
-# WAT link paths (`A@/href`, `IFRAME@/src`…) → link_type; LINK@/href is decided by rel.
-_PATH_TYPES = {
-    "A@/href": "href",
-    "AREA@/href": "href",
-    "IFRAME@/src": "frame",
-    "FRAME@/src": "frame",
-    "FORM@/action": "form",
-}
 
 
 def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capture | Skip:
@@ -68,22 +60,11 @@ def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for entry in entries:
         if not isinstance(entry, dict) or "url" not in entry:
             continue
-        path = str(entry.get("path", ""))
         rel = str(entry.get("rel", "")).lower()
-        link_type = _PATH_TYPES.get(path)
-        if path == "LINK@/href":
-            link_type = _link_type(rel, str(entry.get("type", "")).lower())
-        if link_type:
+        for link_type in wat_link_types(str(entry.get("path", "")), rel,
+                                        str(entry.get("type", ""))):
             # WAT gives attribute values as written in the HTML, entities and all.
             found.append((unescape(str(entry["url"])), link_type,
                           unescape(str(entry.get("text", ""))), rel))
     return found
 
-
-def _link_type(rel: str, mime: str) -> str | None:
-    tokens = rel.split()
-    if "canonical" in tokens:
-        return "canonical"
-    if "alternate" in tokens and "stylesheet" not in tokens:  # as extract/html.py
-        return "rss" if mime in ("application/rss+xml", "application/atom+xml") else "alternate"
-    return None

@@ -1,2 +1,2 @@
-"""The domain rules every stage shares, each defined once (verdicts of observations; more move
-here as they get one home). Stages import them; nothing here imports a stage."""
+"""The domain rules every stage shares, each defined once: observation verdicts (`verdicts`) and
+links, nofollow and "is this HTML" (`links`). Stages import them; nothing here imports a stage."""

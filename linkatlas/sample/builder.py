@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from ..rules.links import rel_nofollow, rel_tokens
 from ..urls import normalize
 from .phrases import LANGUAGES, Language
 from .routes import Resource
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LINK_TYPES", "Builder", "Link", "Plan"]
 
-_NOFOLLOW = frozenset({"nofollow", "ugc", "sponsored"})
 # element → COLUMNS.md link_type
 LINK_TYPES: dict[str, str] = {
     "a": "href", "img": "href", "area": "href", "iframe": "frame", "frame": "frame",
@@ -116,7 +116,7 @@ class Builder:
     def add(self, element: str, written: str, anchor: str = "", alt: str = "", rel: str = "",
             extra: str = "", place: str = "body") -> None:
         """Record one link occurrence."""
-        nofollow = bool(self.plan.robots) or bool(rel and _NOFOLLOW & set(rel.lower().split()))
+        nofollow = bool(self.plan.robots) or rel_nofollow(rel_tokens(rel))
         self.plan.links.append(Link(element, written, self.plan.base or self.page_url, anchor,
                                     alt, rel, extra, nofollow, place))
 
