@@ -191,6 +191,18 @@ def test_elements_the_crawler_follows_are_the_link_types_but_forms() -> None:
         url for url, link_type in extracted if link_type != "form")
 
 
+@pytest.mark.parametrize(("head", "targets"), [
+    ('<base href="/other/">', ["http://site.test/other/x"]),
+    ('<base href="javascript:0">', ["http://site.test/dir/x"]),  # was: crawl lost the link
+    ('<base href="javascript:0"><base href="/other/">', ["http://site.test/dir/x"]),  # was: too
+    ('<base href="//cdn.test/a/b">', ["http://cdn.test/a/x"]),
+])
+def test_base_href_alike_in_crawl_and_extraction(head: str, targets: list[str]) -> None:
+    page = f'<html><head>{head}</head><body><a href="x">x</a></body></html>'.encode()
+    assert list_links(page, URL) == targets
+    assert [link.url_to for link in parse_html(page, URL).links] == targets
+
+
 # --- rel nofollow ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rel", "nofollow"), [

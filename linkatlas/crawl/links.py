@@ -77,7 +77,7 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
         return []
     # resiliparse collections are live: take the values once.
     elements = tree.document.query_selector_all(_SELECTOR).values()
-    base = url
+    base, based = url, False
     hrefs: list[str] = []
     for element in elements:
         tag = element.tag
@@ -86,8 +86,8 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
                 hrefs.append(element.getattr("href") or "")
         elif tag in TARGET_ATTRIBUTES:
             hrefs.append(element.getattr(TARGET_ATTRIBUTES[tag]) or "")
-        elif tag == "base" and base is url:
-            base = urljoin(url, element.getattr("href") or "")  # the first base wins
+        elif tag == "base" and not based:  # the first base counts; an unusable one is none
+            base, based = normalize(element.getattr("href") or "", url) or url, True
         elif (tag == "meta" and addresses_us(element.getattr("name"))
               and robots_nofollow(element.getattr("content"))):
             return []
