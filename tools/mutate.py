@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "html": ("linkatlas/extract/html.py", ["tests/test_html.py"]),
     "snapshot": ("linkatlas/snapshot.py", ["tests/test_snapshot.py"]),
     "verdicts": ("linkatlas/rules/verdicts.py", ["tests/test_verdicts.py"]),
+    "links": ("linkatlas/rules/links.py", ["tests/test_link_rules.py"]),
 }
 # SQL constant → the DuckDB engine's tests that run it.
 SQL_TESTS = ["tests/test_index.py", "tests/test_targets.py"]
@@ -60,13 +62,13 @@ def _scratch(module: str, tests: list[str]) -> Path:
     return folder
 
 
-def python_module(name: str) -> dict[str, object]:
+def python_module(name: str, children: int | None = None) -> dict[str, object]:
     module, tests = MODULES[name]
     folder = _scratch(module, tests)
     try:
         started = time.monotonic()
         mutmut = Path(sys.executable).with_name("mutmut")
-        subprocess.run([str(mutmut), "run", "--max-children", str(os.cpu_count() or 1)],
+        subprocess.run([str(mutmut), "run", "--max-children", str(children or os.cpu_count() or 1)],
                        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        check=False)
         codes = json.loads((folder / "mutants" / f"{module}.meta").read_text())[
@@ -110,9 +112,12 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help=f"modules {sorted(MODULES)} (default: all)")
     parser.add_argument("--sql", nargs="*", default=None,
                         help=f"SQL constants {list(CONSTANTS)} (none given: all)")
+    parser.add_argument("--children", type=int, default=None,
+                        help="mutants run at once (default: one per core)")
     args = parser.parse_args()
     jobs = [] if args.sql is not None and not args.names else [
-        (python_module, name) for name in (args.names or MODULES)]
+        (partial(python_module, children=args.children), name)
+        for name in (args.names or MODULES)]
     if args.sql is not None or not args.names:
         jobs += [(sql_constant, name) for name in (args.sql or CONSTANTS)]
     for run, name in jobs:
