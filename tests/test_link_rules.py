@@ -146,6 +146,7 @@ LINK_ELEMENTS = [
     ("CANONICAL", "", ["canonical"]),
     ("alternate", "application/rss+xml", ["rss"]),
     ("alternate", "Application/Atom+XML; charset=utf-8", ["rss"]),  # was: WAT alternate
+    ("alternate", "application/rss+xml; charset=utf-8; version=2", ["rss"]),
     ("alternate", "text/html", ["alternate"]),
     ("alternate", "", ["alternate"]),
     ("stylesheet", "text/css", []),
@@ -242,6 +243,7 @@ SNIFFS = [
     ("", b"<abbr>", False),
     ("", b"<?xml version='1.0'?><html>", False),
     ("", b"\xef\xbb\xbf<html>", False),
+    ("", b"\x0b<html>", False),  # (a vertical tab is no whitespace to WHATWG)
     ("", b"%PDF-1.4", False),
     ("", b"", False),
     ("*/*", b"<html>", True),  # was: both said no (no type given)
@@ -249,8 +251,10 @@ SNIFFS = [
     ("application/unknown", b"<html>", True),
     ("text/html", b"%PDF", True),
     ("TEXT/HTML ; charset=utf-8", b"", True),
+    ("text/html; charset=utf-8; q=1", b"", True),
     ("application/xhtml+xml", b"", True),
     ("text/html, text/html", b"", True),  # was: extraction said no (headers joined)
+    ("text/html, text/plain, image/png", b"", True),
     ("text/plain", b"<html>", False),
     ("application/octet-stream", b"<html>", False),
     ("image/png", b"<!doctype html>", False),
