@@ -1,10 +1,11 @@
 """Facts of one HTML page: title, language, robots nofollow, visible text and every link.
 
-Links follow spec/COLUMNS.md ("Link types"): `href` (<a href>, <area href>), `frame` (<iframe src>,
-<frame src>), `form` (<form action>), `canonical` (<link rel=canonical>, HTTP `Link` header),
-`rss` and `alternate` (<link rel=alternate>). Every target goes through `urls.normalize`, against
-the first `<base href>` when there is one; a target it rejects (other schemes, bad hosts) is no
-link.
+Links follow spec/COLUMNS.md ("Link types"), by the rules the crawler applies too
+(rules/links.py: types, rel and robots nofollow): `href` (<a href>, <area href>), `frame`
+(<iframe src>, <frame src>), `form` (<form action>), `canonical` (<link rel=canonical>, HTTP
+`Link` header), `rss` and `alternate` (<link rel=alternate>). Every target goes through
+`urls.normalize`, against the first `<base href>` when there is one; a target it rejects (other
+schemes, bad hosts) is no link.
 
 One parse (lexbor, through selectolax) and one CSS query that returns, in document order, every
 element the page's facts come from: link elements, images inside links, meta, base, title, and
