@@ -99,6 +99,7 @@ def _zlib(wbits: int) -> _Decoder:
 
 
 def _brotli(data: bytes, keep: int, count: int) -> Decoded | None:
+    """brotli 1.2's output_buffer_limit bounds each step (to about twice the limit)."""
     decoder = brotli.Decompressor()
     sink = _Sink(keep, count)
     try:
