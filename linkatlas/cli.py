@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .columns import option_help
 from .errors import LinkatlasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -178,11 +179,10 @@ def _print_report(report: dict[str, Any]) -> None:
 def query(
     target: Annotated[str, typer.Option(help="Domain, directory (URL prefix) or URL.")],
     mode: Annotated[str, typer.Option(help="exact, domain, subdomains or prefix.")],
-    select: Annotated[str, typer.Option(help="Comma-separated columns, * for all.")] = "*",
-    where: Annotated[list[str] | None, typer.Option(help="Condition on backlink rows.")] = None,
-    having: Annotated[list[str] | None, typer.Option(help="Condition on finished rows.")
-                      ] = None,
-    order_by: Annotated[str, typer.Option("--order-by", help="col[:asc|:desc],...")] = "",
+    select: Annotated[str, typer.Option(help=option_help("select"))] = "*",
+    where: Annotated[list[str] | None, typer.Option(help=option_help("where"))] = None,
+    having: Annotated[list[str] | None, typer.Option(help=option_help("having"))] = None,
+    order_by: Annotated[str, typer.Option("--order-by", help=option_help("order_by"))] = "",
     limit: Annotated[str, typer.Option(help="1 … 5,000,000.")] = "1000",
     offset: Annotated[str, typer.Option(help="Rows to skip.")] = "0",
     output: Annotated[str, typer.Option(help="json, xml, php or csv.")] = "json",

@@ -20,7 +20,7 @@ from sqlglot import exp
 # The stage SQL the DuckDB engine runs; the ones with placeholders are .format()-ed by it.
 CONSTANTS = ("OBSERVATIONS_SQL", "PAGES_SQL", "LIVE_SQL", "DEAD_PAGES_SQL", "HOPS_SQL",
              "TARGETS_SQL", "GRAPH_SQL", "SERVE_SQL")
-FORMATTED = {"LIVE_SQL", "DEAD_PAGES_SQL", "HOPS_SQL"}
+FORMATTED = {"LIVE_SQL", "DEAD_PAGES_SQL", "HOPS_SQL", "SERVE_SQL"}
 FLIPS: dict[type[exp.Expression], type[exp.Expression]] = {
     exp.EQ: exp.NEQ, exp.NEQ: exp.EQ, exp.LT: exp.GTE, exp.GTE: exp.LT,
     exp.GT: exp.LTE, exp.LTE: exp.GT,

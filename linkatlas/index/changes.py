@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -131,10 +131,12 @@ def _every_target(con: Any) -> Iterator[None]:
 
 def write_facts(con: Any, staging: Path,
                 source: Callable[[str], str] | None = None,
-                every_target: Callable[[], Any] | None = None) -> None:
+                every_target: Callable[[], Any] | None = None,
+                dialect: Mapping[str, str] | None = None) -> None:
     """Write staging/facts/ with DuckDB. On another engine, `source(sql)` runs sql there and
-    names what DuckDB copies from, and `every_target()` is its context for the backlinks."""
-    from .stages import SERVE_SQL
+    names what DuckDB copies from, `every_target()` is its context for the backlinks, and
+    `dialect` its spelling of the stage SQL's placeholders (stages.DUCKDB by default)."""
+    from .stages import DUCKDB, SERVE_SQL
 
     folder = staging / FACTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +146,8 @@ def write_facts(con: Any, staging: Path,
     _copy(con, run(HOPS_FACTS_SQL), folder / "hops.parquet")
     with (every_target or (lambda: _every_target(con)))():
         (folder / BACKLINKS).mkdir()
-        _copy(con, run(_unordered(SERVE_SQL)), folder / BACKLINKS / "part-0.parquet")
+        serve = SERVE_SQL.format(**(dialect or DUCKDB))
+        _copy(con, run(_unordered(serve)), folder / BACKLINKS / "part-0.parquet")
 
 
 def _same(left: str, right: str) -> str:

@@ -188,7 +188,11 @@ def load(spark: SparkSession, visits: list[Path], links: list[Path], checks: lis
 # Spark's spelling of the placeholders in the shared SQL (stages.DUCKDB has DuckDB's).
 SPARK = {"newest": "struct(time, http_code)", "newest_o": "struct(o.time, o.http_code)",
          "latest_times": "sort_array(collect_list(time), false)",
-         "second_time": "try_element_at(e.times, 2)", "no_time": "CAST(NULL AS TIMESTAMP)"}
+         "second_time": "try_element_at(e.times, 2)", "no_time": "CAST(NULL AS TIMESTAMP)",
+         # the column kinds' types (columns.Kind): no VARCHAR without a length; times as the
+         # table holds them, UTC without a zone
+         "string_type": "STRING", "int_type": "BIGINT", "date_type": "TIMESTAMP_NTZ",
+         "boolean_type": "BOOLEAN"}
 
 
 def history(spark: SparkSession) -> None:
@@ -238,7 +242,7 @@ def _utc_naive(frame: DataFrame) -> DataFrame:
 def serve(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path
           ) -> list[dict[str, object]]:
     """The serve query on Spark (sorted there), written by the DuckDB engine's writer."""
-    con.register("serve_arrow", _utc_naive(spark.sql(SERVE_SQL)).toArrow())
+    con.register("serve_arrow", _utc_naive(spark.sql(SERVE_SQL.format(**SPARK))).toArrow())
     try:
         return snapshot.write_table(con, "SELECT * FROM serve_arrow", staging)
     finally:
@@ -279,7 +283,7 @@ def facts(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) ->
         finally:
             decided.createOrReplaceTempView("targets")
 
-    write_facts(con, staging, source, every_target)
+    write_facts(con, staging, source, every_target, SPARK)
 
 
 def count(spark: SparkSession) -> Callable[[str], int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from .. import snapshot
+from ..columns import Kind, select_list
 from ..rules.verdicts import MAX_REDIRECTS, broken_sql, good_sql
 
 __all__ = ["DEAD_PAGES_SQL", "DUCKDB", "FACTS", "GRAPH_SQL", "HOPS_SQL", "LIVE_SQL",
@@ -26,7 +27,8 @@ BROKEN = broken_sql()
 GOOD = good_sql()
 # The SQL both engines run differs in small ways only (DuckDB ↔ Spark): these placeholders.
 DUCKDB = {"newest": "struct_pack(time, http_code)", "newest_o": "struct_pack(o.time, o.http_code)",
-          "latest_times": "max(time, 2)", "second_time": "e.times[2]", "no_time": "NULL"}
+          "latest_times": "max(time, 2)", "second_time": "e.times[2]", "no_time": "NULL",
+          **{f"{kind.value}_type": kind.sql for kind in Kind}}
 
 
 def _files(paths: list[Path]) -> str:
@@ -244,22 +246,11 @@ def graph(con: Connection) -> None:
     con.execute(f"CREATE TABLE graph_links AS {GRAPH_SQL}")
 
 
-SERVE_SQL = """
-        SELECT l.url_from, l.url_to,
-               coalesce(ur.ahrefs_rank, 0)::BIGINT AS ahrefs_rank,
-               coalesce(dr.domain_rating, 0)::BIGINT AS domain_rating,
-               coalesce(dt.ahrefs_top, 0)::BIGINT AS ahrefs_top,
-               p.ip AS ip_from, p.links_internal::BIGINT AS links_internal,
-               p.links_external::BIGINT AS links_external, p.page_size::BIGINT AS page_size,
-               p.language, p.encoding, p.title,
-               l.first_seen::TIMESTAMP AS first_seen, l.last_visited::TIMESTAMP AS last_visited,
-               l.prev_visited::TIMESTAMP AS prev_visited, l.original, l.link_type,
-               k.redirect::BIGINT AS redirect, l.nofollow, l.alt, l.anchor,
-               k.text_pre, k.text_post, t.broken_at::TIMESTAMP AS broken_at,
-               p.first_good::TIMESTAMP AS url_from_first_seen, t.http_code::BIGINT AS http_code,
-               t.error, t.url_redirect, t.redirect_code::BIGINT AS redirect_code,
-               l.key_to AS url_to_key,
-               p.domain AS url_from_domain  -- hidden: one_per_domain, refdomains (api/targets.py)
+# The serve table. Its columns, their order and casts come from the column table (columns.py);
+# each type is a placeholder ({int_type}, …: DUCKDB here, spark.SPARK), since the engines spell
+# types differently. The joins and filters are the stage's own.
+SERVE_SQL = f"""
+        SELECT {select_list(types={kind: f"{{{kind.value}_type}}" for kind in Kind})}
         FROM live l
         JOIN targets t ON t.url = l.url_to AND t.broken
         JOIN links k ON k.rowid = l.link
@@ -273,7 +264,7 @@ SERVE_SQL = """
 def serve_table(con: Connection, staging: Path) -> list[dict[str, object]]:
     """Live backlinks whose target is broken, with page facts and ratings, in target-key
     order so every API mode is one range scan (DESIGN.md §4); returns the files written."""
-    return snapshot.write_table(con, SERVE_SQL, staging)
+    return snapshot.write_table(con, SERVE_SQL.format(**DUCKDB), staging)
 
 
 STAGES: tuple[tuple[str, Callable[[Connection], None]], ...] = (
