@@ -52,7 +52,7 @@ from linkatlas.api.query import open_reader  # noqa: E402
 from linkatlas.index import connect  # noqa: E402
 from linkatlas.sample.snapshot import write_synthetic  # noqa: E402
 
-_LAYOUT = 2  # bump when the generated data changes, so cached snapshots are rebuilt
+_LAYOUT = 3  # bump when the generated data changes, so cached snapshots are rebuilt
 
 
 # ---------------------------------------------------------------------------------------------

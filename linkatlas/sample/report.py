@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from .. import clock, snapshot, urls
+from ..columns import select_list
 from ..index.reclaim import FILE
 
 __all__ = ["write_big_site"]
@@ -23,30 +24,30 @@ def write_big_site(data: Path, backlinks: int, dead: int, live: int = 2000) -> N
     staging.mkdir(parents=True)
     con = duckdb.connect()
     key = urls.key_of("http://big.test/")[:-1]  # "test,big)"
+    values = {
+        "url_from": "'http://www.ref' || r || '.test/page/' || (h % 50)",
+        "url_to": "'http://big.test/section-' || (t % 40) || '/old-page-' || t",
+        "ahrefs_rank": "h % 101", "domain_rating": "hash(r) % 101", "ahrefs_top": "1",
+        "ip_from": "'203.0.113.' || (h % 250)", "links_internal": "(h >> 4) % 300",
+        "links_external": "(h >> 12) % 200", "page_size": "1000 + (h % 90000)",
+        "language": "['en', 'de', 'fr', ''][1 + (h % 4)::INT]", "encoding": "'utf8'",
+        "title": "'Referring page ' || i",
+        "first_seen": "TIMESTAMP '2021-01-01' + INTERVAL (h % 1000) DAY",
+        "last_visited": "TIMESTAMP '2024-01-01' + INTERVAL (h % 300) DAY",
+        "original": "h % 4 = 0", "link_type": "'href'", "nofollow": "h % 5 = 0",
+        "anchor": "'anchor ' || (h % 300)", "text_pre": "'text before'",
+        "text_post": "'text after'",
+        "broken_at": "TIMESTAMP '2023-01-01' + INTERVAL (t % 700) DAY",
+        "url_from_first_seen": "TIMESTAMP '2020-01-01'",
+        "http_code": "[404, 410, 500][1 + (t % 3)::INT]",
+        "url_to_key": f"'{key}/section-' || (t % 40) || '/old-page-' || t",
+        "url_from_domain": "'ref' || r || '.test'",
+    }  # the column table gives the order, the types and the empty value of the others
     files = snapshot.write_table(con, f"""
         WITH base AS (
             SELECT i, hash(i) AS h, i % {dead} AS t, hash(i * 7) % 20000 AS r
             FROM range({backlinks}) x(i))
-        SELECT 'http://www.ref' || r || '.test/page/' || (h % 50) AS url_from,
-               'http://big.test/section-' || (t % 40) || '/old-page-' || t AS url_to,
-               (h % 101)::BIGINT AS ahrefs_rank, (hash(r) % 101)::BIGINT AS domain_rating,
-               1::BIGINT AS ahrefs_top, '203.0.113.' || (h % 250) AS ip_from,
-               ((h >> 4) % 300)::BIGINT AS links_internal,
-               ((h >> 12) % 200)::BIGINT AS links_external,
-               (1000 + (h % 90000))::BIGINT AS page_size,
-               ['en', 'de', 'fr', ''][1 + (h % 4)::INT] AS language, 'utf8' AS encoding,
-               'Referring page ' || i AS title,
-               TIMESTAMP '2021-01-01' + INTERVAL (h % 1000) DAY AS first_seen,
-               TIMESTAMP '2024-01-01' + INTERVAL (h % 300) DAY AS last_visited,
-               NULL::TIMESTAMP AS prev_visited, h % 4 = 0 AS original, 'href' AS link_type,
-               0::BIGINT AS redirect, h % 5 = 0 AS nofollow, '' AS alt,
-               'anchor ' || (h % 300) AS anchor, 'text before' AS text_pre,
-               'text after' AS text_post,
-               TIMESTAMP '2023-01-01' + INTERVAL (t % 700) DAY AS broken_at,
-               TIMESTAMP '2020-01-01' AS url_from_first_seen,
-               [404, 410, 500][1 + (t % 3)::INT]::BIGINT AS http_code, '' AS error,
-               '{key}/section-' || (t % 40) || '/old-page-' || t AS url_to_key,
-               'ref' || r || '.test' AS url_from_domain
+        SELECT {select_list(values, fill=True)}
         FROM base ORDER BY url_to_key, url_from""", staging)
     path = str(staging / FILE).replace("'", "''")
     con.execute(f"""COPY (
