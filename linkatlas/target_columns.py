@@ -14,29 +14,34 @@ from .columns import Column, Kind
 __all__ = ["BY_NAME", "COLUMNS", "NAMES", "TIE_BREAK"]
 
 
-def _shared(name: str, ext: bool = False) -> Column:
+def _shared(name: str, aggregate: str, ext: bool = False) -> Column:
     column = BACKLINK_COLUMNS[name]
-    return Column(name, column.kind, True, True, column.description, ext)
+    return Column(name, column.kind, True, True, column.description, ext, aggregate)
 
 
-def _c(name: str, kind: Kind, description: str) -> Column:
+def _c(name: str, kind: Kind, aggregate: str, description: str) -> Column:
     # Every column of a grouped row is a fact of the finished row: where and having both
     # accept it (docs/report.md).
-    return Column(name, kind, True, True, description)
+    return Column(name, kind, True, True, description, sql=aggregate)
 
 
+# Each column's `sql`: its aggregate over the backlink rows of one url_to (api/targets.py);
+# anchors_top has its own grouping (targets.anchors_cte).
 COLUMNS: tuple[Column, ...] = (
-    _shared("url_to"),
-    _shared("http_code"),
-    _shared("error"),
-    _shared("broken_at"),
-    _c("refdomains", Kind.INT, "distinct registered domains of the referring pages"),
-    _c("backlinks", Kind.INT, "backlinks to `url_to` (rows of `broken_backlinks`)"),
-    _c("dofollow_backlinks", Kind.INT, "backlinks to `url_to` without nofollow"),
-    _c("domain_rating_max", Kind.INT, "highest Domain Rating among the referring domains"),
-    _c("anchors_top", Kind.STRING, "up to 5 most frequent non-empty anchors, most frequent "
+    _shared("url_to", "url_to"),
+    _shared("http_code", "any_value(http_code)"),
+    _shared("error", "any_value(error)"),
+    _shared("broken_at", "any_value(broken_at)"),
+    _c("refdomains", Kind.INT, "count(DISTINCT url_from_domain)",
+       "distinct registered domains of the referring pages"),
+    _c("backlinks", Kind.INT, "count(*)", "backlinks to `url_to` (rows of `broken_backlinks`)"),
+    _c("dofollow_backlinks", Kind.INT, "count(*) FILTER (WHERE NOT nofollow)",
+       "backlinks to `url_to` without nofollow"),
+    _c("domain_rating_max", Kind.INT, "max(domain_rating)",
+       "highest Domain Rating among the referring domains"),
+    _c("anchors_top", Kind.STRING, "", "up to 5 most frequent non-empty anchors, most frequent "
        "first (ties: code point order), joined by ` | `"),
-    _shared("url_redirect", ext=True),
+    _shared("url_redirect", "any_value(url_redirect)", ext=True),
 )
 
 BY_NAME: dict[str, Column] = {column.name: column for column in COLUMNS}

@@ -10,21 +10,13 @@ before the grouping, so it counts for one target only.
 from __future__ import annotations
 
 from ..columns import TIE_BREAK as BACKLINK_TIE_BREAK
+from ..target_columns import COLUMNS
 
 __all__ = ["AGGREGATES", "anchors_cte", "best_per_domain", "grouped_ctes"]
 
-# Each column of a grouped row, as an aggregate over the backlink rows of one url_to.
-AGGREGATES: dict[str, str] = {
-    "url_to": "url_to",
-    "http_code": "any_value(http_code)",
-    "error": "any_value(error)",
-    "broken_at": "any_value(broken_at)",
-    "refdomains": "count(DISTINCT url_from_domain)",
-    "backlinks": "count(*)",
-    "dofollow_backlinks": "count(*) FILTER (WHERE NOT nofollow)",
-    "domain_rating_max": "max(domain_rating)",
-    "url_redirect": "any_value(url_redirect)",
-}
+# Each column of a grouped row, as an aggregate over the backlink rows of one url_to (the
+# column table's, target_columns.py).
+AGGREGATES: dict[str, str] = {column.name: column.sql for column in COLUMNS if column.sql}
 _TOP_ANCHORS = 5
 
 
