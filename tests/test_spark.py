@@ -19,6 +19,7 @@ from linkatlas.index import build
 from .archives import page, write_revisit, write_warc
 from .shared import shared
 from .spark_cluster import SparkCluster, spark_cluster  # noqa: F401 - a fixture
+from .test_columns import assert_served_schema
 from .test_index import _first_round, _second_round
 
 
@@ -84,6 +85,7 @@ def _assert_same_snapshot(on_spark: Path, on_duckdb: Path) -> None:
     expected_rows, expected_files, _ = _snapshot(on_duckdb)
     assert engine == "spark" and len(rows) > 30
     assert rows == expected_rows and files == expected_files
+    assert_served_schema(on_spark / "current" / "broken_backlinks")  # the column table's
 
 
 def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
