@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .columns import option_help
+from .api.options import query_options
+from .api.params import QUERY_TIMEOUT
 from .errors import LinkatlasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -176,29 +177,16 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 @app.command()
-def query(
-    target: Annotated[str, typer.Option(help="Domain, directory (URL prefix) or URL.")],
-    mode: Annotated[str, typer.Option(help="exact, domain, subdomains or prefix.")],
-    select: Annotated[str, typer.Option(help=option_help("select"))] = "*",
-    where: Annotated[list[str] | None, typer.Option(help=option_help("where"))] = None,
-    having: Annotated[list[str] | None, typer.Option(help=option_help("having"))] = None,
-    order_by: Annotated[str, typer.Option("--order-by", help=option_help("order_by"))] = "",
-    limit: Annotated[str, typer.Option(help="1 … 5,000,000.")] = "1000",
-    offset: Annotated[str, typer.Option(help="Rows to skip.")] = "0",
-    output: Annotated[str, typer.Option(help="json, xml, php or csv.")] = "json",
-) -> None:
+@query_options  # one option per request parameter (api/params.py), and --query-timeout
+def query(params: dict[str, list[str]], seconds: float) -> None:
     """Answer a broken_backlinks request locally: no token, no billing, same result as the API."""
     from . import snapshot
     from .api.planner import parse_request
     from .api.query import answer, open_reader
 
-    params: dict[str, list[str]] = {
-        "target": [target], "mode": [mode], "select": [select], "where": where or [],
-        "having": having or [], "order_by": [order_by] if order_by else [],
-        "limit": [limit], "offset": [offset], "output": [output]}
     with _errors():
         request = parse_request(params)
-        body = answer(open_reader(), snapshot.current(data_dir()), request)
+        body = answer(open_reader(), snapshot.current(data_dir()), request, seconds)
         # CSV ends with its own line break, and a PHP serialization is byte-exact: nothing added.
         _write(body, newline=request.output in ("json", "xml"))
 
@@ -580,7 +568,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
     ledger: LedgerOption = None,
     query_timeout: Annotated[float, typer.Option("--query-timeout", help="Seconds before a "
-                                                 "query is cancelled.")] = 30.0,
+                                                 "query is cancelled.")] = QUERY_TIMEOUT,
     hosts: Annotated[Path | None, typer.Option(help="Hosts file for POST /recheck.")] = None,
     hosts_only: Annotated[bool, typer.Option("--hosts-only", help="POST /recheck: names not "
                                              "in --hosts do not resolve.")] = False,

@@ -30,11 +30,12 @@ from .. import snapshot
 from ..errors import LedgerError, QueryError, SnapshotError
 from ..web.report import routes as report_routes
 from . import metrics
+from .billing import cost_of
 from .delivery import SpooledResponse, materialise
 from .formats import CONTENT_TYPES, error_body, info_body
 from .ledger import Ledger, open_ledger
 from .limits import Gate, read_body
-from .params import parse_params
+from .params import QUERY_TIMEOUT, TABLE_NAMES, parse_params
 from .planner import Plan, parse_request, plan
 from .planner import Request as Query
 from .query import open_reader
@@ -44,8 +45,7 @@ __all__ = ["Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
 _HEX_TOKEN = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
-_TABLES = frozenset(("broken_backlinks", "broken_targets", "broken_backlinks_changes",
-                     "subscription_info"))
+_TABLES = frozenset(TABLE_NAMES)
 LEDGER_WAIT = 1.5  # seconds a request waits for a busy or unreachable ledger
 # Answers carry a token's data and are bought with it: never cached, never content-sniffed.
 PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -55,7 +55,7 @@ PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 class Settings:
     data: Path
     ledger: str | None = None
-    query_timeout: float = 30.0
+    query_timeout: float = QUERY_TIMEOUT
     # the address policy of POST /recheck (spec/CLI.md "Names, addresses and the clock")
     hosts: Path | None = None
     hosts_only: bool = False
@@ -77,12 +77,6 @@ def redact(text: str) -> str:
             part = f"{name}=[redacted]"
         parts.append(_HEX_TOKEN.sub("[redacted]", part))
     return path + mark + "&".join(parts)
-
-
-def cost_of(query: Query, rows: int) -> int:
-    """spec/API.md Billing: 1 + 5 × rows (broken_targets: 1 × rows), + 5 with where, + 5 with
-    having (offset is free)."""
-    return 1 + query.columns.row_cost * rows + 5 * bool(query.where) + 5 * bool(query.having)
 
 
 class Api:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 import anyio
 import duckdb
@@ -23,63 +22,15 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import QueryError
-from .formats import render
+from .execute import Deadline, execute
 from .planner import Plan
 from .planner import Request as Query
 
-__all__ = ["Deadline", "Spooled", "SpooledResponse", "materialise"]
+__all__ = ["Spooled", "SpooledResponse", "materialise"]
 
 log = logging.getLogger("linkatlas.api")
-_FETCH = 4096
 _SPOOL_MEMORY = 8 << 20  # bytes of an answer held in memory; beyond, it goes to a temp file
 _CHUNK = 64 << 10
-
-
-class Deadline:
-    """One time limit for every cursor of one request: when it passes, each of them is
-    interrupted (only these: other requests' cursors are other DuckDB connections)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.fired = False
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-
-    def cursor(self, db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-        """A new cursor of `db`, interrupted with the others when the deadline passes."""
-        cursor = db.cursor()
-        with self._lock:
-            self._cursors.append(cursor)
-            if self.fired:
-                cursor.interrupt()
-        return cursor
-
-    def check(self) -> None:
-        """Raise the timeout error once the deadline has passed (between two batches)."""
-        if self.fired:
-            raise self.error()
-
-    def error(self) -> QueryError:
-        return QueryError("", f"query timeout: the request ran past {self.seconds:g} s")
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            for cursor in self._cursors:
-                cursor.interrupt()
-
-    def __enter__(self) -> Deadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        with self._lock:
-            for cursor in self._cursors:
-                cursor.close()
-            self._cursors.clear()
 
 
 @dataclass
@@ -98,69 +49,26 @@ def materialise(db: duckdb.DuckDBPyConnection, query: Query, compiled: Plan,
                 seconds: float) -> Spooled:
     """Run `compiled` and render every row into a spool, all within `seconds`.
 
-    QueryError for a timeout, a query DuckDB cannot run or no room for the spool; details
-    (paths, library messages) go to the server log only.
+    QueryError for a timeout, a query DuckDB cannot run (`execute`) or no room for the spool;
+    details (paths, library messages) go to the server log only.
     """
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115
     try:
         with Deadline(seconds) as deadline:
+            answer = execute(db, query, compiled, deadline)
             try:
-                rows = _render_into(spool, db, query, compiled, deadline)
-            except duckdb.InterruptException:
-                raise deadline.error() from None
-            except duckdb.Error as exc:
-                if deadline.fired:
-                    raise deadline.error() from None
-                log.warning("query failed: %s", exc)
-                raise QueryError("", _failure(exc)) from None
+                for chunk in answer.chunks:
+                    spool.write(chunk)
             except OSError as exc:
                 log.warning("cannot spool an answer: %s", exc)
                 raise QueryError("", "the server has no room for this answer right now; "
                                      "try a smaller limit or later") from None
-            deadline.check()
         size = spool.tell()
         spool.seek(0)
-        return Spooled(spool, rows, size)
+        return Spooled(spool, answer.rows, size)
     except BaseException:
         spool.close()
         raise
-
-
-def _failure(exc: duckdb.Error) -> str:
-    """What a user may read of a DuckDB failure: its kind, never its paths or internals."""
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return "query failed: the server ran out of memory; try a smaller limit"
-    return "query failed: the index could not be read; try again later"
-
-
-def _render_into(spool: IO[bytes], db: duckdb.DuckDBPyConnection, query: Query,
-                 compiled: Plan, deadline: Deadline) -> int:
-    count = None
-    if query.output == "php":  # serialize() writes the element count first
-        counter = deadline.cursor(db)
-        row = counter.execute(compiled.count_sql, compiled.count_params).fetchone()
-        count = int(row[0]) if row else 0
-        deadline.check()
-    cursor = deadline.cursor(db)
-    cursor.execute(compiled.sql, compiled.params)
-    fetched = [0]
-
-    def batches() -> Iterator[list[tuple[Any, ...]]]:
-        while True:
-            deadline.check()
-            batch = cursor.fetchmany(_FETCH)
-            if not batch:
-                return
-            fetched[0] += len(batch)
-            yield batch
-
-    for chunk in render(query.output, compiled.columns, batches(), count, query.columns,
-                        raw_csv=query.csv_raw):
-        spool.write(chunk)
-    deadline.check()
-    if count is not None and count != fetched[0]:  # php's header would not match its body
-        raise QueryError("", "query failed: the index changed during the request; try again")
-    return fetched[0]
 
 
 class SpooledResponse(Response):

@@ -14,28 +14,28 @@ from .. import urls
 from ..columns import Kind
 from ..errors import QueryError
 from ..snapshot import Snapshot
+from .params import MAX_LIMIT, PARAM, Param
 from .tables import BACKLINKS, CHANGES, TABLES, TARGETS, Table
 from .targets import anchors_cte, best_per_domain, grouped_ctes
 
-__all__ = ["MAX_LIMIT", "OUTPUTS", "Plan", "Request", "parse_request", "plan"]
+__all__ = ["Plan", "Request", "parse_request", "plan"]
 
-MAX_LIMIT = 5_000_000
-OUTPUTS = ("json", "xml", "php", "csv")
-DEFAULT_ORDER = BACKLINKS.default_order
 Compiled = tuple[str, tuple[object, ...]]  # an SQL fragment and its bound values
 
 
 @dataclass(frozen=True)
 class Request:
+    """A validated request; its defaults are the parameter table's (`parse_request`)."""
+
     target: str
     mode: str
     select: tuple[str, ...]
+    order_by: tuple[tuple[str, bool], ...]  # (column, descending)
+    limit: int
+    offset: int
+    output: str
     where: tuple[str, ...] = ()
     having: tuple[str, ...] = ()
-    order_by: tuple[tuple[str, bool], ...] = (("ahrefs_rank", True),)  # (column, descending)
-    limit: int = 1000
-    offset: int = 0
-    output: str = "json"
     # where and having compiled, so a bad condition is named before any snapshot is opened
     where_sql: Compiled | None = None
     having_sql: Compiled | None = None
@@ -62,15 +62,30 @@ def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values[-1] if values else None
 
 
-def _integer(text: str | None, name: str, default: int, low: int, high: int) -> int:
+def _integer(text: str | None, param: Param) -> int:
+    assert param.default is not None and param.low is not None and param.high is not None
+    low, high = param.low, param.high
     if text is None or text.strip() == "":
-        return default
+        text = param.default
     value = text.strip().strip('"')
     # Length first: int() of thousands of digits is slow, and refused past 4,300 digits.
     if (not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(high))
             or not low <= int(value) <= high):
-        raise QueryError(name, f"must be an integer from {low} to {high}")
+        raise QueryError(param.name, f"must be an integer from {low} to {high}")
     return int(value)
+
+
+def _choice(text: str | None, param: Param, choices: tuple[str, ...], fold: bool) -> str:
+    """The value of a parameter with a closed set of values (lower-cased first when `fold`),
+    or its default; a required one that is missing is named."""
+    value = (text or param.default or "").strip()
+    value = value.lower() if fold else value
+    if not value and param.required:
+        raise QueryError(param.name, "missing")
+    if value not in choices:
+        raise QueryError(param.name, f"invalid value {value!r}; expected "
+                         f"{', '.join(choices[:-1])} or {choices[-1]}")
+    return value
 
 
 def _select(text: str | None, table: Table) -> tuple[str, ...]:
@@ -97,10 +112,11 @@ def _order_by(text: str | None, table: Table) -> tuple[tuple[str, bool], ...]:
     return tuple(keys)
 
 
-def _flag(text: str | None, name: str) -> bool:
+def _flag(text: str | None, param: Param) -> bool:
     value = (text or "").strip().lower()
     if value not in ("", "0", "1", "true", "false"):
-        raise QueryError(name, f"invalid value {value[:300]!r}; expected 1 or 0")
+        raise QueryError(param.name, f"invalid value {value[:300]!r}; expected "
+                         f"{' or '.join(param.choices)}")
     return value in ("1", "true")
 
 
@@ -112,15 +128,8 @@ def parse_request(params: Mapping[str, Sequence[str]], table: str = BACKLINKS.na
     target = _one(params, "target")
     if target is None or not target.strip():
         raise QueryError("target", "missing")
-    mode = (_one(params, "mode") or "").strip()
-    if not mode:
-        raise QueryError("mode", "missing")
-    if mode not in urls.MODES:
-        raise QueryError("mode", f"invalid value {mode!r}; expected exact, domain, subdomains "
-                         "or prefix")
-    output = (_one(params, "output") or "json").strip().lower()
-    if output not in OUTPUTS:
-        raise QueryError("output", f"invalid value {output!r}; expected json, xml, php or csv")
+    mode = _choice(_one(params, "mode"), PARAM["mode"], urls.MODES, fold=False)
+    output = _choice(_one(params, "output"), PARAM["output"], PARAM["output"].choices, fold=True)
     from .conditions import compile_condition
 
     urls.mode_range(target, mode)  # validates the target
@@ -131,16 +140,16 @@ def parse_request(params: Mapping[str, Sequence[str]], table: str = BACKLINKS.na
     for texts, param in ((where, "where"), (having, "having")):
         condition = compile_condition(list(texts), param, columns.by_name)
         compiled.append(None if condition is None else (condition[0], tuple(condition[1])))
-    limit = _integer(_one(params, "limit"), "limit", 1000, 1, MAX_LIMIT)
-    offset = _integer(_one(params, "offset"), "offset", 0, 0, MAX_LIMIT - 1)
+    limit = _integer(_one(params, "limit"), PARAM["limit"])
+    offset = _integer(_one(params, "offset"), PARAM["offset"])
     if offset + limit > MAX_LIMIT:  # spec/API.md: bounds the sort a request can ask for
         raise QueryError("offset", f"offset + limit may not exceed {MAX_LIMIT}")
     return Request(
         target=target, mode=mode, select=select, where=where, having=having,
         order_by=_order_by(_one(params, "order_by"), columns), limit=limit, offset=offset,
         output=output, where_sql=compiled[0], having_sql=compiled[1], table=table,
-        one_per_domain=_flag(_one(params, "one_per_domain"), "one_per_domain"),
-        csv_raw=_flag(_one(params, "csv_raw"), "csv_raw"))
+        one_per_domain=_flag(_one(params, "one_per_domain"), PARAM["one_per_domain"]),
+        csv_raw=_flag(_one(params, "csv_raw"), PARAM["csv_raw"]))
 
 
 def _clauses(conditions: list[Compiled | None], params: list[object]) -> list[str]:

@@ -1,24 +1,21 @@
-"""Answer a `broken_backlinks` request from a snapshot: the one code path of `query` and the
-HTTP API (spec/CLI.md: "same result as the API")."""
+"""Answer a request from a snapshot in-process (`linkatlas query`, the demo, the tests): the
+API's execution (`execute`), streamed to the caller instead of spooled and billed."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from ..errors import QueryError
 from ..snapshot import Snapshot
-from .formats import render
+from .execute import FETCH, Deadline, execute, translated
+from .params import QUERY_TIMEOUT
 from .planner import Plan, Request, plan
 
 __all__ = ["answer", "fetch", "open_reader"]
-
-_FETCH = 2048
 
 
 def open_reader(memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
@@ -36,42 +33,35 @@ def open_reader(memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
     return con
 
 
-def fetch(con: duckdb.DuckDBPyConnection, query: Plan) -> Iterator[list[tuple[Any, ...]]]:
-    """Result batches of a plan, fetched incrementally (bounded memory)."""
-    cursor = con.cursor()
-    cursor.execute(query.sql, query.params)
-    while batch := cursor.fetchmany(_FETCH):
-        yield batch
-    cursor.close()
+def fetch(con: duckdb.DuckDBPyConnection, query: Plan, seconds: float = QUERY_TIMEOUT
+          ) -> Iterator[list[tuple[Any, ...]]]:
+    """The raw result batches of a plan (for tools and tests), under the same deadline and
+    error translation as an answer."""
+    with Deadline(seconds) as deadline, translated(deadline):
+        cursor = deadline.cursor(con)
+        cursor.execute(query.sql, query.params)
+        while batch := cursor.fetchmany(FETCH):
+            yield batch
 
 
-def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request
-           ) -> Iterator[bytes]:
-    """Run and render a request (validated by `parse_request`), streaming: the query runs
-    before the first chunk is returned, so a failing query raises before any byte is out."""
-    query = plan(request, snapshot)
-    count = None
-    with _failed_query():
-        if request.output == "php":  # serialize() writes the row count first
-            row = con.execute(query.count_sql, query.count_params).fetchone()
-            count = int(row[0]) if row else 0
-        batches = fetch(con, query)
-        first = next(batches, [])
-    return render(request.output, query.columns, _chain(first, batches), count,
-                  request.columns, raw_csv=request.csv_raw)
-
-
-@contextmanager
-def _failed_query() -> Iterator[None]:
-    """A query DuckDB cannot run (a snapshot file damaged on disk) is an error, not a crash."""
+def answer(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, request: Request,
+           seconds: float = QUERY_TIMEOUT) -> Iterator[bytes]:
+    """Run and render a request (validated by `parse_request`) as the API does (`execute`),
+    streaming, all within `seconds`: the query runs before this returns, so a failing query
+    raises before any byte is out."""
+    compiled = plan(request, snapshot)
+    deadline = Deadline(seconds).__enter__()
     try:
-        yield
-    except duckdb.Error as exc:
-        raise QueryError("", f"query failed: {str(exc).splitlines()[0]}") from None
+        chunks = execute(con, request, compiled, deadline).chunks
+    except BaseException:
+        deadline.__exit__()
+        raise
+    return _closing(chunks, deadline)
 
 
-def _chain(first: list[tuple[Any, ...]], rest: Iterator[list[tuple[Any, ...]]]
-           ) -> Iterator[list[tuple[Any, ...]]]:
-    yield first
-    with _failed_query():
-        yield from rest
+def _closing(chunks: Iterator[bytes], deadline: Deadline) -> Iterator[bytes]:
+    """`chunks`, then the deadline's timer stopped and its cursors closed."""
+    try:
+        yield from chunks
+    finally:
+        deadline.__exit__()

@@ -7,7 +7,8 @@ from html import escape
 from urllib.parse import urlencode
 
 from .. import target_columns
-from ..columns import COLUMNS, TIE_BREAK, Column
+from ..api.params import PARAMS
+from ..columns import COLUMNS, Column
 from ..urls import MODES
 
 __all__ = ["docs", "home"]
@@ -18,27 +19,6 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 text-align:left;vertical-align:top}code,pre{background:#f4f4f4;padding:0 .2rem}
 pre{padding:.6rem;overflow:auto}input,select{font:inherit;padding:.2rem}label{margin-right:1rem}
 </style>"""
-
-_PARAMS = (
-    ("token", "yes", "–", "API token (40 hex characters); authenticates and bills the caller"),
-    ("from", "yes", "–", "`broken_backlinks`, `subscription_info` or (ext) `broken_targets`"),
-    ("target", "yes", "–", "a domain, a directory (URL prefix) or a URL; scheme ignored"),
-    ("mode", "yes", "–", "`exact`, `domain`, `subdomains` or `prefix`"),
-    ("select", "no", "*", "comma-separated column names"),
-    ("where", "no", "–", "condition on backlink rows (repeatable; parts are ANDed)"),
-    ("having", "no", "–", "condition on finished rows (repeatable)"),
-    ("order_by", "no", "ahrefs_rank:desc", "`col[:asc|:desc],...`; ties broken by "
-     + ", ".join(TIE_BREAK) + " (a backlink's identity)"),
-    ("limit", "no", "1000", "1 … 5,000,000"),
-    ("offset", "no", "0", "rows to skip (free; `offset + limit` at most 5,000,000)"),
-    ("output", "no", "json", "`json`, `xml`, `php` or `csv`"),
-    ("one_per_domain", "no", "0", "(ext) `1`: per referring registered domain (and per target "
-     "in `broken_backlinks`) only the link from the page with the highest URL Rating; ties go "
-     "to the first in identity order. Applied after `where`, before `having`"),
-    ("csv_raw", "no", "0", "(ext) `1` writes csv cells verbatim, for programs; by default a "
-     "text cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'` "
-     "so that a spreadsheet shows it as text instead of running it (OWASP CSV injection)"),
-)
 
 _EXAMPLES = (
     ("Every broken backlink of a domain", {"mode": "domain"}),
@@ -113,8 +93,10 @@ other people's text only as text.</p>"""
 
 def docs(target: str = "example.com", token: str = "YOUR_TOKEN") -> str:
     """The API reference: parameters, columns with where/having, conditions, examples."""
-    params = "".join(f"<tr><td><code>{n}</code></td><td>{r}</td><td><code>{escape(d)}</code>"
-                     f"</td><td>{_code(m)}</td></tr>" for n, r, d, m in _PARAMS)
+    params = "".join(
+        f"<tr><td><code>{p.name}</code></td><td>{'yes' if p.required else 'no'}</td>"
+        f"<td>{'–' if p.default is None else f'<code>{escape(p.default)}</code>'}</td>"
+        f"<td>{_code(p.help)}{' (repeatable)' if p.repeat else ''}</td></tr>" for p in PARAMS)
     columns = _column_rows(COLUMNS)
     examples = "".join(
         f'<li>{escape(label)}: <a href="/?{escape(query)}"><code>/?{escape(query)}</code></a></li>'

@@ -8,11 +8,9 @@ server's files (no inline code), nothing from elsewhere, no frames, no plugins.
 
 from __future__ import annotations
 
-import logging
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import snapshot
-from ..api.delivery import Deadline
+from ..api.execute import Deadline, translated
 from ..columns import NAMES
 from ..errors import QueryError, SnapshotError
 from ..urls import MODES, host_of
@@ -30,8 +28,6 @@ from .suggest import load_facts, suggest_all
 
 if TYPE_CHECKING:
     from ..api.app import Api
-
-log = logging.getLogger("linkatlas.api")
 
 __all__ = ["CSP", "routes"]
 
@@ -84,15 +80,8 @@ def _chart(api: Api, params: dict[str, list[str]]) -> tuple[str, str]:
             raise QueryError("chart", f"expected one of {', '.join(charts.CHARTS)}")
         request = parse_request(params, "broken_targets")
         sql, values = charts.chart_sql(chart, request, snapshot.current(api.settings.data))
-        with Deadline(api.settings.query_timeout) as deadline:  # as every API query
-            try:
-                data = charts.bars(chart, deadline.cursor(api.db).execute(sql, values)
-                                   .fetchall())
-            except duckdb.Error:
-                if deadline.fired:
-                    raise deadline.error() from None
-                log.exception("chart query failed")
-                raise QueryError("", "query failed") from None
+        with Deadline(api.settings.query_timeout) as deadline, translated(deadline):
+            data = charts.bars(chart, deadline.cursor(api.db).execute(sql, values).fetchall())
         charge = api.ledger.charge(token, 1 + len(data))
         if not charge.ok:
             raise QueryError("", f"rows limit exceeded: {charge.rows_left} rows left")
