@@ -7,7 +7,9 @@ debits from any number of threads and server processes never overspend or lose a
 Only the SHA-256 of a token is stored, so a copy of the ledger cannot be used to call the API.
 Every successful debit also appends a row to the `charges` journal in the same transaction, so
 `rows_limit - rows_left` always equals the journal's sum for a token (audits, and the tests).
-Both backends run the same SQL; `?` marks are rewritten for PostgreSQL in `ledger_pg.py`.
+This module is the interface: `Ledger` runs the same SQL on every database, through the one
+transaction hook each implementation supplies (`sqlite.py`, `postgres.py`; `?` marks are
+rewritten for PostgreSQL there). The implementations import this module and never each other.
 """
 
 from __future__ import annotations
@@ -16,41 +18,38 @@ import builtins
 import hashlib
 import hmac
 import os
-import queue
 import re
 import secrets
-import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
-from .. import clock
-from ..errors import LedgerError
+from ... import clock
+from ...errors import LedgerError
+from ..billing import MAX_ROWS, check_rows
 
 __all__ = [
     "Charge",
     "Debit",
     "Ledger",
-    "SqliteLedger",
+    "Row",
+    "Run",
     "TokenInfo",
+    "same_process",
     "new_token",
-    "open_ledger",
     "redact_url",
+    "scrub",
     "token_hash",
 ]
 
 _TOKEN = re.compile(r"[0-9a-f]{40}")
-MAX_ROWS = 2**62  # far below the 64-bit limit of both databases, so sums cannot overflow
 _NAME_MAX = 100
 
 Row = tuple[Any, ...]
-Run = Callable[[str, tuple[object, ...]], list[Row]]
-_Conn = TypeVar("_Conn")
+Run = Callable[[str, tuple[object, ...]], list[Row]]  # runs one statement in a transaction
 
 _COLUMNS = "hash, name, rows_limit, rows_left, revoked, created"
 
@@ -116,12 +115,6 @@ def _info(row: Row) -> TokenInfo:
                      str(digest)[:8])
 
 
-def _check_rows(rows: object, what: str, minimum: int) -> int:
-    if isinstance(rows, bool) or not isinstance(rows, int) or not minimum <= rows <= MAX_ROWS:
-        raise LedgerError(f"{what}: must be a whole number from {minimum} to {MAX_ROWS}")
-    return rows
-
-
 def _check_name(name: object) -> str:
     if (not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX
             or not name.isprintable()):
@@ -157,7 +150,7 @@ def _password(url: str) -> str | None:
     return password or None
 
 
-def _scrub(message: str, url: str) -> str:
+def scrub(message: str, url: str) -> str:
     """`message` (from a database driver) with the password of `url` taken out, if it is there
     (the driver may quote the whole URL, or any part of it, when it cannot parse it)."""
     message = message.replace(url, redact_url(url))
@@ -167,70 +160,32 @@ def _scrub(message: str, url: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "unknown error"
 
 
-class _Pool(Generic[_Conn]):
-    """At most `size` connections, made on demand, each lent to one thread at a time.
-
-    A connection that saw an exception is closed, not reused: its state is unknown.
-    """
-
-    def __init__(self, connect: Callable[[], _Conn], close: Callable[[_Conn], None],
-                 size: int, wait: float) -> None:
-        self._connect, self._close, self._wait = connect, close, wait
-        self._idle: queue.LifoQueue[_Conn] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size)
-        self._closed = False
-        self._pid = os.getpid()
-
-    @contextmanager
-    def lend(self) -> Iterator[_Conn]:
-        if self._closed:
-            raise LedgerError("ledger is closed")
-        if os.getpid() != self._pid:  # a forked worker must not share the parent's sockets
-            raise LedgerError("ledger was opened in another process: open it in each worker")
-        if not self._slots.acquire(timeout=self._wait):
-            raise LedgerError(f"no ledger connection free after {self._wait:g} s")
-        try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
-            try:
-                yield conn
-            except BaseException:
-                self._close(conn)
-                raise
-            if self._closed:
-                self._close(conn)
-            else:
-                self._idle.put(conn)
-        finally:
-            self._slots.release()
-
-    def close(self) -> None:
-        self._closed = True
-        while True:
-            try:
-                self._close(self._idle.get_nowait())
-            except queue.Empty:
-                return
+def same_process(pid: int) -> None:
+    """Refuse to use, in a forked child, connections a ledger opened in process `pid`: two
+    processes on one socket or SQLite handle corrupt each other's transactions."""
+    if os.getpid() != pid:
+        raise LedgerError("ledger was opened in another process: open it in each worker")
 
 
-class Ledger:
-    """Tokens and their row budgets; subclasses supply a transaction over their database."""
+class Ledger(ABC):
+    """Tokens and their row budgets; implementations supply a transaction over their
+    database (`_tx`) and `close`."""
 
     label = "ledger"
 
+    @abstractmethod
     def _tx(self, write: bool) -> AbstractContextManager[Run]:
-        """A transaction; `write` ones take the write lock before reading anything."""
-        raise NotImplementedError
+        """A transaction; `write` ones take the write lock before reading anything. A driver's
+        error leaves it as a LedgerError (no secret in its text)."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close every connection; the ledger answers LedgerError ("closed") afterwards."""
 
     def create(self, name: str, rows: int) -> str:
         """A new token with a budget of `rows`; the token is returned once and never stored."""
         name = _check_name(name)
-        rows = _check_rows(rows, "rows", 0)
+        rows = check_rows(rows, "rows", 0)
         token = new_token()
         with self._tx(write=True) as run:
             run(f"INSERT INTO tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
@@ -245,7 +200,7 @@ class Ledger:
 
     def topup(self, token: str, rows: int) -> TokenInfo:
         """Add `rows` to both `rows_left` and `rows_limit` of a live token."""
-        rows = _check_rows(rows, "rows", 1)
+        rows = check_rows(rows, "rows", 1)
         digest = self._known(token)
         with self._tx(write=True) as run:
             found = run("UPDATE tokens SET rows_limit = rows_limit + ?, rows_left = rows_left + ?"
@@ -291,7 +246,7 @@ class Ledger:
 
         An unknown, revoked or malformed token is refused with `rows_left` 0.
         """
-        cost = _check_rows(cost, "cost", 0)
+        cost = check_rows(cost, "cost", 0)
         digest = _digest(token)
         if digest is None:
             return Charge(False, 0, cost)
@@ -352,117 +307,3 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_SQLITE_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS tokens (
-        hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        rows_limit INTEGER NOT NULL CHECK (rows_limit >= 0),
-        rows_left INTEGER NOT NULL CHECK (rows_left >= 0),
-        revoked INTEGER NOT NULL DEFAULT 0,
-        created TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS charges (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        hash TEXT NOT NULL REFERENCES tokens (hash),
-        at TEXT NOT NULL,
-        cost INTEGER NOT NULL CHECK (cost >= 0),
-        rows_left_after INTEGER NOT NULL CHECK (rows_left_after >= 0))""",
-    "CREATE INDEX IF NOT EXISTS charges_hash ON charges (hash, id)",
-)
-
-
-class SqliteLedger(Ledger):
-    """The default ledger, one SQLite file in WAL mode shared by every server process.
-
-    Writes start with BEGIN IMMEDIATE, which takes the file's write lock before reading, so a
-    debit cannot interleave with another from any thread or process; waiters queue on
-    busy_timeout.
-    """
-
-    def __init__(self, path: Path, *, timeout: float = 30.0, pool_size: int = 16) -> None:
-        self.path = path
-        self.label = f"sqlite://{path}"
-        self._timeout = timeout
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LedgerError(f"cannot open ledger {self.label}: {exc.strerror}") from None
-        self._pool: _Pool[sqlite3.Connection] = _Pool(self._connect, _close_sqlite, pool_size,
-                                                      timeout)
-        with self._tx(write=True) as run:
-            for statement in _SQLITE_SCHEMA:
-                run(statement, ())
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            self._use_wal(conn)
-            # WAL + NORMAL: a commit survives a crash of any process; only a power loss can
-            # drop the last debits (an under-charge, never an overspend), and a debit no
-            # longer waits for an fsync (0.7 → 0.35 ms, bench/api.py).
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open ledger {self.label}: {exc}") from None
-        return conn
-
-    def _use_wal(self, conn: sqlite3.Connection) -> None:
-        """WAL mode (it stays in the file). Switching needs the file to itself and SQLite does
-        not wait for that (busy_timeout does not apply): server processes or threads opening
-        a new ledger at once retry until the timeout."""
-        deadline = time.monotonic() + self._timeout
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    @contextmanager
-    def _tx(self, write: bool) -> Iterator[Run]:
-        try:
-            with self._pool.lend() as conn:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield lambda sql, params: conn.execute(sql, params).fetchall()
-                except BaseException:
-                    if conn.in_transaction:  # SQLite may have rolled back already
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.label}: {exc}") from None
-
-    def close(self) -> None:
-        self._pool.close()
-
-
-def _close_sqlite(conn: sqlite3.Connection) -> None:
-    conn.close()
-
-
-def open_ledger(url: str | None, data: Path, wait: float = 30.0) -> Ledger:
-    """The ledger at `url` (spec/CLI.md `--ledger`): None is `sqlite:///DATA/ledger.sqlite`,
-    `sqlite:///abs/path` a SQLite file (always absolute), `postgresql://…` a PostgreSQL
-    database. Anything else is a LedgerError that names the URL, password redacted.
-    `wait`: seconds an operation waits for a lock, a connection or the database server."""
-    if url is None:
-        return SqliteLedger(data / "ledger.sqlite", timeout=wait)
-    scheme = url.partition(":")[0].lower()
-    path = url[len("sqlite:"):]
-    if scheme == "sqlite" and path.startswith("///") and path.strip("/"):
-        # `sqlite:///abs/path`; the `sqlite:////abs/path` of SQLAlchemy means the same here.
-        return SqliteLedger(Path("/" + path.lstrip("/")), timeout=wait)
-    if scheme in ("postgresql", "postgres") and url[len(scheme):].startswith("://"):
-        try:
-            from .ledger_pg import PgLedger
-        except ImportError:
-            raise LedgerError("a PostgreSQL ledger needs psycopg: pip install 'psycopg[binary]'"
-                              ) from None
-        return PgLedger(url, wait=wait)
-    raise LedgerError(f"ledger: unsupported URL {redact_url(url)!r}"
-                      " (use sqlite:///PATH or postgresql://…)")
