@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -57,10 +58,11 @@ class PgLedger(Ledger):
         self.label = redact_url(url)
         self._wait = wait
         self._pid = os.getpid()
-        options = {"autocommit": True,  # transactions are explicit: `conn.transaction()`
-                   "connect_timeout": max(2, math.ceil(wait))}  # libpq's least useful value
+        timeout = max(2, math.ceil(wait))  # libpq's least useful value is 2 s
+        # autocommit: the transactions are explicit (`conn.transaction()`)
+        options: dict[str, Any] = {"autocommit": True, "connect_timeout": timeout}
         try:
-            with psycopg.connect(url, **options) as conn:
+            with psycopg.connect(url, autocommit=True, connect_timeout=timeout) as conn:
                 self._configure(conn)
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
