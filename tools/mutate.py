@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 MODULES: dict[str, tuple[str, list[str]]] = {
     "urls": ("linkatlas/urls.py", ["tests/test_urls.py"]),
     "conditions": ("linkatlas/api/conditions.py", ["tests/test_conditions.py"]),
-    "planner": ("linkatlas/api/planner.py", ["tests/test_api.py"]),
+    "planner": ("linkatlas/api/planner.py", ["tests/test_planner.py"]),
+    "billing": ("linkatlas/api/billing.py", ["tests/test_planner.py"]),
     "robots": ("linkatlas/crawl/robots.py", ["tests/test_crawl.py"]),
     "html": ("linkatlas/extract/html.py", ["tests/test_html.py"]),
     "snapshot": ("linkatlas/snapshot.py", ["tests/test_snapshot.py"]),
