@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import secrets
 import sqlite3
@@ -282,3 +283,34 @@ def test_revoke_by_hint(ledger: Ledger) -> None:
         ledger.revoke_hint("zz" * 4)
     assert ledger.revoke_hint(hint).name == "lost"
     assert ledger.info(token) is None
+
+
+def _open_files(name: str) -> int:
+    """How many file descriptors of this process point at a file called `name`."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += os.readlink(fd).endswith("/" + name)
+        except OSError:  # closed in between
+            continue
+    return count
+
+
+def test_sqlite_connections_end_with_their_threads(tmp_path: Path) -> None:
+    """A server's worker threads come and go: each one's connection goes with it, and close()
+    closes the rest, so a long-running server holds no more files than it has threads.
+    (SQLite closes a file only when no connection of the process has it open any more.)"""
+    with ThreadPoolExecutor(1) as one:  # opened and used by a thread that then ends
+        ledger = one.submit(open_ledger, None, tmp_path).result()
+        token = one.submit(ledger.create, "t", 5).result()
+    for _ in range(3):
+        threads = [threading.Thread(target=ledger.info, args=(token,)) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert _open_files("ledger.sqlite") == 0
+    assert ledger.info(token) is not None
+    assert _open_files("ledger.sqlite") == 1  # this thread's connection
+    ledger.close()
+    assert _open_files("ledger.sqlite") == 0

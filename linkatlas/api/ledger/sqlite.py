@@ -3,7 +3,7 @@
 Writes start with BEGIN IMMEDIATE, which takes the file's write lock before reading, so a debit
 cannot interleave with another from any thread or process; waiters queue on busy_timeout.
 Each thread keeps one connection of its own (sqlite3 connections are cheap to keep, and a
-thread never waits for another's); `close` closes them all.
+thread never waits for another's); it is closed when its thread ends, or by `close`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,19 @@ _SCHEMA = (
 )
 
 
+class _Owned:
+    """One thread's connection, closed when the thread ends (its thread-local goes) or when
+    the ledger closes (sqlite3 connections cannot be referenced weakly; this can)."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.close()
+
+
 class SqliteLedger(Ledger):
     """A ledger in the SQLite file `path`; the tables are created on first open."""
 
@@ -47,7 +61,7 @@ class SqliteLedger(Ledger):
         self.label = f"sqlite://{path}"
         self._timeout = timeout
         self._local = threading.local()
-        self._open: set[sqlite3.Connection] = set()
+        self._owned: weakref.WeakSet[_Owned] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
         self._pid = os.getpid()
@@ -90,22 +104,19 @@ class SqliteLedger(Ledger):
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on its first use."""
         same_process(self._pid)
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn not in self._open:
-            conn = self._connect()
+        owned: _Owned | None = getattr(self._local, "owned", None)
+        if owned is None:
+            owned = _Owned(self._connect())
             with self._lock:
                 if self._closed:
-                    conn.close()
-                    raise LedgerError("ledger is closed")
-                self._open.add(conn)
-            self._local.conn = conn
-        return conn
+                    raise LedgerError("ledger is closed")  # `owned` goes, and closes
+                self._owned.add(owned)
+            self._local.owned = owned
+        return owned.conn
 
-    def _forget(self, conn: sqlite3.Connection) -> None:
-        """Close a connection that saw an error: its state is unknown."""
-        with self._lock:
-            self._open.discard(conn)
-        conn.close()
+    def _forget(self) -> None:
+        """Drop this thread's connection after an error: its state is unknown."""
+        self._local.owned = None
 
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Run]:
@@ -122,12 +133,12 @@ class SqliteLedger(Ledger):
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._forget(conn)
+            self._forget()
             raise LedgerError(f"ledger {self.label}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            opened, self._open = self._open, set()
-        for conn in opened:
-            conn.close()
+            owned = list(self._owned)
+        for each in owned:
+            each.conn.close()
