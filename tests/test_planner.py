@@ -290,6 +290,11 @@ def test_broken_targets_match_the_grouping_by_hand(folded: Snapshot, extra: dict
                          for t in wanted[1:5]]
     rows, _ = _ask(folded, TARGETS.name, select="url_to", output="json", **params)
     assert [r["url_to"] for r in rows] == [t["url_to"] for t in wanted[1:5]]
+    for select in ("url_to,anchors_top", "url_to"):  # anchors after the page, or none
+        _, body = _ask(folded, TARGETS.name, select=select, output="php", **params)
+        shown = len(wanted[1:5])
+        assert body.startswith(b'a:1:{s:7:"targets";a:%d:{' % shown), body[:60]
+        assert body.count(b's:6:"url_to"') == shown
 
 
 @pytest.fixture(scope="module")
