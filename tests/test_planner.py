@@ -343,6 +343,7 @@ REFUSED = [
     ({"limit": ["1" + "0" * 5000]}, f"limit: must be an integer from 1 to {MAX_LIMIT}"),
     ({"limit": ["-1"]}, f"limit: must be an integer from 1 to {MAX_LIMIT}"),
     ({"limit": ["٣"]}, f"limit: must be an integer from 1 to {MAX_LIMIT}"),
+    ({"limit": ["X5X"]}, f"limit: must be an integer from 1 to {MAX_LIMIT}"),
     ({"offset": ["-1"]}, f"offset: must be an integer from 0 to {MAX_LIMIT - 1}"),
     ({"offset": [str(MAX_LIMIT)]}, f"offset: must be an integer from 0 to {MAX_LIMIT - 1}"),
     ({"offset": [str(MAX_LIMIT - 1000)], "limit": ["1001"]},
@@ -353,6 +354,7 @@ REFUSED = [
     ({"one_per_domain": ["yes"]}, "one_per_domain: invalid value 'yes'; expected 1 or 0"),
     ({"csv_raw": ["2"]}, "csv_raw: invalid value '2'; expected 1 or 0"),
     ({"where": ["domain_rating>1"]}, "where: column 'domain_rating' can not be used in where"),
+    ({"having": ["nope>1"]}, "having: column 'nope' not found"),
 ]
 
 
@@ -377,7 +379,8 @@ def test_accepted_values_and_defaults() -> None:
     assert request.where == ("http_code=404",) and request.having == ()
     assert request.where_sql is not None and request.having_sql is None
     plain = parse_request({"target": ["a.test"], "mode": ["exact"], "limit": [""],
-                           "one_per_domain": ["0"], "csv_raw": ["false"]})
+                           "one_per_domain": ["0"], "csv_raw": ["false"], "select": [" "]})
+    assert plain.select == BACKLINKS.names  # an empty select is `*`
     assert plain.limit == int(PARAM["limit"].default or "") and plain.offset == 0
     assert not plain.one_per_domain and not plain.csv_raw
     assert parse_request({"target": ["a.test"], "mode": ["exact"],
