@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkatlas.api.app import Settings, cost_of, create_app, redact
+from linkatlas.api.app import Settings, create_app, redact
+from linkatlas.api.billing import cost_of
 from linkatlas.api.planner import parse_request
 from linkatlas.cli import main
 from linkatlas.extract.ingest import ingest

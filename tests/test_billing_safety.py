@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from linkatlas.api import delivery
-from linkatlas.api.app import Settings, cost_of, create_app
+from linkatlas.api.app import Settings, create_app
+from linkatlas.api.billing import cost_of
 from linkatlas.api.planner import parse_request
 
 ROWS = 2_000_000
