@@ -577,7 +577,7 @@ def serve(
 ) -> None:
     """Serve the API and web pages from the current snapshot (new snapshots without restart)."""
     from .api.app import Settings
-    from .api.server import serve as run
+    from .server import serve as run
 
     with _errors():
         _port(port, "--port")

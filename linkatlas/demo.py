@@ -19,7 +19,6 @@ from .api.app import Settings
 from .api.ledger import open_ledger
 from .api.planner import parse_request
 from .api.query import answer, open_reader
-from .api.server import serve
 from .check.checker import CheckOptions
 from .check.checker import run as check
 from .crawl import CrawlOptions
@@ -27,6 +26,7 @@ from .crawl import run as crawl
 from .index import build
 from .index.due import due_targets
 from .sample import generate, serve_in_thread
+from .server import serve
 
 __all__ = ["run"]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from .errors import SnapshotError
 
-__all__ = ["Snapshot", "current", "new_id", "prune", "publish", "remove_staging", "sync_tree",
-           "write_table"]
+__all__ = ["Snapshot", "changes_log", "changes_log_files", "current", "new_id", "prune",
+           "publish", "remove_staging", "sync_tree", "write_table"]
 
 TABLE = "broken_backlinks"
 MANIFEST = "manifest.json"
@@ -70,6 +70,20 @@ def write_table(con: Any, select_sql: str, staging: Path) -> list[dict[str, Any]
 
 def snapshots_dir(data: Path) -> Path:
     return data / "snapshots"
+
+
+def changes_log(data: Path) -> Path:
+    """DIR/changes: one Parquet file per snapshot's changes, kept after the snapshot is pruned
+    (index/changes.py appends, the API's `broken_backlinks_changes` reads)."""
+    return data / "changes"
+
+
+def changes_log_files(data: Path) -> list[str]:
+    """Every file of the changes log, oldest first."""
+    folder = changes_log(data)
+    if not folder.is_dir():
+        return []
+    return [str(p) for p in sorted(folder.glob("*.parquet")) if not p.name.startswith(".")]
 
 
 def new_id(moment: datetime) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from linkatlas.api.app import Settings, create_app
+from linkatlas.server import Settings, create_app
 
 from .ports import free_port
 

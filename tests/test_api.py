@@ -15,12 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkatlas.api.app import Settings, create_app, redact
+from linkatlas.api.app import redact
 from linkatlas.api.billing import cost_of
 from linkatlas.api.planner import parse_request
 from linkatlas.cli import main
 from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
+from linkatlas.server import Settings, create_app
 
 from .archives import _html, example_index, page, status, write_warc
 from .shared import shared

@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from linkatlas.api import delivery
-from linkatlas.api.app import Settings, create_app
 from linkatlas.api.billing import cost_of
 from linkatlas.api.planner import parse_request
+from linkatlas.server import Settings, create_app
 
 ROWS = 2_000_000
 

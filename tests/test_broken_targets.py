@@ -16,8 +16,8 @@ import pytest
 from lxml import etree
 
 from linkatlas import target_columns, urls
-from linkatlas.api.app import Settings, create_app
 from linkatlas.columns import Kind
+from linkatlas.server import Settings, create_app
 
 from .report_web import report_index
 

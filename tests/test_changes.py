@@ -18,7 +18,7 @@ from linkatlas.api.tables import CHANGES
 from linkatlas.check.log import CheckLog, Observation
 from linkatlas.errors import QueryError, UsageError
 from linkatlas.extract.ingest import ingest
-from linkatlas.index.changes import log_files
+from linkatlas.snapshot import changes_log_files as log_files
 from linkatlas.snapshot import current
 from linkatlas.watch.diff import diff
 

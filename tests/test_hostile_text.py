@@ -18,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from linkatlas.api.app import Settings, create_app
 from linkatlas.api.formats import neutralise
+from linkatlas.server import Settings, create_app
 
 from .archives import gzip_bytes, page, status, write_warc
 

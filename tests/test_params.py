@@ -14,12 +14,12 @@ import pytest
 import typer
 
 from linkatlas import cli, urls
-from linkatlas.api.app import Settings, create_app
 from linkatlas.api.options import COLUMN_LISTS, TIMEOUT_OPTION, option_name
 from linkatlas.api.params import PARAM, PARAMS, TABLE_NAMES, parse_params
 from linkatlas.api.planner import parse_request, plan
 from linkatlas.api.tables import TABLES
 from linkatlas.columns import TIE_BREAK, option_help
+from linkatlas.server import Settings, create_app
 from linkatlas.snapshot import current
 from linkatlas.web.pages import docs
 

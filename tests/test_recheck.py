@@ -159,7 +159,7 @@ def test_post_recheck_over_the_api(index: tuple[Path, CheckOptions], targets: Ta
 
     import httpx
 
-    from linkatlas.api.app import Settings, create_app
+    from linkatlas.server import Settings, create_app
     from linkatlas.watch import recheck_api
 
     data, options = index

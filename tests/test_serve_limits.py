@@ -19,9 +19,9 @@ import orjson
 import pytest
 import uvicorn
 
-from linkatlas.api.app import Settings, create_app, redact
+from linkatlas.api.app import redact
 from linkatlas.api.params import MAX_QUERY
-from linkatlas.api.server import NoDelayH11
+from linkatlas.server import NoDelayH11, Settings, create_app
 
 from .archives import example_index
 from .ports import free_port

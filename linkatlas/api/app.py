@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +28,6 @@ from starlette.routing import Route
 
 from .. import snapshot
 from ..errors import LedgerError, QueryError, SnapshotError
-from ..web.report import routes as report_routes
 from . import metrics
 from .billing import cost_of
 from .delivery import SpooledResponse, materialise
@@ -41,7 +40,7 @@ from .planner import Request as Query
 from .query import open_reader
 from .tables import TABLES
 
-__all__ = ["Settings", "create_app"]
+__all__ = ["Api", "Extension", "Pages", "Settings", "create_app"]
 
 log = logging.getLogger("linkatlas.access")
 _HEX_TOKEN = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
@@ -79,9 +78,17 @@ def redact(text: str) -> str:
     return path + mark + "&".join(parts)
 
 
+@dataclass(frozen=True)
+class Pages:
+    """What a person reads: the query form at `/` (a request without parameters) and `/docs`."""
+    home: Callable[[], str]
+    docs: Callable[[], str]
+
+
 class Api:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pages: Pages) -> None:
         self.settings = settings
+        self.pages = pages
         # A request waits for the ledger a second or two, then says so (docs/security.md).
         self.ledger: Ledger = open_ledger(settings.ledger, settings.data, wait=LEDGER_WAIT)
         self.gate = Gate()
@@ -115,7 +122,7 @@ class Api:
         output = (params.get("output") or ["json"])[-1].strip().lower()
         output = output if output in CONTENT_TYPES else "json"
         if not params:
-            return HTMLResponse(await run_in_threadpool(self.web_page))
+            return HTMLResponse(await run_in_threadpool(self.pages.home))
         label = table if table in _TABLES else "other"  # bounded metric labels
         try:
             response = await self._answer(params, table, output)
@@ -183,22 +190,19 @@ class Api:
         # The cost is not told: it would let an empty token read counts (spec/API.md).
         return QueryError("", f"rows limit exceeded: {rows_left} rows left")
 
-    def web_page(self) -> str:
-        from ..web.pages import home
-
-        return home()
-
-    def docs_page(self) -> str:
-        from ..web.pages import docs
-
-        return docs()
 
 
-def create_app(settings: Settings) -> Starlette:
-    api = Api(settings)
+# Routes another package adds over the same Api (its ledger, gate and settings): the report
+# and the re-check endpoint; linkatlas/server.py composes them, so the API imports neither.
+Extension = Callable[[Api], list[Route]]
+
+
+def create_app(settings: Settings, pages: Pages, extensions: Sequence[Extension] = ()
+               ) -> Starlette:
+    api = Api(settings, pages)
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(await run_in_threadpool(api.docs_page))
+        return HTMLResponse(await run_in_threadpool(pages.docs))
 
     async def metrics_page(request: Request) -> Response:
         try:
@@ -217,10 +221,8 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [Route(path, api.handle, methods=["GET", "POST"]) for path in ("/", "//", "/v2")]
     routes += [Route("/docs", docs), Route("/metrics", metrics_page)]
-    routes += report_routes(api)
-    from ..watch.recheck_api import recheck_route
-
-    routes.append(Route("/recheck", recheck_route(api), methods=["POST"]))
+    for extension in extensions:
+        routes += extension(api)
     app = Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024),
                                                Middleware(AccessLog)],
                     lifespan=lifespan)

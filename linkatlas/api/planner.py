@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from .. import urls
 from ..columns import Kind
-from ..errors import QueryError
-from ..snapshot import Snapshot
+from ..errors import QueryError, SnapshotError
+from ..snapshot import Snapshot, changes_log_files
 from .params import MAX_LIMIT, PARAM, Param
 from .tables import BACKLINKS, CHANGES, TABLES, TARGETS, Table
 from .targets import anchors_cte, best_per_domain, grouped_ctes
@@ -175,9 +175,7 @@ def plan(request: Request, snapshot: Snapshot) -> Plan:
     if request.table == TARGETS.name:
         return _targets_plan(request, params, scan)
     if request.table == CHANGES.name:  # the whole changes log, whose schema grew over time
-        from ..watch.api import log_of
-
-        params[0] = log_of(snapshot)
+        params[0] = _changes_log(snapshot)
         clauses = scan + _clauses([request.where_sql, request.having_sql], params)
         return _ordered(request, f"FROM read_parquet(?, union_by_name = true){_where(clauses)}",
                         params)
@@ -278,3 +276,11 @@ def _json_object(names: tuple[str, ...], table: Table) -> str:
             value = f'"{name}"'
         fields.append(f'"{name}" := {value}')
     return f"to_json(struct_pack({', '.join(fields)}))::VARCHAR"
+
+
+def _changes_log(current: Snapshot) -> list[str]:
+    """The files of the changes log of the DIR `current` belongs to (DIR/snapshots/<id>)."""
+    files = changes_log_files(current.path.parent.parent)
+    if not files:
+        raise SnapshotError("no changes recorded yet: run `linkatlas build`")
+    return files

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .. import columns, target_columns
+from .. import change_columns, columns, target_columns
 from ..columns import Column
-from ..watch import columns as change_columns
 
 __all__ = ["BACKLINKS", "CHANGES", "TABLES", "TARGETS", "Table"]
 

@@ -37,16 +37,14 @@ from .. import snapshot
 from ..columns import TIE_BREAK
 from ..rules.verdicts import broken_sql, good_sql
 
-__all__ = ["BACKLINKS", "CHANGES_FILE", "FACTS_DIR", "HOPS_FACTS_SQL", "LOG_DIR", "PAGES_FACTS_SQL",
-           "REDIRECTS_SQL", "STATE", "TARGETS_FACTS_SQL",
-           "append_log", "changes_sql", "every_target_sql", "log_files", "record",
-           "write_facts"]
+__all__ = ["BACKLINKS", "CHANGES_FILE", "FACTS_DIR", "HOPS_FACTS_SQL", "PAGES_FACTS_SQL",
+           "REDIRECTS_SQL", "STATE", "TARGETS_FACTS_SQL", "append_log", "changes_sql",
+           "every_target_sql", "record", "write_facts"]
 
 FACTS_DIR = "facts"
 # A folder of parts: a re-check adds a part with the rows of the targets it found good again.
 BACKLINKS = "backlinks"
 CHANGES_FILE = "changes.parquet"
-LOG_DIR = "changes"
 
 # A good target "redirects" when its redirect chain ends elsewhere (a fix by a redirect).
 REDIRECTS_SQL = "(t.url_redirect <> '')"
@@ -220,15 +218,11 @@ def record(con: Any, before: snapshot.Snapshot | None, staging: Path, moment: da
                 [moment, moment])
 
 
-def log_dir(data: Path) -> Path:
-    return data / LOG_DIR
-
-
 def append_log(data: Path) -> None:
     """Add the changes of every snapshot on disk that are not in the log yet (the one just
     published, and any whose build stopped between publishing and logging). The log is
     append-only and outlives snapshot retention."""
-    folder = log_dir(data)
+    folder = snapshot.changes_log(data)
     folder.mkdir(parents=True, exist_ok=True)
     base = snapshot.snapshots_dir(data)
     for entry in sorted(base.iterdir()):
@@ -239,11 +233,3 @@ def append_log(data: Path) -> None:
         temp = folder / f".{entry.name}.parquet.tmp"
         shutil.copyfile(source, temp)
         os.replace(temp, logged)
-
-
-def log_files(data: Path) -> list[str]:
-    """Every file of the changes log, oldest first."""
-    folder = log_dir(data)
-    if not folder.is_dir():
-        return []
-    return [str(p) for p in sorted(folder.glob("*.parquet")) if not p.name.startswith(".")]

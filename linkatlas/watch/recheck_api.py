@@ -21,6 +21,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ..api.app import PRIVATE
 from ..api.formats import error_body
@@ -28,7 +29,7 @@ from ..api.params import MAX_QUERY, parse_params
 from ..clock import iso
 from ..errors import LinkatlasError
 
-__all__ = ["MAX_URLS", "RATE", "recheck_route"]
+__all__ = ["MAX_URLS", "RATE", "recheck_route", "recheck_routes"]
 
 log = logging.getLogger("linkatlas.recheck")
 MAX_URLS = 10
@@ -60,6 +61,11 @@ class _Limiter:
 def _error(message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(error_body("json", message), media_type="application/json; charset=utf-8",
                     headers={**PRIVATE, "X-Status": "error", **(headers or {})})
+
+
+def recheck_routes(api: Any) -> list[Route]:
+    """POST /recheck, for linkatlas/server.py to add to the app."""
+    return [Route("/recheck", recheck_route(api), methods=["POST"])]
 
 
 def recheck_route(api: Any) -> Callable[[Request], Awaitable[Response]]:

@@ -4,10 +4,10 @@ api/tables.py makes the table of them."""
 
 from __future__ import annotations
 
-from ..columns import COLUMNS as BACKLINK_COLUMNS
-from ..columns import NAMES as BACKLINK_NAMES
-from ..columns import TIE_BREAK as BACKLINK_TIE_BREAK
-from ..columns import Column, Kind
+from .columns import COLUMNS as BACKLINK_COLUMNS
+from .columns import NAMES as BACKLINK_NAMES
+from .columns import TIE_BREAK as BACKLINK_TIE_BREAK
+from .columns import Column, Kind
 
 __all__ = ["BY_NAME", "CHANGE_COLUMNS", "COLUMNS", "DEFAULT_ORDER", "NAMES", "TIE_BREAK"]
 

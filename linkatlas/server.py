@@ -1,4 +1,5 @@
-"""`serve`: the API app on uvicorn, with N worker processes.
+"""`serve`: the whole app — the API, its pages, the report and the re-check endpoint — on uvicorn,
+with N worker processes. The API knows none of the others; they are composed here.
 
 uvicorn starts workers from an import string, so settings travel in environment variables;
 PROMETHEUS_MULTIPROC_DIR lets /metrics sum all workers.
@@ -21,10 +22,14 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..errors import UsageError
-from .app import Settings, create_app
+from .api import app
+from .api.app import Pages, Settings
+from .errors import UsageError
+from .watch.recheck_api import recheck_routes
+from .web import pages
+from .web.report import routes as report_routes
 
-__all__ = ["app_from_environment", "serve"]
+__all__ = ["Settings", "app_from_environment", "create_app", "serve"]
 
 _ENV = ("LINKATLAS_DATA", "LINKATLAS_LEDGER", "LINKATLAS_QUERY_TIMEOUT",
         "LINKATLAS_RECHECK_HOSTS", "LINKATLAS_RECHECK_POLICY")
@@ -86,6 +91,12 @@ class NoDelayH11(H11Protocol):
             self.transport.close()
 
 
+def create_app(settings: Settings) -> Starlette:
+    """The API with its pages (web/), the report (web/report.py) and POST /recheck (watch/)."""
+    return app.create_app(settings, Pages(home=pages.home, docs=pages.docs),
+                          (report_routes, recheck_routes))
+
+
 def app_from_environment() -> Starlette:
     """uvicorn factory: the app for the settings `serve` put in the environment."""
     _log_to_stderr()
@@ -120,7 +131,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, workers
     create_app(settings).state.api.ledger.close()  # fail fast on a bad ledger URL
     if announce:
         announce(f"http://{host}:{port}/")
-    uvicorn.run("linkatlas.api.server:app_from_environment", factory=True, host=host,
+    uvicorn.run("linkatlas.server:app_from_environment", factory=True, host=host,
                 port=port, workers=workers, access_log=False, log_level="warning",
                 http=NoDelayH11,
                 # A second Ctrl-C during shutdown made uvicorn log the cancelled lifespan task
