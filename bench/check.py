@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from linkatlas.check.checker import CheckOptions, run  # noqa: E402
-from linkatlas.check.log import log_dir  # noqa: E402
+from linkatlas.observations import log_dir  # noqa: E402
 from linkatlas.rules.verdicts import BROKEN, verdict  # noqa: E402
 from linkatlas.sample import Web, generate, serve  # noqa: E402
 from linkatlas.sample.routes import REDIRECTS  # noqa: E402

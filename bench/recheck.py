@@ -36,9 +36,9 @@ from warcio.warcwriter import WARCWriter  # noqa: E402
 
 from linkatlas import snapshot  # noqa: E402
 from linkatlas.check.checker import CheckOptions  # noqa: E402
-from linkatlas.check.log import CheckLog, Observation  # noqa: E402
 from linkatlas.index import build  # noqa: E402
 from linkatlas.index.recheck import recheck  # noqa: E402
+from linkatlas.observations import CheckLog, Observation  # noqa: E402
 
 HOSTS, TARGET_HOSTS = 500, 2000
 

@@ -44,7 +44,7 @@ def _broken_targets(data: Path) -> int:
     themselves: a page found dead has no live links)."""
     import duckdb
 
-    from linkatlas.check.log import CheckLog, Observation
+    from linkatlas.observations import CheckLog, Observation
 
     con = duckdb.connect()
     targets = [row[0] for row in con.execute(

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from linkatlas.check.checker import CheckOptions, check_urls
-from linkatlas.check.log import CheckLog
 from linkatlas.crawl import CrawlOptions
 from linkatlas.crawl import run as crawl
 from linkatlas.net.resolver import canonical_ip, is_public
+from linkatlas.observations import CheckLog
 
 # 127.0.0.2, spelled as inet_aton, WHATWG and the IPv6 embeddings read it
 FORMS = ["127.0.0.2", "127.2", "127.0.2", "2130706434", "0177.0.0.2", "0x7f.2", "0x7f000002",

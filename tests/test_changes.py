@@ -15,9 +15,9 @@ from linkatlas import cli
 from linkatlas.api.planner import parse_request, plan
 from linkatlas.api.query import fetch, open_reader
 from linkatlas.api.tables import CHANGES
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.errors import QueryError, UsageError
 from linkatlas.extract.ingest import ingest
+from linkatlas.observations import CheckLog, Observation
 from linkatlas.snapshot import changes_log_files as log_files
 from linkatlas.snapshot import current
 from linkatlas.watch.diff import diff

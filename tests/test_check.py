@@ -20,10 +20,10 @@ import pytest
 from aiohttp import web
 
 from linkatlas.check.checker import CheckOptions, CheckStats, check_urls, run
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.net import error_kind
 from linkatlas.net.resolver import HostNotFound
 from linkatlas.net.retry import retry_after
+from linkatlas.observations import CheckLog, Observation
 from linkatlas.rules.verdicts import verdict
 
 NAMES = ["a.test", "b.test", "cap.test", *(f"h{n}.test" for n in range(1, 6)), "rob.test",

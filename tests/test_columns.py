@@ -10,12 +10,12 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.cli import app
 from linkatlas.columns import COLUMNS, HIDDEN, NAMES, SERVED, Kind, select_list
 from linkatlas.extract.ingest import ingest
 from linkatlas.index.spark import SPARK
 from linkatlas.index.stages import DUCKDB, SERVE_SQL
+from linkatlas.observations import CheckLog, Observation
 from linkatlas.sample.report import write_big_site
 from linkatlas.sample.snapshot import write_synthetic
 from linkatlas.snapshot import current

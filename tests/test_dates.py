@@ -9,8 +9,8 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.extract.ingest import ingest
+from linkatlas.observations import CheckLog, Observation
 
 from .conftest import build_quietly, run_query
 

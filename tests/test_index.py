@@ -10,9 +10,9 @@ import networkx as nx
 import orjson
 import pytest
 
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.columns import NAMES
 from linkatlas.extract.ingest import ingest
+from linkatlas.observations import CheckLog, Observation
 from linkatlas.urls import registered_domain
 
 from .archives import page, redirect, status, write_warc

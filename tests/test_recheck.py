@@ -238,7 +238,7 @@ def test_a_target_that_flips_keeps_its_rows_once(index: tuple[Path, CheckOptions
 def test_targets_redirecting_to_a_rechecked_url_change_with_it(
         index: tuple[Path, CheckOptions], targets: Targets,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from linkatlas.check.log import CheckLog, Observation
+    from linkatlas.observations import CheckLog, Observation
 
     data, options = index
     fixed, breaks = targets.url("/fixed"), targets.url("/breaks")

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
+from linkatlas.observations import CheckLog, Observation
 
 from .archives import page, write_revisit, write_warc
 from .shared import shared

@@ -24,10 +24,10 @@ How one URL is observed:
 - A verdict that differs from the caller's previous one (broken ↔ good) is confirmed by a
   second observation after `confirm_delay`, and only that second observation is logged.
 
-Scheduling: one dispatcher hands out at most `concurrency` attempts at a time, at most
-`per_host` to one host, round-robin over hosts with work, with at least `delay` seconds between
-request starts to one host. Slots are held only while requests run: a URL waiting for a retry
-or a confirmation waits outside, so a busy host slows only itself.
+Scheduling is net/polite.py's: at most `concurrency` attempts at a time, at most `per_host` to
+one host, round robin over hosts with work, at least `delay` seconds between request starts to
+one host. Slots are held only while requests run: a URL waiting for a retry or a confirmation
+waits outside, so a busy host slows only itself.
 """
 
 from __future__ import annotations
@@ -38,11 +38,9 @@ import heapq
 import itertools
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
 
@@ -51,14 +49,15 @@ from protego import Protego
 from yarl import URL
 
 from .. import clock
-from ..crawl.options import ROBOTS_TOKEN
-from ..crawl.robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, origin_of
 from ..net import Resolver, error_kind, read_hosts
 from ..net.canary import DEFAULT_CANARIES
-from ..net.retry import retry_after
+from ..net.polite import HostSchedule, InFlight
+from ..net.retry import RETRY_AFTER_CAP, busy, retry_after, server_now
+from ..net.robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, origin_of
+from ..observations import CheckLog, Observation
+from ..rules.links import ROBOTS_TOKEN
 from ..rules.verdicts import MAX_REDIRECTS, is_broken, verdict
 from ..urls import host_of, normalize
-from .log import CheckLog, Observation
 
 __all__ = ["USER_AGENT", "CheckOptions", "CheckStats", "check_urls", "run"]
 
@@ -83,7 +82,7 @@ class CheckOptions:
     delay: float = 0.0             # seconds between request starts to one host
     retries: int = 2               # further attempts after a transient failure or a busy answer
     backoff: float = 1.0           # pause before the first retry; doubles per retry
-    retry_after_cap: float = 30.0  # longest Retry-After honoured, seconds
+    retry_after_cap: float = RETRY_AFTER_CAP  # longest Retry-After honoured, seconds
     pause_host: bool = False       # a Retry-After also pauses every other URL of the host
     confirm_delay: float = 2.0     # pause before re-confirming a changed verdict
     max_redirects: int = MAX_REDIRECTS  # redirect hops observed per input URL
@@ -147,17 +146,7 @@ class _Answer:
 
     @property
     def busy(self) -> bool:
-        return self.code == 429 or (self.code == 503 and self.pause is not None)
-
-
-@dataclass(slots=True)
-class _Host:
-    name: str
-    limit: int
-    queue: deque[_Job] = field(default_factory=deque)
-    active: int = 0
-    next_start: float = 0.0   # loop time before which no request to this host starts
-    listed: bool = False      # in the dispatcher's runnable deque
+        return busy(self.code, self.pause)
 
 
 _FINAL_ERRORS = frozenset({"dns", "address", "invalid", "robots"})
@@ -182,15 +171,13 @@ class _Checker:
         self._previous = previous or {}
         self._fresh = fresh
         self._seen: set[str] = set()
-        self._hosts: dict[str, _Host] = {}
-        self._runnable: deque[_Host] = deque()
-        self._timers: list[tuple[float, int, _Host | _Job]] = []
+        self._hosts: HostSchedule[_Job] = HostSchedule(
+            concurrency=options.concurrency, per_host=options.per_host, delay=options.delay)
+        self._inflight = InFlight(self._hosts)
+        self._timers: list[tuple[float, int, _Job]] = []  # URLs waiting for a retry
         self._order = itertools.count()
-        self._tasks: set[asyncio.Task[_Answer]] = set()
         self._pending = 0            # accepted URLs not yet logged
-        self._active = 0
         self._failure: BaseException | None = None
-        self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._started = self._loop.time()
         self._reported = 0.0
@@ -221,10 +208,7 @@ class _Checker:
                 self._report(force=True)
             await self._dispatch()
         finally:
-            for task in self._tasks:
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._inflight.close()
             await self.session.close()
             await self.resolver.close()
             self.stats.elapsed = self._loop.time() - self._started
@@ -233,18 +217,14 @@ class _Checker:
 
     async def _dispatch(self) -> None:
         while True:
-            self._wake.clear()
             self._fill()
             self._release_timers()
-            self._launch()
+            self._start_due()
             if self._failure is not None:
                 raise self._failure
             if self._pending == 0 and self._exhausted:
                 return
-            wait = self._timers[0][0] - self._loop.time() if self._timers else None
-            if wait is None or wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+            await self._inflight.wait(until=self._timers[0][0] if self._timers else None)
 
     def _fill(self) -> None:
         while not self._exhausted and self._pending < self.options.window:
@@ -263,96 +243,47 @@ class _Checker:
         self._seen.add(url)
         self._pending += 1
         self.stats.queued += 1
-        self._enqueue(_Job(url, host_of(url), hops))
+        job = _Job(url, host_of(url), hops)
+        self._hosts.add(job.host, job, self._loop.time())
         return True
-
-    def _host(self, name: str) -> _Host:
-        host = self._hosts.get(name)
-        if host is None:
-            host = self._hosts[name] = _Host(name, max(1, self.options.per_host))
-        return host
-
-    def _enqueue(self, job: _Job, *, first: bool = False) -> None:
-        host = self._host(job.host)
-        if first:
-            host.queue.appendleft(job)
-        else:
-            host.queue.append(job)
-        self._schedule(host)
-
-    def _schedule(self, host: _Host) -> None:
-        if host.listed or not host.queue or host.active >= host.limit:
-            return
-        if host.next_start > self._loop.time():
-            self._push_timer(host.next_start, host)
-            return
-        host.listed = True
-        self._runnable.append(host)
-
-    def _push_timer(self, when: float, item: _Host | _Job) -> None:
-        heapq.heappush(self._timers, (when, next(self._order), item))
 
     def _release_timers(self) -> None:
         now = self._loop.time()
         while self._timers and self._timers[0][0] <= now:
-            item = heapq.heappop(self._timers)[2]
-            if isinstance(item, _Job):
-                self._enqueue(item, first=True)
-            else:
-                self._schedule(item)
+            job = heapq.heappop(self._timers)[2]
+            self._hosts.add(job.host, job, now, first=True)
 
-    def _launch(self) -> None:
-        while self._active < self.options.concurrency and self._runnable:
-            host = self._runnable.popleft()
-            host.listed = False
-            if not host.queue or host.active >= host.limit:
-                continue
-            now = self._loop.time()
-            if host.next_start > now:
-                self._push_timer(host.next_start, host)
-                continue
-            job = host.queue.popleft()
-            host.active += 1
-            self._active += 1
-            host.next_start = now + self.options.delay
-            task = asyncio.create_task(self._attempt(job))
-            self._tasks.add(task)
-            task.add_done_callback(partial(self._finished, job, host))
-            self._schedule(host)
+    def _start_due(self) -> None:
+        now = self._loop.time()
+        while (due := self._hosts.take(now)) is not None:
+            host, job = due
+            self._inflight.start(host, self._attempt(job), done=partial(self._done, job))
 
-    def _finished(self, job: _Job, host: _Host, task: asyncio.Task[_Answer]) -> None:
-        self._done(task, job, host)
-
-    def _done(self, task: asyncio.Task[_Answer], job: _Job, host: _Host) -> None:
-        self._tasks.discard(task)
-        host.active -= 1
-        self._active -= 1
-        self._wake.set()
+    def _done(self, job: _Job, task: asyncio.Task[_Answer]) -> None:
         if task.cancelled():
             return
         failure = task.exception()
         if failure is not None:
             self._failure = self._failure or failure
             return
-        outcome = self._decide(job, host, task.result())
+        outcome = self._decide(job, task.result())
         if isinstance(outcome, Observation):
             self._finish(job, outcome)
         else:
-            self._push_timer(self._loop.time() + outcome, job)
-        self._schedule(host)
+            heapq.heappush(self._timers, (self._loop.time() + outcome, next(self._order), job))
         # Refill the freed slot now rather than on the dispatcher's next turn: one loop
-        # iteration (and one wait_for task) less per request.
-        self._launch()
+        # iteration less per request.
+        self._start_due()
 
     # -- decisions -------------------------------------------------------------------------
 
-    def _decide(self, job: _Job, host: _Host, answer: _Answer) -> Observation | float:
+    def _decide(self, job: _Job, answer: _Answer) -> Observation | float:
         """The observation to log, or the seconds to wait before trying the URL again."""
         options = self.options
         if answer.error == "timeout":
-            host.limit = 1  # a slow host is asked one request at a time from now on
+            self._hosts.narrow(job.host, 1)  # a slow host is asked one request at a time
         if job.tries < options.retries:
-            pause = self._retry_pause(job, host, answer)
+            pause = self._retry_pause(job, answer)
             if pause is not None:
                 job.tries += 1
                 self.stats.retries += 1
@@ -368,7 +299,7 @@ class _Checker:
             return options.confirm_delay
         return observation
 
-    def _retry_pause(self, job: _Job, host: _Host, answer: _Answer) -> float | None:
+    def _retry_pause(self, job: _Job, answer: _Answer) -> float | None:
         """Seconds to wait before trying again, or None when the answer is to be believed."""
         options = self.options
         pause = options.backoff * 2 ** job.tries
@@ -378,9 +309,9 @@ class _Checker:
             if pause > options.retry_after_cap:
                 return None
             if job.tries > 0:  # busy again after waiting: one request at a time from now on
-                host.limit = 1
+                self._hosts.narrow(job.host, 1)
             if options.pause_host:
-                host.next_start = max(host.next_start, self._loop.time() + pause)
+                self._hosts.pause(job.host, self._loop.time() + pause)
             return pause
         if answer.code in _RETRY_CODES or (answer.error and answer.error not in _FINAL_ERRORS):
             return pause
@@ -480,7 +411,8 @@ class _Checker:
             if 300 <= response.status <= 399:
                 location = normalize(response.headers.get("Location", ""), str(url)) or ""
             header = response.headers.get("Retry-After")
-            pause = None if header is None else retry_after(header, _server_now(response))
+            pause = None if header is None else retry_after(
+                header, server_now(response.headers.get("Date"), clock.now()))
             return _Answer(response.status, "", method, location, pause)
 
 
@@ -493,19 +425,6 @@ async def _read_some(stream: aiohttp.StreamReader, limit: int) -> None:
         if not chunk:
             return
         read += len(chunk)
-
-
-def _server_now(response: aiohttp.ClientResponse) -> datetime:
-    """The server's Date, against which an HTTP-date Retry-After is meant; else our clock."""
-    date = response.headers.get("Date")
-    if date:
-        try:
-            moment = parsedate_to_datetime(date)
-            if moment.tzinfo is not None:
-                return moment
-        except (TypeError, ValueError, IndexError):
-            pass
-    return clock.now()
 
 
 async def check_urls(urls: Iterable[str], log: CheckLog, options: CheckOptions,

@@ -1,38 +1,38 @@
 """The crawl loop: breadth-first over the frontier, polite per host, every answer archived.
 
-One asyncio task dispatches; each fetch is its own task. Hosts (names without port,
-spec/CLI.md) each have a queue, a count of requests in flight (≤ --per-host) and the time their
-next request may start (--delay after the previous start, raised by Crawl-delay); a heap orders
-the hosts that could go. What a fetch yields is handled in one synchronous step: WARC records
-written and flushed, then the frontier updated and committed with the archive offset, so a
-`kill -9` at any moment loses nothing committed and refetches nothing recorded (frontier.py).
+One asyncio task dispatches; each fetch is its own task. Which host (name without port,
+spec/CLI.md) may go next and when is net/polite.py's (--per-host, --concurrency, --delay raised
+by Crawl-delay, a Retry-After pausing the host); this loop decides what to do with the URL it
+hands out: robots.txt first, then the fetch. What a fetch yields is handled in one synchronous
+step: WARC records written and flushed, then the frontier updated and committed with the
+archive offset, so a `kill -9` at any moment loses nothing committed and refetches nothing
+recorded (frontier.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from .. import clock
-from ..check.log import CheckLog, Observation
 from ..errors import UsageError
+from ..net.polite import HostSchedule, InFlight
 from ..net.resolver import read_hosts
+from ..net.retry import busy, retry_after, server_now
+from ..net.robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, origin_of
+from ..observations import CheckLog, Observation
 from ..urls import normalize
 from .fetcher import Fetched, Fetcher, RecordingResolver
 from .frontier import BLOCKED, DONE, FAILED, Entry, Frontier
 from .links import decode_body, is_html, page_links
 from .offloop import LinkLister
 from .options import CrawlOptions, CrawlStats
-from .robots import MAX_ROBOTS_BYTES, MAX_ROBOTS_REDIRECTS, RobotsCache, origin_of
+from .robots import RobotsCache
 from .warcwriter import WarcWriter
 
 __all__ = ["Crawler", "frontier_path"]
@@ -46,16 +46,6 @@ _PROGRESS_EVERY = 0.5     # seconds between progress callbacks
 
 def frontier_path(data: Path) -> Path:
     return data / "crawl" / "frontier.sqlite"
-
-
-@dataclass(slots=True)
-class _Host:
-    name: str
-    queue: deque[Entry] = field(default_factory=deque)
-    active: int = 0
-    next_at: float = 0.0
-    last_start: float = 0.0
-    in_heap: bool = False
 
 
 class Crawler:
@@ -79,17 +69,14 @@ class Crawler:
                                           nameserver=options.nameserver,
                                           canaries=options.canaries)
         self._checks: CheckLog | None = None
-        self._hosts: dict[str, _Host] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._order = 0
-        self._running: set[asyncio.Task[None]] = set()
+        self._hosts: HostSchedule[Entry] = HostSchedule(
+            concurrency=options.concurrency, per_host=options.per_host, delay=options.delay)
+        self._inflight: InFlight | None = None
         self._robots_pending: set[str] = set()
         self._deferred: list[int] = []     # leased, but their host's robots.txt never answered
-        self._in_memory = 0
         self._exhausted = False
         self._started = 0
         self._stopping = False
-        self._wake = asyncio.Event()
         self._t0 = time.monotonic()
         self._last_progress = 0.0
 
@@ -108,7 +95,7 @@ class Crawler:
         self.stats.queued = self.frontier.due()
 
     async def crawl(self, seeds: list[str]) -> CrawlStats:
-        self._wake = asyncio.Event()
+        self._inflight = InFlight(self._hosts)
         self._seed(seeds)
         self.frontier.begin()
         self.frontier.checkpoint(*self.writer.start())
@@ -120,8 +107,7 @@ class Crawler:
             async with Fetcher(self.options, self.resolver) as self.fetcher:
                 await self._loop()
         finally:
-            for task in list(self._running):
-                task.cancel()
+            await self._inflight.close()
             self._lister.close()
             self._close()
         self.stats.done = not self._stopping and not self._deferred and self.stats.queued == 0
@@ -129,7 +115,7 @@ class Crawler:
         return self.stats
 
     def _close(self) -> None:
-        leftover = [entry.id for host in self._hosts.values() for entry in host.queue]
+        leftover = [entry.id for entry in self._hosts.items()]
         self.frontier.release(leftover + self._deferred)
         self.frontier.commit()
         self.writer.close()
@@ -139,142 +125,107 @@ class Crawler:
 
     # -- the loop ---------------------------------------------------------------------------
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        assert self._inflight is not None
         while True:
             self._refill()
-            self._dispatch()
+            self._start_due()
             self._report()
-            if not self._running and (self._stopping or (not self._heap and self._exhausted
-                                                         and not self._robots_pending)):
+            if not self._inflight.tasks and (self._stopping or (
+                    not self._hosts.queued and self._exhausted and not self._robots_pending)):
                 return
-            self._wake.clear()
-            handle = None
-            if self._heap and len(self._running) < self.options.concurrency:
-                wait = max(0.0, self._heap[0][0] - time.monotonic())
-                handle = loop.call_later(min(wait, _PROGRESS_EVERY), self._wake.set)
-            elif self.progress is not None:
-                handle = loop.call_later(_PROGRESS_EVERY, self._wake.set)
-            await self._wake.wait()
-            if handle is not None:
-                handle.cancel()
+            await self._inflight.wait(longest=_PROGRESS_EVERY)
 
     def _refill(self) -> None:
         if self._exhausted or self._stopping:
             return
         low = max(4 * self.options.concurrency, 256)
         now = time.monotonic()
-        idle = not self._heap or self._heap[0][0] > now
-        if self._in_memory >= low and not (idle and self._in_memory < _MEMORY_CAP):
+        queued = self._hosts.queued
+        after = self._hosts.next_time()
+        idle = after is None or after > now
+        if queued >= low and not (idle and queued < _MEMORY_CAP):
             return
         entries = self.frontier.lease(_BATCH)
         self.frontier.commit()
         if len(entries) < _BATCH:
             self._exhausted = True
         for entry in entries:
-            host = self._hosts.get(entry.host)
-            if host is None:
-                host = self._hosts[entry.host] = _Host(entry.host)
-            host.queue.append(entry)
-            self._in_memory += 1
-            self._push(host, max(host.next_at, now))
+            self._hosts.add(entry.host, entry, now)
 
-    def _push(self, host: _Host, at: float) -> None:
-        if not host.in_heap and host.queue and host.active < self.options.per_host:
-            host.in_heap = True
-            self._order += 1
-            heapq.heappush(self._heap, (at, self._order, host.name))
-
-    def _dispatch(self) -> None:
+    def _start_due(self) -> None:
+        """Start what the schedule lets go now: robots.txt of an origin first, then its URLs."""
+        hosts = self._hosts
         now = time.monotonic()
-        limit = self.options.concurrency
-        while self._heap and len(self._running) < limit and self._heap[0][0] <= now:
-            _, _, name = heapq.heappop(self._heap)
-            host = self._hosts[name]
-            host.in_heap = False
-            if not host.queue or host.active >= self.options.per_host:
-                continue
-            if host.next_at > now:  # its pause grew while it waited (a Crawl-delay learned)
-                self._push(host, host.next_at)
-                continue
-            entry = host.queue[0]
+        while not self._stopping and (due := hosts.take(now)) is not None:
+            host, entry = due
             origin = origin_of(entry.url)
             robots = self.robots.get(origin)
             if robots is None:
+                hosts.add(host, entry, now, first=True)
                 if self.robots.gave_up(origin):
                     self._defer(host, origin)
-                elif origin not in self._robots_pending:
-                    self._robots_pending.add(origin)
-                    self._start(host, origin, self._fetch_robots(host, origin), now)
+                else:  # the host waits for its robots.txt
+                    hosts.hold(host)
+                    if origin not in self._robots_pending:
+                        self._robots_pending.add(origin)
+                        self._start(host, origin, self._fetch_robots(host, origin))
                 continue
             if robots.dead:
-                host.queue.popleft()
-                self._in_memory -= 1
                 self._record(entry, Fetched(entry.url, error=robots.dead, detail=" (robots.txt)"))
-                self._push(host, now)
                 continue
             if robots.failures:  # unreachable robots.txt: wait for the retry
+                hosts.add(host, entry, now, first=True)
                 if self.robots.gave_up(origin):
                     self._defer(host, origin)
                 else:
-                    self._push(host, self.robots.retry_at(origin))
+                    hosts.pause(host, self.robots.retry_at(origin))
                 continue
-            host.queue.popleft()
-            self._in_memory -= 1
             if not robots.allows(entry.url):
                 self._blocked(entry)
-                self._push(host, now)
                 continue
             if self.options.max_pages is not None and self._started >= self.options.max_pages:
                 self._stopping = True
-                host.queue.appendleft(entry)
-                self._in_memory += 1
+                hosts.add(host, entry, now, first=True)
                 return
             self._started += 1
-            self._start(host, origin, self._fetch_page(host, entry), now)
+            self._start(host, origin, self._fetch_page(host, entry))
 
-    def _start(self, host: _Host, origin: str, work: Coroutine[Any, Any, None],
-               now: float) -> None:
-        host.active += 1
+    def _start(self, host: str, origin: str, work: Coroutine[Any, Any, None]) -> None:
+        assert self._inflight is not None
         delay = self.robots.delay_for(origin)
-        host.last_start = now
-        host.next_at = now + delay
-        if delay and host.queue:
+        if delay and self._hosts.pending(host):
             waits = self.stats.host_waits
-            waits[host.name] = waits.get(host.name, 0.0) + delay
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
-        self._running.add(task)
-        self._push(host, host.next_at)
+            waits[host] = waits.get(host, 0.0) + delay
+        self._inflight.start(host, work, delay=delay)
 
-    def _finished(self, host: _Host, task: asyncio.Task[None] | None) -> None:
-        host.active -= 1
-        self._running.discard(task)
-        self._push(host, max(host.next_at, time.monotonic()))
-        self._wake.set()
-
-    def _defer(self, host: _Host, origin: str) -> None:
+    def _defer(self, host: str, origin: str) -> None:
         """robots.txt never answered: leave the origin's URLs for a later run."""
-        keep: deque[Entry] = deque()
-        for entry in host.queue:
-            if origin_of(entry.url) == origin:
-                self._deferred.append(entry.id)
-                self._in_memory -= 1
-            else:
-                keep.append(entry)
-        host.queue = keep
-        self._push(host, time.monotonic())
+        gone = self._hosts.remove(host, lambda entry: origin_of(entry.url) == origin)
+        self._deferred.extend(entry.id for entry in gone)
 
     # -- fetches ----------------------------------------------------------------------------
-    async def _fetch_page(self, host: _Host, entry: Entry) -> None:
+    async def _fetch_page(self, host: str, entry: Entry) -> None:
         try:
             fetched = await self.fetcher.fetch(entry.url)
+            self._pause_if_busy(host, fetched)
             self._record(entry, fetched, await self._page_links(entry, fetched))
         except Exception:  # a bug must not stop the crawl; the URL stays for a later run
             log.exception("crawl: %s failed", entry.url)
             self._deferred.append(entry.id)
-        finally:
-            self._finished(host, asyncio.current_task())
 
-    async def _fetch_robots(self, host: _Host, origin: str) -> None:
+    def _pause_if_busy(self, host: str, fetched: Fetched) -> None:
+        """A 429, or a 503 with Retry-After, pauses the host for the Retry-After when it is at
+        most `retry_after_cap` (longer: the server is away for long, and the crawl goes on).
+        The answer itself is archived as it came."""
+        header = fetched.header("Retry-After")
+        if not header:
+            return
+        pause = retry_after(header, server_now(fetched.header("Date"), clock.now()))
+        if busy(fetched.status, pause) and pause is not None \
+                and pause <= self.options.retry_after_cap:
+            self._hosts.pause(host, time.monotonic() + pause)
+
+    async def _fetch_robots(self, host: str, origin: str) -> None:
         try:
             url = f"{origin}/robots.txt"
             for hop in range(MAX_ROBOTS_REDIRECTS + 1):
@@ -303,8 +254,8 @@ class Crawler:
         finally:
             self._robots_pending.discard(origin)
             # The pause after robots.txt itself follows its Crawl-delay, now known.
-            host.next_at = max(host.next_at, host.last_start + self.robots.delay_for(origin))
-            self._finished(host, asyncio.current_task())
+            self._hosts.stretch(host, self.robots.delay_for(origin))
+            self._hosts.release(host, time.monotonic())
 
     def _archive(self, fetched: Fetched) -> None:
         assert fetched.exchange is not None
@@ -385,7 +336,7 @@ class Crawler:
         self.stats.queued -= 1
 
     def _observe(self, url: str, when: str, fetched: Fetched) -> None:
-        """NXDOMAIN and other network failures become observations of the URL (check/log.py)."""
+        """NXDOMAIN and other network failures become observations of the URL (observations.py)."""
         if self._checks is None:
             stamp = clock.now().strftime("%Y%m%dT%H%M%S")
             self._checks = CheckLog(self.data, name=f"crawl-{stamp}-{os.getpid()}.jsonl")
@@ -402,7 +353,5 @@ class Crawler:
         stats = self.stats
         stats.elapsed = now - self._t0
         stats.pages_per_s = stats.fetched / stats.elapsed if stats.elapsed > 0 else 0.0
-        stats.hosts_waiting = sum(1 for host in self._hosts.values()
-                                  if host.queue and (host.active >= self.options.per_host
-                                                     or host.next_at > now))
+        stats.hosts_waiting = self._hosts.waiting(now)
         self.progress(stats)

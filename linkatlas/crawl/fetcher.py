@@ -4,7 +4,7 @@ One aiohttp session serves the whole crawl (connections are reused). Redirects a
 followed here (the crawler records each 3xx and enqueues its Location), bodies are not
 decompressed (they are archived as received), and every response is cut at `max_body` bytes
 and at `timeout` seconds, keeping what came (`WARC-Truncated`). A failure is named by one of
-the check log's error values (check/log.py), NXDOMAIN being `dns`.
+the check log's error values (observations.py), NXDOMAIN being `dns`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _ACCEPT_ENCODING = "gzip, deflate, br"
 
 @dataclass(slots=True)
 class Fetched:
-    """A response (`exchange` set) or a failure (`error` set, one of check/log.py ERRORS)."""
+    """A response (`exchange` set) or a failure (`error` set, one of observations.py ERRORS)."""
 
     url: str
     exchange: Exchange | None = None

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..net.canary import DEFAULT_CANARIES
-from ..rules.links import ROBOTS_TOKEN  # robots.txt groups and robots meta name this token
+from ..net.retry import RETRY_AFTER_CAP
 
-__all__ = ["DEFAULT_USER_AGENT", "ROBOTS_TOKEN", "CrawlOptions", "CrawlStats"]
+__all__ = ["DEFAULT_USER_AGENT", "CrawlOptions", "CrawlStats"]
 
 DEFAULT_USER_AGENT = f"linkatlas/{__version__} (+https://github.com/linkatlas/linkatlas)"
 
@@ -44,6 +44,8 @@ class CrawlOptions:
     max_crawl_delay: float = 30.0      # Crawl-delay is honoured up to this many seconds
     robots_retry: float = 60.0         # a 5xx/unreachable robots.txt blocks its host this long
     robots_attempts: int = 3           # ...this many times, then the host waits for a later run
+    # a 429, or a 503 with Retry-After, pauses its host that long, when it is at most this
+    retry_after_cap: float = RETRY_AFTER_CAP
     # archives
     warc_max_bytes: int = 1024 ** 3    # rotate to a new file past this size
 

@@ -15,23 +15,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from protego import Protego
 
-from .options import ROBOTS_TOKEN, CrawlOptions
+from ..net.robots import MAX_ROBOTS_BYTES
+from ..rules.links import ROBOTS_TOKEN
+from .options import CrawlOptions
 
-__all__ = ["MAX_ROBOTS_BYTES", "Robots", "RobotsCache", "origin_of"]
+__all__ = ["Robots", "RobotsCache"]
 
-MAX_ROBOTS_BYTES = 500 * 1024
-MAX_ROBOTS_REDIRECTS = 5
 _TTL = 24 * 3600.0  # RFC 9309 §2.4: a cached copy should not be used for more than 24 hours
-
-
-def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of a normalized URL: robots.txt applies per origin (§2.3)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(slots=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import clock, snapshot
-from ..check.log import log_dir
 from ..errors import BuildError, SnapshotError, UsageError
 from ..extract.run import ArchiveStats, Runner, extract_archives
+from ..observations import log_dir
 
 # What a build tells a progress display: (stage, bytes of archives extracted, bytes to
 # extract, pages extracted); the later stages are told by name only (0, 0, 0).

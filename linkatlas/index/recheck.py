@@ -33,9 +33,9 @@ import orjson
 
 from .. import clock, snapshot, urls
 from ..check.checker import CheckOptions, check_urls
-from ..check.log import CheckLog
 from ..columns import TIE_BREAK
 from ..errors import UsageError
+from ..observations import CheckLog
 from ..rules.verdicts import MAX_REDIRECTS
 from .changes import BACKLINKS, FACTS_DIR, STATE, append_log, record
 

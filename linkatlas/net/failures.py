@@ -1,4 +1,4 @@
-"""What went wrong on the network, as one check-log `error` value (check/log.py ERRORS), for
+"""What went wrong on the network, as one check-log `error` value (observations.py ERRORS), for
 the crawler and the checker alike: NXDOMAIN is a verdict (`dns`) when the resolver is proven
 to work, else `resolver`; the rest transient."""
 

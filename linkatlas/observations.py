@@ -1,4 +1,5 @@
-"""The check log: append-only observations of link targets, read by `build`.
+"""The check log: append-only observations of link targets, written by `check` and by `crawl`
+(failures with no answer) and read by `build`; crawl and check import it as siblings.
 
 Format (docs/formats.md): JSON Lines files `DIR/checks/*.jsonl`, one file per run, one object
 per line with the fields of `Observation`. A line is written whole and flushed; a run killed
@@ -15,7 +16,7 @@ from types import TracebackType
 
 import orjson
 
-from .. import clock
+from . import clock
 
 __all__ = ["ERRORS", "CheckLog", "Observation", "log_dir"]
 
