@@ -302,6 +302,35 @@ def test_politeness_per_host_parallelism_and_delay(data: Path,
     assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.09
 
 
+
+def test_a_429_with_retry_after_pauses_its_host_only(data: Path,
+                                                      serve: Callable[[Handler], Server]) -> None:
+    """alpha's /p1 answers 429 with Retry-After: 1 (then 503 with Retry-After: 3600, longer than
+    the cap: not waited for); alpha sends nothing for that second, beta goes on meanwhile."""
+    web = small_web(pages=4, latency=0.02)
+    answers = {"/p1": "1", "/p2": "3600"}
+
+    async def handle(request: Request, writer: Writer) -> bool:
+        pause = answers.pop(request.path, None) if request.host == "alpha.test" else None
+        if pause is not None:
+            status, reason = (429, "Too Many Requests") if pause == "1" else (503, "Busy")
+            writer.write(response(status, b"later", {"Retry-After": pause}, reason))
+            return True
+        return await web(request, writer)
+
+    server = serve(handle)
+    run(data, [server.url("alpha.test"), server.url("beta.test")], options(data, per_host=1))
+    alpha = [r for r in server.log if r.host == "alpha.test" and r.path != "/robots.txt"]
+    busy = next(n for n, r in enumerate(alpha) if r.path == "/p1")
+    assert alpha[busy + 1].start - alpha[busy].start >= 0.95  # the Retry-After was honoured
+    assert any(alpha[busy].start < r.start < alpha[busy + 1].start
+               for r in server.log if r.host == "beta.test")  # the other host was not held
+    away = next(n for n, r in enumerate(alpha) if r.path == "/p2")
+    assert away + 1 == len(alpha) or alpha[away + 1].start - alpha[away].start < 0.9
+    statuses = {r["url"]: r["status"] for r in records(data)}
+    assert statuses[server.url("alpha.test", "/p1")] == 429  # archived as it came
+
+
 # -- redirects --------------------------------------------------------------------------------
 def test_redirects_are_recorded_and_followed_through_the_frontier(
         data: Path, serve: Callable[[Handler], Server]) -> None:
