@@ -1,4 +1,5 @@
-"""Network policy shared by crawl and check: hosts file, --hosts-only, address refusal."""
+"""Network policy shared by crawl and check: hosts file, --hosts-only, address refusal, the
+polite per-host schedule (polite.py), Retry-After (retry.py) and robots.txt facts (robots.py)."""
 
 from .failures import error_kind
 from .resolver import (
