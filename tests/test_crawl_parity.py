@@ -37,7 +37,7 @@ WEB: dict[str, tuple[dict[str, str], bytes]] = {
     "/": (_HTML, _page(
         "".join(f'<a href="{path}">{path}</a>' for path in (
             "/gzip", "/br", "/deflate", "/raw-deflate", "/stored-decoded", "/meta-spaces",
-            "/meta-googlebot", "/meta-ours", "/header-ours", "/sniff-head", "/sniff-text")),
+            "/meta-googlebot", "/meta-ours", "/header-ours", "/sniff-head", "/sniff-text", "/sniff-gzip")),
         '<link rel="alternate stylesheet" href="/no-dark.css">'
         '<link rel="alternate" hreflang="de" href="/yes-de">')),
     "/gzip": ({**_HTML, "Content-Encoding": "gzip"},
@@ -61,6 +61,9 @@ WEB: dict[str, tuple[dict[str, str], bytes]] = {
                      _page('<a href="/no-header">x</a>')),
     "/sniff-head": ({}, b'<head><title>t</title></head><a href="/yes-sniffed">x</a>'),
     "/sniff-text": ({}, b'Plain text, <a href="/no-text">not a page</a>'),
+    # no Content-Type: the sniff reads the decoded bytes, not the gzip member
+    "/sniff-gzip": ({"Content-Encoding": "gzip"},
+                    gzip.compress(b'<html><a href="/yes-sniffed-gzip">x</a></html>')),
 }
 
 
@@ -75,7 +78,8 @@ def test_the_crawler_follows_what_extraction_reads_in_its_archive(
     run(data, [server.url("alpha.test")], options(data))
     fetched = {path for path in server.paths() if path != "/robots.txt"}
     assert fetched == set(WEB) | {"/yes-de", "/yes-gzip", "/yes-br", "/yes-deflate", "/yes-raw",
-                                  "/yes-stored", "/yes-googlebot", "/yes-sniffed"}
+                                  "/yes-stored", "/yes-googlebot", "/yes-sniffed",
+                                  "/yes-sniffed-gzip"}
     followable: set[str] = set()
     for archive in (data / "archives").glob("*.warc.gz"):
         for capture in read_archive(archive):

@@ -29,7 +29,7 @@ from ..observations import CheckLog, Observation
 from ..urls import normalize
 from .fetcher import Fetched, Fetcher, RecordingResolver
 from .frontier import BLOCKED, DONE, FAILED, Entry, Frontier
-from .links import decode_body, is_html, page_links
+from .links import decode_body, fetched_html, page_links
 from .offloop import LinkLister
 from .options import CrawlOptions, CrawlStats
 from .robots import RobotsCache
@@ -271,7 +271,8 @@ class Crawler:
         options, exchange = self.options, fetched.exchange
         if (exchange is None or not 200 <= fetched.status < 300
                 or (options.max_depth is not None and entry.depth >= options.max_depth)
-                or not is_html(fetched.header("Content-Type"), exchange.body[:512])):
+                or not fetched_html(exchange.body, fetched.header("Content-Encoding"),
+                                    fetched.header("Content-Type"))):
             return None
         return await self._lister.links(
             exchange.body, fetched.header("Content-Encoding"), fetched.header("Content-Type"),
@@ -317,7 +318,7 @@ class Crawler:
             if options.max_depth is not None and entry.depth >= options.max_depth:
                 return [], 0, 0
             content_type = fetched.header("Content-Type")
-            if not is_html(content_type, exchange.body[:512]):
+            if not fetched_html(exchange.body, fetched.header("Content-Encoding"), content_type):
                 return [], 0, 0
             targets = links if links is not None else page_links(
                 exchange.body, fetched.header("Content-Encoding"), content_type, entry.url,

@@ -27,7 +27,9 @@ from ..rules.links import (
 )
 from ..urls import normalize
 
-__all__ = ["charset_of", "decode_body", "is_html", "list_links", "page_links"]
+__all__ = ["charset_of", "decode_body", "fetched_html", "is_html", "list_links", "page_links"]
+
+SNIFF_BYTES = 512  # decoded bytes the HTML sniff reads (rules/links.py)
 
 _SELECTOR = "a[href], area[href], iframe[src], frame[src], link[href], base[href], meta[name]"
 
@@ -49,6 +51,12 @@ def _origin(url: str) -> str:
     """`scheme://netloc` of an absolute URL."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
+
+
+def fetched_html(body: bytes, content_encoding: str, content_type: str | None) -> bool:
+    """Whether a fetched page is HTML: the sniff reads decoded bytes, as extraction does (a
+    gzip page without a Content-Type is HTML to both)."""
+    return is_html(content_type, decode_body(body, content_encoding, SNIFF_BYTES))
 
 
 def page_links(body: bytes, content_encoding: str, content_type: str, url: str,
