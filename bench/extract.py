@@ -48,7 +48,8 @@ LINKATLAS = [str(ROOT / ".venv" / "bin" / "linkatlas")]
 def real_pages(with_html: bool = False) -> list[tuple[str, bytes]]:
     """(content type, body) of every HTML page of the real archives (and of real/html)."""
     sys.path.insert(0, str(ROOT))
-    from linkatlas.extract.archive import Capture, read_archive
+    from linkatlas.extract.capture import Capture
+    from linkatlas.extract.records import read_archive
 
     pages: list[tuple[str, bytes]] = []
     for path in sorted((REAL / "warc").rglob("*")):

@@ -103,7 +103,8 @@ def limit_run(files: list[Path]) -> tuple[float, int, int]:
 
 def breakdown(files: list[Path]) -> dict[str, float]:
     """Seconds of each cumulative step of our WAT path, one core, and the pages and links."""
-    from linkatlas.extract.archive import Capture, read_archive
+    from linkatlas.extract.capture import Capture
+    from linkatlas.extract.records import read_archive
     from linkatlas.extract.rows import capture_rows
     from linkatlas.extract.wat import wat_links
 
@@ -127,7 +128,8 @@ def url_parsers(files: list[Path], sample: int) -> list[tuple[str, float, float]
     """(parser, µs per link, share of results equal to urls.normalize) on the corpus's
     (link, page URL) pairs."""
     from linkatlas import urls
-    from linkatlas.extract.archive import Capture, read_archive
+    from linkatlas.extract.capture import Capture
+    from linkatlas.extract.records import read_archive
     from linkatlas.extract.wat import wat_links
 
     pairs: list[tuple[str, str]] = []

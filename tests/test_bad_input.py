@@ -12,8 +12,10 @@ import pytest
 
 from linkatlas.cli import main
 from linkatlas.errors import ArchiveError
-from linkatlas.extract.archive import MAX_BODY, Capture, read_archive
+from linkatlas.extract.archive import MAX_BODY
+from linkatlas.extract.capture import Capture
 from linkatlas.extract.ingest import ingest
+from linkatlas.extract.records import read_archive
 from linkatlas.extract.rows import capture_rows
 
 from .archives import Response, page, raw_record, status, write_warc

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import urls
 from ..rules.links import addresses_us, is_html, rel_nofollow, rel_tokens, robots_nofollow
-from .archive import Capture
+from .capture import Capture
 from .charset import utf8_html
 from .html import parse_html
 from .language import detect_language

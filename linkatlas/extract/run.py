@@ -44,7 +44,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ArchiveError
-from .archive import Skip, chunk_offsets, read_archive, sniff_format
+from .archive import chunk_offsets, sniff_format
+from .capture import Skip
+from .records import read_archive
 from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from ..rules.links import wat_link_types
-from .archive import Capture, Skip, _clean_uri, _dated
+from .capture import Capture, Skip, clean_uri, record_time
 
-__all__ = ["capture_from_wat", "wat_links"]
+__all__ = ["capture_from_wat", "wat_links", "wat_title"]
 
 
 def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capture | Skip:
@@ -32,8 +32,8 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
     headers = http.get("Headers", {})
     if not isinstance(headers, dict):
         headers = {}
-    time, dated = _dated(str(warc.get("WARC-Date", "")), str(headers.get("Date", "")), path)
-    uri = _clean_uri(str(warc.get("WARC-Target-URI", "")))
+    time, dated = record_time(str(warc.get("WARC-Date", "")), str(headers.get("Date", "")), path)
+    uri = clean_uri(str(warc.get("WARC-Target-URI", "")))
     try:
         status = int(message.get("Status", 0))
         size = int(http.get("Entity-Length", 0))
