@@ -70,12 +70,33 @@ def clean_uri(uri: str) -> str:
 # Dates real crawlers wrote that are not ISO 8601: ClueWeb09's Nutch wrote the day of the year
 # where the day of the month belongs (`2008-10-294T05:21:46-0700`: day 294 of 2008).
 _ORDINAL = re.compile(r"(\d{4})-\d{2}-(\d{3})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:?\d{2})?")
+# Where the separators of `YYYY-MM-DDThh:mm:ssZ` stand: every other character is a digit.
+_SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
+
+
+def _common_time(text: str) -> datetime | None:
+    """`YYYY-MM-DDThh:mm:ssZ`, the form nearly every WARC-Date has, read without strptime
+    (a tenth of its cost); None for anything else, which parse_time reads the long way."""
+    if len(text) != 20 or not text.isascii() or any(
+            text[at] != mark for at, mark in _SEPARATORS.items()):
+        return None
+    digits = text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    if not digits.isdigit():
+        return None
+    try:
+        return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                        int(text[14:16]), int(text[17:19]), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def parse_time(text: str) -> datetime | None:
     """A WARC-Date (ISO 8601 / W3C-DTF, or a 14-digit ARC date) in UTC; None when it does not
     parse."""
     text = text.strip()
+    moment = _common_time(text)
+    if moment is not None:
+        return moment
     for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%d%H%M%S"):
         try:
             return datetime.strptime(text, form).replace(tzinfo=UTC)
@@ -139,8 +160,10 @@ def _warcinfo_time(path: Path) -> datetime | None:
 def record_time(warc_date: str, http_date: str, path: Path | None) -> tuple[datetime | None, str]:
     """A record's time and how it was found: its WARC-Date, a known variant of it, the HTTP
     `Date` header, or the date of the file's warcinfo record (counted in the build report)."""
-    for how, find in ((DATED[0], lambda: parse_time(warc_date)),
-                      (DATED[1], lambda: _variant_time(warc_date)),
+    moment = parse_time(warc_date)
+    if moment is not None:
+        return moment, DATED[0]
+    for how, find in ((DATED[1], lambda: _variant_time(warc_date)),
                       (DATED[2], lambda: _http_time(http_date)),
                       (DATED[3], lambda: _warcinfo_time(path) if path else None)):
         moment = find()
