@@ -17,6 +17,7 @@ from .capture import Capture
 from .charset import utf8_html
 from .html import parse_html
 from .language import detect_language
+from .resolve import base_parts, resolve
 from .wat import wat_links, wat_title
 
 __all__ = ["LINK_FIELDS", "VISIT_FIELDS", "capture_rows"]
@@ -128,8 +129,12 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
         robots_nofollow(str(meta.get("content", ""))) for meta in head.get("Metas") or []
         if isinstance(meta, dict) and addresses_us(str(meta.get("name", ""))))
     found: list[_Found] = []
+    parts = base_parts(base or url)
+    resolved: dict[str, str | None] = {}  # raw target → normalized; pages repeat targets
     for raw, link_type, anchor, rel in wat_links(html):
-        target = urls.normalize(raw, base or url)
+        target = resolved.get(raw, "")
+        if target == "":
+            target = resolved[raw] = resolve(raw, parts)
         if target is not None:
             nofollow = page_nofollow or rel_nofollow(rel_tokens(rel))
             found.append((target, link_type, " ".join(anchor.split()), "", nofollow, "", ""))
