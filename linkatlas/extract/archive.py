@@ -35,6 +35,7 @@ _ARC_LINE = re.compile(rb"^\S+ \S+ \d{14} ")
 # `URL IP` as the URL (with the space escaped): split the address back off.
 _URL_WITH_IP = re.compile(r"(?:%20| )(\d{1,3}(?:\.\d{1,3}){3})$")
 
+_METADATA = WarcRecordType.metadata
 # Turns the JSON body of a metadata record (at offset, in path) into a capture: the WAT reader.
 MetadataReader = Callable[[bytes, int, Path], Capture | Skip]
 
@@ -228,12 +229,15 @@ def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture 
     rec = record  # fastwarc.warc.WarcRecord
     offset = rec.stream_pos  # type: ignore[attr-defined]
     headers = rec.headers  # type: ignore[attr-defined]
-    uri = clean_uri(headers.get("WARC-Target-URI", ""))
-    if rec.record_type == WarcRecordType.metadata:  # type: ignore[attr-defined]
+    if rec.record_type == _METADATA:  # type: ignore[attr-defined]
         if "json" not in headers.get("Content-Type", ""):
             return Skip(offset, "metadata record", bad=False)
-        body, _ = _read_body(rec.reader)  # type: ignore[attr-defined]
+        reader = rec.reader  # type: ignore[attr-defined]
+        # JSON has no codings; one read when the record says it fits (nearly always)
+        body = reader.read() if rec.content_length <= MAX_BODY else _collect(  # type: ignore[attr-defined]
+            reader.read)[0]
         return metadata(body, offset, path)
+    uri = clean_uri(headers.get("WARC-Target-URI", ""))
     if not uri:
         return Skip(offset, "no WARC-Target-URI")
     if not headers.get("Content-Type", "").startswith("application/http"):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from fastwarc.warc import ArchiveIterator as FastIterator
 from fastwarc.warc import WarcRecordType
@@ -48,10 +49,10 @@ class Capture:
         return ", ".join(v for k, v in self.headers if k.lower() == lower)
 
 
-@dataclass(slots=True, frozen=True)
-class Skip:
+class Skip(NamedTuple):
     """A record not turned into a capture, counted in the build report by reason: `bad` when
-    it is damaged, else it is a record with nothing to index (DNS, plain metadata)."""
+    it is damaged, else it is a record with nothing to index (DNS, plain metadata). (A named
+    tuple: most records of a WAT file are skips, and a frozen dataclass is slower to make.)"""
 
     offset: int
     reason: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from .. import urls
@@ -87,6 +88,7 @@ def printable(text: str) -> str:
     return _BLANKS.sub(" ", _CONTROL.sub("", text))
 
 
+@lru_cache(maxsize=4096)  # pages of one server share its address
 def valid_ip(text: str) -> str:
     """`text` as a canonical IP address, or "" when it is not one (WARC-IP-Address is free
     text to whoever wrote the archive)."""
@@ -98,6 +100,8 @@ def valid_ip(text: str) -> str:
 
 def _printable_link(link: _Found) -> _Found:
     url_to, link_type, anchor, alt, nofollow, pre, post = link
+    if (url_to + anchor + alt + pre + post).isprintable():  # one C call for the common case
+        return link
     return (printable(url_to), link_type, printable(anchor), printable(alt), nofollow,
             printable(pre), printable(post))
 

@@ -64,7 +64,8 @@ def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         for link_type in wat_link_types(str(entry.get("path", "")), rel,
                                         str(entry.get("type", ""))):
             # WAT gives attribute values as written in the HTML, entities and all.
-            found.append((unescape(str(entry["url"])), link_type,
-                          unescape(str(entry.get("text", ""))), rel))
+            url, text = str(entry["url"]), str(entry.get("text", ""))
+            found.append((unescape(url) if "&" in url else url, link_type,
+                          unescape(text) if "&" in text else text, rel))
     return found
 
