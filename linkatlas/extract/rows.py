@@ -72,7 +72,7 @@ def capture_rows(capture: Capture) -> tuple[Row, list[tuple[Any, ...]]] | None:
     for name, value in visit.items():
         if isinstance(value, str):
             visit[name] = printable(value)
-    return visit, _link_rows(visit, [_printable_link(link) for link in found])
+    return visit, _link_rows(visit, found)
 
 
 # Control characters (C0 but tab/newlines, DEL, C1) act on terminals and spreadsheets and are
@@ -96,14 +96,6 @@ def valid_ip(text: str) -> str:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
         return ""
-
-
-def _printable_link(link: _Found) -> _Found:
-    url_to, link_type, anchor, alt, nofollow, pre, post = link
-    if (url_to + anchor + alt + pre + post).isprintable():  # one C call for the common case
-        return link
-    return (printable(url_to), link_type, printable(anchor), printable(alt), nofollow,
-            printable(pre), printable(post))
 
 
 def _redirect(capture: Capture, url: str, visit: Row) -> list[_Found]:
@@ -160,7 +152,8 @@ def _target_facts(url_to: str) -> tuple[str, str]:
 
 
 def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
-    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow).
+    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow),
+    its text made printable first.
 
     Rows are tuples in LINK_FIELDS order (a page has dozens: no dict per row).
     """
@@ -171,6 +164,9 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
     redirect = visit["status"] if visit["kind"] == "redirect" else 0
     targets = _TARGETS
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
+        if not (url_to + anchor + alt + pre + post).isprintable():  # one C call, nearly always
+            url_to, anchor, alt = printable(url_to), printable(anchor), printable(alt)
+            pre, post = printable(pre), printable(post)
         key_to, domain_to = targets.get(url_to) or _target_facts(url_to)
         internal += domain_to == domain
         identity = (url_to, link_type, anchor, alt, nofollow)
