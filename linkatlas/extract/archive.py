@@ -257,7 +257,7 @@ def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture 
                                 http.get("Content-Encoding", ""))
     except (OSError, ValueError, zlib.error) as exc:
         return Skip(offset, f"bad HTTP body: {_short(exc)}")
-    time, dated = record_time(headers.get("WARC-Date", ""), http.get("Date", ""), path)  # type: ignore[attr-defined]
+    time, dated = record_time(headers.get("WARC-Date", ""), http.get("Date", ""), path)
     if time is None:
         return Skip(offset, "no usable date (WARC-Date, HTTP Date or warcinfo)")
     revisit = rec.record_type == WarcRecordType.revisit  # type: ignore[attr-defined]

@@ -151,7 +151,7 @@ def _target_facts(url_to: str) -> tuple[str, str]:
     return facts
 
 
-def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
+def _link_rows(visit: Row, found: Sequence[_Found]) -> list[tuple[Any, ...]]:
     """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow),
     its text made printable first.
 
