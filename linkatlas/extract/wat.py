@@ -25,11 +25,16 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
         warc = envelope["WARC-Header-Metadata"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return Skip(offset, "bad WAT JSON")
+    if not isinstance(warc, dict):
+        return Skip(offset, "bad WAT JSON")
     if warc.get("WARC-Type") != "response":
         return Skip(offset, "WAT of a non-response record", bad=False)
-    http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
-    message = http.get("Response-Message", {})
-    headers = http.get("Headers", {})
+    try:
+        http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
+        message = http.get("Response-Message", {})
+        headers = http.get("Headers", {})
+    except AttributeError:  # a list or a string where the format has an object
+        return Skip(offset, "bad WAT JSON")
     if not isinstance(headers, dict):
         headers = {}
     time, dated = record_time(str(warc.get("WARC-Date", "")), str(headers.get("Date", "")), path)
@@ -37,7 +42,7 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
     try:
         status = int(message.get("Status", 0))
         size = int(http.get("Entity-Length", 0))
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return Skip(offset, "bad WAT status")
     if time is None or not uri or not status:
         return Skip(offset, "WAT record without date, URL or status")
