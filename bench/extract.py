@@ -25,10 +25,8 @@ import io
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,18 +35,15 @@ from resiliparse.parse.html import HTMLTree
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.shared import locate  # noqa: E402  (the one rule that finds shared/)
-
-REAL = locate("data", "real")
-LINKATLAS = [str(ROOT / ".venv" / "bin" / "linkatlas")]
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import REAL, ROOT, ours_run, replicate  # noqa: E402  (bench/corpus.py)
 
 
 def real_pages(with_html: bool = False) -> list[tuple[str, bytes]]:
     """(content type, body) of every HTML page of the real archives (and of real/html)."""
     sys.path.insert(0, str(ROOT))
-    from linkatlas.extract.archive import Capture, read_archive
+    from linkatlas.extract.capture import Capture
+    from linkatlas.extract.records import read_archive
 
     pages: list[tuple[str, bytes]] = []
     for path in sorted((REAL / "warc").rglob("*")):
@@ -71,27 +66,17 @@ def write_corpus(folder: Path, megabytes: int, with_html: bool = False, files_wa
     pages = real_pages(with_html)
     target = megabytes * 1024 * 1024
     per_file = -(-target // files_wanted) if files_wanted else sum(len(b) for _, b in pages)
-    written = count = 0
-    files: list[Path] = []
-    while written < target:
-        file_end = min(target, written + per_file)
-        path = folder / f"corpus-{len(files):03d}.warc.gz"
-        with path.open("wb") as stream:
-            writer = WARCWriter(stream, gzip=True)
-            while written < file_end:
-                content_type, body = pages[count % len(pages)]
-                url = f"http://site{count % 997}.bench.test/page/{count}.html"
-                http = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
-                                        protocol="HTTP/1.1")
-                record = writer.create_warc_record(
-                    url, "response", payload=io.BytesIO(body), length=len(body),
-                    http_headers=http, warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z",
-                                                          "WARC-IP-Address": "203.0.113.9"})
-                writer.write_record(record)
-                written += len(body)
-                count += 1
-        files.append(path)
-    return files, count, written
+
+    def write_one(writer: WARCWriter, count: int, url: str) -> int:
+        content_type, body = pages[count % len(pages)]
+        http = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
+            warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z",
+                               "WARC-IP-Address": "203.0.113.9"}))
+        return len(body)
+
+    return replicate(folder, megabytes, ".warc.gz", write_one, per_file)
 
 
 def limit_run(files: list[Path]) -> tuple[float, int]:
@@ -129,66 +114,6 @@ def bs4_run(files: list[Path], sample: int) -> tuple[float, int]:
     return time.perf_counter() - started, done
 
 
-def _tree_pss(root: int) -> int:
-    """Summed PSS in bytes of root and its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat[stat.rindex(")") + 2:].split()[1])
-            children.setdefault(parent, []).append(int(entry))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, ()))
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
-def _run(command: list[str], sampled: bool) -> int:
-    """Run command to its end; the peak of its process tree's summed PSS in bytes if sampled."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.02):
-            peak = max(peak, _tree_pss(process.pid))
-
-    sampler = threading.Thread(target=sample)
-    if sampled:
-        sampler.start()
-    try:
-        if process.wait() != 0:
-            raise SystemExit(f"{' '.join(command[:4])}… failed")
-    finally:
-        done.set()
-        if sampled:
-            sampler.join()
-    return peak
-
-
-def ours_run(files: list[Path], sampled: bool = False) -> tuple[float, float]:
-    data = Path(tempfile.mkdtemp(prefix="la-bench-"))
-    try:
-        started = time.perf_counter()
-        peak = _run([*LINKATLAS, "--data", str(data), "ingest", *map(str, files)], sampled)
-        peak = max(peak, _run([*LINKATLAS, "--data", str(data), "build"], sampled))
-        seconds = time.perf_counter() - started
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
-    return seconds, peak / 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=104)
@@ -209,7 +134,7 @@ def main() -> None:
             limit.append(pages / seconds)
             seconds, done = bs4_run(files, args.bs4_sample)
             bs4.append(done / seconds)
-            seconds, _ = ours_run(files)
+            seconds, _, _ = ours_run(files)
             ours.append(pages / seconds)
         rows = [("limit (fastwarc + resiliparse a[href], 1 core)", statistics.median(limit)),
                 ("warcio + BeautifulSoup", statistics.median(bs4)),
@@ -221,7 +146,7 @@ def main() -> None:
               f"(target ≥ 0.5)")
         print(f"ratio ours / warcio+bs4: {statistics.median(ours) / statistics.median(bs4):.1f} "
               f"(target ≥ 10)")
-        _, peak = ours_run(files, sampled=True)
+        _, _, peak = ours_run(files, sampled=True)
         print(f"peak memory of ingest+build (PSS of all its processes): {peak:.0f} MB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

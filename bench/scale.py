@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from extract import LINKATLAS, _run  # noqa: E402  (bench/extract.py)
+from corpus import LINKATLAS  # noqa: E402  (bench/corpus.py)
+from corpus import run_tree as _run  # noqa: E402
 from wat import write_corpus  # noqa: E402  (bench/wat.py)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import io
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +14,10 @@ import pytest
 
 from linkatlas.cli import main
 from linkatlas.errors import ArchiveError
-from linkatlas.extract.archive import MAX_BODY, Capture, read_archive
+from linkatlas.extract.archive import MAX_BODY
+from linkatlas.extract.capture import Capture
 from linkatlas.extract.ingest import ingest
+from linkatlas.extract.records import read_archive
 from linkatlas.extract.rows import capture_rows
 
 from .archives import Response, page, raw_record, status, write_warc
@@ -289,3 +293,37 @@ def test_a_directory_imports_the_archives_under_it(tmp_path: Path, data: Path) -
     assert [item.source for item in imported] == [tree / "a" / "first.warc.gz",
                                                    tree / "b" / "deeper" / "no-extension"]
     assert all(item.new for item in imported) and not any(i.new for i in ingest(data, [tree]))
+
+
+def test_wat_json_of_the_wrong_shape_is_one_bad_record(tmp_path: Path) -> None:
+    """A WAT record whose JSON has a list or a string where an object belongs is skipped as
+    bad JSON and counted; the records around it are read (it used to stop the whole file)."""
+    from warcio.warcwriter import WARCWriter
+
+    good = {"Envelope": {"WARC-Header-Metadata": {
+        "WARC-Type": "response", "WARC-Date": "2024-01-01T00:00:00Z",
+        "WARC-Target-URI": "http://a.test/"}, "Payload-Metadata": {"HTTP-Response-Metadata": {
+            "Response-Message": {"Status": "200"},
+            "HTML-Metadata": {"Links": [{"path": "A@/href", "url": "/b"}]}}}}}
+    hostile = [{"Envelope": {"WARC-Header-Metadata": []}},
+               {"Envelope": {"WARC-Header-Metadata": "response"}},
+               {"Envelope": {"WARC-Header-Metadata": {"WARC-Type": "response"},
+                             "Payload-Metadata": []}},
+               {"Envelope": {"WARC-Header-Metadata": {"WARC-Type": "response"},
+                             "Payload-Metadata": {"HTTP-Response-Metadata": "x"}}}]
+    path = tmp_path / "hostile.warc.wat.gz"
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for doc in [good, *hostile, good]:
+            body = json.dumps(doc).encode()
+            writer.write_record(writer.create_warc_record(
+                "http://a.test/", "metadata", payload=io.BytesIO(body), length=len(body),
+                warc_content_type="application/json",
+                warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z"}))
+    items = list(read_archive(path))
+    captures = [item for item in items if isinstance(item, Capture)]
+    assert len(captures) == 2 and all(c.url == "http://a.test/" for c in captures)
+    assert [(s.reason, s.bad) for s in items if not isinstance(s, Capture)] == [
+        ("bad WAT JSON", True)] * len(hostile)
+    visit, links = capture_rows(captures[0]) or ({}, [])
+    assert visit["status"] == 200 and [row[2] for row in links] == ["http://a.test/b"]

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, SoupStrainer
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from linkatlas.extract import html as html_module
 from linkatlas.extract.html import HtmlFacts, Link, parse_html
@@ -323,41 +321,6 @@ def test_parser_failure_yields_empty_facts(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(html_module, "LexborHTMLParser", fail)
     assert parse_html("<a href=/a>a</a>", URL) == HtmlFacts()
-
-
-# --- resolution cache -------------------------------------------------------------------------
-
-@pytest.mark.parametrize("raw", [
-    "/a/../b?q", "//cdn.test/x", "http://a.test", "https://A.test:443/x#f", "http:///x", "///x",
-    "//", "/", "", "?q", "#f", "x/y", "../z", "/\t/x", "http:x", "HTTP://b.test/", "/\\h.test/x",
-    "//\\x", "http:\\\\h.test", " //h.test/", "https://h.test:8443/a?b#c", "//[::1]:81/",
-    "a:b/c", "./a:b", "mailto:x@y.test", "HTTP:x", "?", "?#f", "?a#f", "..", "a/./b/../%7e?x y",
-])
-def test_cached_resolution_equals_normalize(raw: str) -> None:
-    bases = ["https://site.test/dir/page.html", "https://site.test/other/", "http://site.test/a",
-             "https://other.test/q?x", "http://site.test:8080/", "https://other.test/dir/page.html",
-             "http://[::1]:8080/dir/page.html", "http://xn--bcher-kva.test/other/",
-             "https://other.test/a/b?x=/y/z", "https://site.test/dir/page.html?a=1"]
-    for base in bases:
-        assert html_module._resolve(raw, html_module._base_parts(base)) == normalize(raw, base)
-    for base in reversed(bases):
-        assert html_module._resolve(raw, html_module._base_parts(base)) == normalize(raw, base)
-
-
-_BASES = ["https://site.test/dir/page.html", "https://site.test/dir/other.html?q=1",
-          "http://site.test:8080/", "https://other.test/a/b?x=/y/z", "http://[::1]/d/"]
-
-
-@settings(max_examples=400, deadline=None)
-@given(prefix=st.sampled_from(["", "/", "//", "?", "#", "./", "../", "http://", "https://h.test",
-                               "HTTP:", "a:", " ", "\t/", "mailto:"]),
-       body=st.text(alphabet="ab/.?#:%7e\\ \té", max_size=12),
-       base=st.sampled_from(_BASES))
-def test_cached_resolution_equals_normalize_everywhere(prefix: str, body: str, base: str) -> None:
-    raw = prefix + body
-    assert html_module._resolve(raw, html_module._base_parts(base)) == normalize(raw, base)
-    for other in _BASES:  # what one base remembered must hold for every other
-        assert html_module._resolve(raw, html_module._base_parts(other)) == normalize(raw, other)
 
 
 # --- real pages -------------------------------------------------------------------------------

@@ -125,7 +125,8 @@ def test_crawling_the_sample_web_is_polite(tmp_path: Path) -> None:
     from protego import Protego
 
     from linkatlas.crawl import DEFAULT_USER_AGENT
-    from linkatlas.extract.archive import Capture, read_archive
+    from linkatlas.extract.capture import Capture
+    from linkatlas.extract.records import read_archive
 
     delay = 0.5
     web, log, port = _crawl_logged(tmp_path, delay, per_host=2)

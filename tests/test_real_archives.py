@@ -9,9 +9,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from linkatlas import urls
-from linkatlas.extract.archive import Capture, read_archive
+from linkatlas.extract.capture import Capture
 from linkatlas.extract.charset import decode
 from linkatlas.extract.ingest import ingest
+from linkatlas.extract.records import read_archive
 from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 
 from .conftest import build_quietly

@@ -1,7 +1,8 @@
 """Read archive files as a stream of captures: WARC (fastwarc) and ARC (warcio), gzip or plain.
 
-A capture is one HTTP response (or one WAT metadata record describing one), with its decoded
-body. Memory is bounded: a body is read up to `max_body` bytes; the rest is counted, not kept.
+A capture (capture.py) is one HTTP response with its decoded body; a WAT's JSON metadata
+records are handed to the caller's reader (records.py joins this module and wat.py). Memory
+is bounded: a body is read up to `max_body` bytes; the rest is counted, not kept.
 A record that cannot be read is reported as a `Skip` with its offset and reason; reading goes on
 at the next record start (a WARC), so a corrupt gzip member or junk between records costs only
 itself; a file that stops mid-record ends the stream with a skip, keeping everything before it.
@@ -13,11 +14,7 @@ import gzip
 import logging
 import re
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fastwarc.warc import ArchiveIterator as FastIterator
@@ -25,11 +22,9 @@ from fastwarc.warc import WarcRecordType
 
 from ..codings import decode_content, undo_transfer_coding
 from ..errors import ArchiveError
+from .capture import Capture, Skip, clean_uri, parse_time, record_time
 
-__all__ = ["DATED", "Capture", "Skip", "chunk_offsets", "read_archive", "sniff_format"]
-
-# How a record's time was found, in the order tried (the build report counts each).
-DATED = ("WARC-Date", "WARC-Date variant", "HTTP Date", "warcinfo date")
+__all__ = ["MAX_BODY", "MetadataReader", "chunk_offsets", "read_records", "sniff_format"]
 
 MAX_BODY = 10 * 1024 * 1024  # bytes of a body kept for parsing; page_size still counts all
 MAX_INFLATE = 50 * MAX_BODY  # decoded bytes counted at most: a gzip bomb stops here
@@ -40,42 +35,12 @@ _ARC_LINE = re.compile(rb"^\S+ \S+ \d{14} ")
 # `URL IP` as the URL (with the space escaped): split the address back off.
 _URL_WITH_IP = re.compile(r"(?:%20| )(\d{1,3}(?:\.\d{1,3}){3})$")
 
+_METADATA = WarcRecordType.metadata
+# Turns the JSON body of a metadata record (at offset, in path) into a capture: the WAT reader.
+MetadataReader = Callable[[bytes, int, Path], Capture | Skip]
+
 # warcio logs each URI it repairs; we count records ourselves.
 logging.getLogger("warcio").setLevel(logging.ERROR)
-
-
-@dataclass(slots=True)
-class Capture:
-    """One HTTP response of an archive (or, for WAT, the metadata of one)."""
-
-    url: str                    # WARC-Target-URI as written (angle brackets removed)
-    time: datetime              # WARC-Date, UTC
-    status: int                 # HTTP status code
-    reason: str                 # reason phrase of the status line
-    headers: list[tuple[str, str]]
-    body: bytes                 # decoded body, at most MAX_BODY bytes
-    body_size: int              # decoded body size in bytes (all of it)
-    ip: str                     # WARC-IP-Address, "" when absent
-    offset: int                 # byte offset of the record in the file
-    wat: dict[str, object] | None = field(default=None)  # the parsed WAT payload, for WAT
-    revisit: bool = False       # a WARC revisit record: the page was fetched again, unchanged
-    refers_to: datetime | None = None  # WARC-Refers-To-Date of a revisit, when given
-    dated: str = "WARC-Date"    # how `time` was found: one of DATED
-
-    def header(self, name: str) -> str:
-        """All values of a header joined with ", " (RFC 9110 §5.3), "" when absent."""
-        lower = name.lower()
-        return ", ".join(v for k, v in self.headers if k.lower() == lower)
-
-
-@dataclass(slots=True, frozen=True)
-class Skip:
-    """A record not turned into a capture, counted in the build report by reason: `bad` when
-    it is damaged, else it is a record with nothing to index (DNS, plain metadata)."""
-
-    offset: int
-    reason: str
-    bad: bool = True
 
 
 def _gzipped(path: Path) -> bool:
@@ -114,96 +79,6 @@ def _format(path: Path, head: bytes) -> str:
     raise ArchiveError(f"{path}: not a WARC, ARC or WAT file")
 
 
-# Dates real crawlers wrote that are not ISO 8601: ClueWeb09's Nutch wrote the day of the year
-# where the day of the month belongs (`2008-10-294T05:21:46-0700`: day 294 of 2008).
-_ORDINAL = re.compile(r"(\d{4})-\d{2}-(\d{3})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:?\d{2})?")
-
-
-def _parse_time(text: str) -> datetime | None:
-    """A WARC-Date (ISO 8601 / W3C-DTF, or a 14-digit ARC date) in UTC; None when it does not
-    parse."""
-    text = text.strip()
-    for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%d%H%M%S"):
-        try:
-            return datetime.strptime(text, form).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _variant_time(text: str) -> datetime | None:
-    """A date in a known non-standard form (_ORDINAL), else an RFC 1123 date; or None."""
-    match = _ORDINAL.fullmatch(text.strip())
-    if match:
-        year, day, hour, minute, second, zone = match.groups()
-        try:
-            moment = datetime(int(year), 1, 1, int(hour), int(minute), int(second),
-                              tzinfo=_zone(zone)) + timedelta(days=int(day) - 1)
-        except ValueError:
-            return None
-        return moment.astimezone(UTC) if moment.year == int(year) else None
-    return _http_time(text)
-
-
-def _zone(text: str | None) -> timezone:
-    if not text or text == "Z":
-        return UTC
-    digits = text[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return timezone(-offset if text[0] == "-" else offset)
-
-
-def _http_time(text: str) -> datetime | None:
-    """An HTTP-date (RFC 9110 §5.6.7) in UTC, or None."""
-    if not text.strip():
-        return None
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-@lru_cache(maxsize=64)
-def _warcinfo_time(path: Path) -> datetime | None:
-    """The date of the warcinfo record that opens a WARC file (the crawl's date), if any."""
-    try:
-        with path.open("rb") as stream:
-            for record in FastIterator(stream, parse_http=False, quirks_mode=True):
-                if record.record_type != WarcRecordType.warcinfo:
-                    return None
-                date = record.headers.get("WARC-Date") or ""
-                return _parse_time(date) or _variant_time(date)
-    except (OSError, ValueError, zlib.error, EOFError):
-        return None
-    return None
-
-
-def _dated(warc_date: str, http_date: str, path: Path | None) -> tuple[datetime | None, str]:
-    """A record's time and how it was found: its WARC-Date, a known variant of it, the HTTP
-    `Date` header, or the date of the file's warcinfo record (counted in the build report)."""
-    for how, find in ((DATED[0], lambda: _parse_time(warc_date)),
-                      (DATED[1], lambda: _variant_time(warc_date)),
-                      (DATED[2], lambda: _http_time(http_date)),
-                      (DATED[3], lambda: _warcinfo_time(path) if path else None)):
-        moment = find()
-        if moment is not None:
-            return moment, how
-    return None, ""
-
-
-def _clean_uri(uri: str) -> str:
-    # The WARC 1.0 text's examples wrote WARC-Target-URI in angle brackets; some tools copied it.
-    uri = uri.strip()
-    if uri.startswith("<") and uri.endswith(">"):
-        uri = uri[1:-1]
-    return uri
-
-
 def _read_body(reader: object, transfer_encoding: str = "", content_encoding: str = ""
                ) -> tuple[bytes, int]:
     """The decoded body, at most MAX_BODY bytes, and its decoded size.
@@ -230,15 +105,16 @@ def _collect(read: object) -> tuple[bytes, int]:
     return b"".join(chunks), total
 
 
-def read_archive(path: Path, start: int = 0, end: int | None = None
+def read_records(path: Path, start: int, end: int | None, metadata: MetadataReader
                  ) -> Iterator[Capture | Skip]:
     """Captures and skips of one archive file, in file order; of a WARC, only the records
-    that start in [start, end) (offsets from `chunk_offsets`). An ARC is read whole."""
+    that start in [start, end) (offsets from `chunk_offsets`). An ARC is read whole. A JSON
+    metadata record (a WAT's) is handed to `metadata`."""
     head = _head(path)
     if _format(path, head) == "arc":
         yield from _read_arc(path)
     else:
-        yield from _read_warc(path, start, end, strict=_crlf_lines(head))
+        yield from _read_warc(path, start, end, metadata, strict=_crlf_lines(head))
 
 
 def _crlf_lines(head: bytes) -> bool:
@@ -276,8 +152,8 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
     return usable
 
 
-def _read_warc(path: Path, start: int, end: int | None, strict: bool = True
-               ) -> Iterator[Capture | Skip]:
+def _read_warc(path: Path, start: int, end: int | None, metadata: MetadataReader,
+               strict: bool = True) -> Iterator[Capture | Skip]:
     """The records from start on; after a damaged one (a corrupt gzip member, junk between
     records, a truncated tail), reading goes on at the next record start found in the file,
     so one damaged record costs only itself (counted once)."""
@@ -299,7 +175,7 @@ def _read_warc(path: Path, start: int, end: int | None, strict: bool = True
                     if end is not None and last >= end:
                         return
                     claimed_end = last + record.content_length
-                    yield _from_fast(record, path)
+                    yield _from_fast(record, path, metadata)
             if size is None or claimed_end <= size:
                 return
             yield Skip(last, "record longer than the file (a wrong Content-Length)")
@@ -349,18 +225,19 @@ def _short(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__).splitlines()[0][:120]
 
 
-def _from_fast(record: object, path: Path) -> Capture | Skip:
+def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture | Skip:
     rec = record  # fastwarc.warc.WarcRecord
     offset = rec.stream_pos  # type: ignore[attr-defined]
     headers = rec.headers  # type: ignore[attr-defined]
-    uri = _clean_uri(headers.get("WARC-Target-URI", ""))
-    if rec.record_type == WarcRecordType.metadata:  # type: ignore[attr-defined]
+    if rec.record_type == _METADATA:  # type: ignore[attr-defined]
         if "json" not in headers.get("Content-Type", ""):
             return Skip(offset, "metadata record", bad=False)
-        from .wat import capture_from_wat
-
-        body, _ = _read_body(rec.reader)  # type: ignore[attr-defined]
-        return capture_from_wat(body, offset, path)
+        reader = rec.reader  # type: ignore[attr-defined]
+        # JSON has no codings; one read when the record says it fits (nearly always)
+        body = reader.read() if rec.content_length <= MAX_BODY else _collect(  # type: ignore[attr-defined]
+            reader.read)[0]
+        return metadata(body, offset, path)
+    uri = clean_uri(headers.get("WARC-Target-URI", ""))
     if not uri:
         return Skip(offset, "no WARC-Target-URI")
     if not headers.get("Content-Type", "").startswith("application/http"):
@@ -380,7 +257,7 @@ def _from_fast(record: object, path: Path) -> Capture | Skip:
                                 http.get("Content-Encoding", ""))
     except (OSError, ValueError, zlib.error) as exc:
         return Skip(offset, f"bad HTTP body: {_short(exc)}")
-    time, dated = _dated(headers.get("WARC-Date", ""), http.get("Date", ""), path)
+    time, dated = record_time(headers.get("WARC-Date", ""), http.get("Date", ""), path)
     if time is None:
         return Skip(offset, "no usable date (WARC-Date, HTTP Date or warcinfo)")
     revisit = rec.record_type == WarcRecordType.revisit  # type: ignore[attr-defined]
@@ -389,7 +266,7 @@ def _from_fast(record: object, path: Path) -> Capture | Skip:
                    body_size=0 if revisit else size,
                    ip=headers.get("WARC-IP-Address", "").strip(), offset=offset,
                    revisit=revisit,
-                   refers_to=_parse_time(headers.get("WARC-Refers-To-Date", "")) if revisit
+                   refers_to=parse_time(headers.get("WARC-Refers-To-Date", "")) if revisit
                    else None, dated=dated)
 
 
@@ -413,8 +290,8 @@ def _read_arc(path: Path) -> Iterator[Capture | Skip]:
 def _from_warcio(record: object, offset: int) -> Capture | Skip:
     rec_headers = record.rec_headers  # type: ignore[attr-defined]
     http = record.http_headers  # type: ignore[attr-defined]
-    uri = _clean_uri(rec_headers.get_header("WARC-Target-URI") or "")
-    time, dated = _dated(rec_headers.get_header("WARC-Date") or "",
+    uri = clean_uri(rec_headers.get_header("WARC-Target-URI") or "")
+    time, dated = record_time(rec_headers.get_header("WARC-Date") or "",
                          (http.get_header("Date") or "") if http is not None else "", None)
     if time is None or not uri:
         return Skip(offset, "no usable date or URL")

@@ -48,6 +48,7 @@ from ..rules.links import (
     robots_nofollow,
 )
 from ..urls import normalize
+from .resolve import Base, base_parts, resolve
 
 __all__ = [
     "MAX_ANCHOR",
@@ -87,8 +88,6 @@ _SELECTOR = ("a[href], area[href], iframe, frame[src], form[action], link[href][
 # Elements whose content is not visible text: code, and fallback markup that a browser does
 # not show (<iframe> content is unparsed text, shown only where frames are not supported).
 _NOT_TEXT = frozenset(("script", "style", "noscript", "template", "noembed", "noframes"))
-_RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see _resolve
-_RESOLVED_MAX = 200_000
 _FOREIGN = frozenset(("svg", "math"))  # a <title> inside these is no page title
 # RFC 8288 §3: `<target>` followed by `; param=value` pairs, values possibly quoted.
 _LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;,\s]*))?)*)')
@@ -194,76 +193,6 @@ def _after(text: str, pos: int) -> str:
     return cut.strip()
 
 
-@dataclass(frozen=True, slots=True)
-class _Base:
-    """A normalized base URL cut into the parts that link resolution depends on."""
-
-    url: str
-    scheme: str  # http or https
-    origin: str  # scheme://authority
-    path_query: str  # from the path's "/" on
-    path: str  # path_query without the query
-    directory: str  # path up to its last "/"
-
-
-def _base_parts(url: str) -> _Base:
-    path = url.find("/", url.find("//") + 2)
-    query = url.find("?", path)
-    end = query if query >= 0 else len(url)
-    return _Base(url, url[:url.find(":")], url[:path], url[path:], url[path:end],
-                 url[path:url.rfind("/", path, end) + 1])
-
-
-def _resolution_context(raw: str, base: _Base) -> tuple[str, str]:
-    """(origin, context): normalize(raw, base) is origin + a suffix that depends only on
-    (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across pages and sites.
-
-    An absolute-path reference (`/path`) takes the base's scheme and authority as they are, and
-    its suffix depends on nothing else; a relative path (`a/b`, `../c`) depends on the base's
-    directory, a query (`?q`) on the base's path, an empty reference on the base's path and
-    query; a network-path reference (`//host/…`) and an absolute http(s) URL depend only on
-    the base's scheme, and keep no origin. Anything else (other schemes, odd forms, and tabs,
-    newlines, backslashes or outer spaces, which normalize removes or changes first and so
-    could change the kind) depends on the whole base.
-    """
-    if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw or (
-            raw and (raw[0] <= " " or raw[-1] <= " ")):
-        return "", base.url
-    if raw.startswith("/"):
-        if raw[1:2] != "/":
-            return base.origin, "/"
-        if raw[2:3] not in ("", "/", "?", "#"):
-            return "", base.scheme
-        return "", base.url
-    if raw.startswith(("http://", "https://")):
-        host_at = raw.find("//") + 2
-        if raw[host_at:host_at + 1] not in ("", "/", "?", "#"):
-            return "", base.scheme
-        return "", base.url
-    colon = raw.find(":")
-    if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
-        return "", base.url  # a scheme (mailto:, HTTP:, http:x): not a relative path
-    if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
-        return base.origin, base.path
-    if raw and raw[0] not in "?#":
-        return base.origin, base.directory
-    return base.origin, base.path_query
-
-
-def _resolve(raw: str, base: _Base) -> str | None:
-    """normalize(raw, base), remembered across pages and sites: sites repeat their navigation
-    links, and sites built alike (one CMS) share their relative links."""
-    origin, context = _resolution_context(raw, base)
-    key = (context, raw)
-    suffix = _RESOLVED.get(key, "")
-    if suffix == "":
-        if len(_RESOLVED) >= _RESOLVED_MAX:
-            _RESOLVED.clear()
-        target = normalize(raw, base.url)
-        if target is not None and not target.startswith(origin):
-            return target  # cannot happen for the kinds above; never remembered wrongly
-        suffix = _RESOLVED[key] = None if target is None else target[len(origin):]
-    return None if suffix is None else origin + suffix
 
 
 def _enclosing_link(node: LexborNode) -> LexborNode | None:
@@ -354,7 +283,7 @@ def _base_url(page: _Page, url: str) -> str:
     return url if resolved is None else resolved
 
 
-def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[int],
+def _links(page: _Page, base: Base, text: str, starts: list[int], ends: list[int],
            page_nofollow: bool, links: list[Link]) -> None:
     """Append the links of the page's elements, in document order.
 
@@ -367,7 +296,7 @@ def _links(page: _Page, base: _Base, text: str, starts: list[int], ends: list[in
             continue
         target = resolved.get(raw, "")
         if target == "":
-            target = resolved[raw] = _resolve(raw, base)
+            target = resolved[raw] = resolve(raw, base)
         if target is None:
             continue
         tokens = rel_tokens(attributes.get("rel"))
@@ -411,7 +340,7 @@ def _extract(html: bytes, url: str, link_header: str, robots_header: str) -> Htm
     if link_header:
         for target in _header_canonicals(link_header, url):
             facts.links.append(Link(target, "canonical", "", "", facts.nofollow_page, "", ""))
-    _links(page, _base_parts(_base_url(page, url)), text, starts, ends, facts.nofollow_page,
+    _links(page, base_parts(_base_url(page, url)), text, starts, ends, facts.nofollow_page,
            facts.links)
     return facts
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from .. import urls
 from ..rules.links import addresses_us, is_html, rel_nofollow, rel_tokens, robots_nofollow
-from .archive import Capture
+from .capture import Capture
 from .charset import utf8_html
 from .html import parse_html
 from .language import detect_language
+from .resolve import base_parts, resolve
 from .wat import wat_links, wat_title
 
 __all__ = ["LINK_FIELDS", "VISIT_FIELDS", "capture_rows"]
@@ -70,7 +72,7 @@ def capture_rows(capture: Capture) -> tuple[Row, list[tuple[Any, ...]]] | None:
     for name, value in visit.items():
         if isinstance(value, str):
             visit[name] = printable(value)
-    return visit, _link_rows(visit, [_printable_link(link) for link in found])
+    return visit, _link_rows(visit, found)
 
 
 # Control characters (C0 but tab/newlines, DEL, C1) act on terminals and spreadsheets and are
@@ -86,6 +88,7 @@ def printable(text: str) -> str:
     return _BLANKS.sub(" ", _CONTROL.sub("", text))
 
 
+@lru_cache(maxsize=4096)  # pages of one server share its address
 def valid_ip(text: str) -> str:
     """`text` as a canonical IP address, or "" when it is not one (WARC-IP-Address is free
     text to whoever wrote the archive)."""
@@ -93,12 +96,6 @@ def valid_ip(text: str) -> str:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
         return ""
-
-
-def _printable_link(link: _Found) -> _Found:
-    url_to, link_type, anchor, alt, nofollow, pre, post = link
-    return (printable(url_to), link_type, printable(anchor), printable(alt), nofollow,
-            printable(pre), printable(post))
 
 
 def _redirect(capture: Capture, url: str, visit: Row) -> list[_Found]:
@@ -128,8 +125,12 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
         robots_nofollow(str(meta.get("content", ""))) for meta in head.get("Metas") or []
         if isinstance(meta, dict) and addresses_us(str(meta.get("name", ""))))
     found: list[_Found] = []
+    parts = base_parts(base or url)
+    resolved: dict[str, str | None] = {}  # raw target → normalized; pages repeat targets
     for raw, link_type, anchor, rel in wat_links(html):
-        target = urls.normalize(raw, base or url)
+        target = resolved.get(raw, "")
+        if target == "":
+            target = resolved[raw] = resolve(raw, parts)
         if target is not None:
             nofollow = page_nofollow or rel_nofollow(rel_tokens(rel))
             found.append((target, link_type, " ".join(anchor.split()), "", nofollow, "", ""))
@@ -150,8 +151,9 @@ def _target_facts(url_to: str) -> tuple[str, str]:
     return facts
 
 
-def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
-    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow).
+def _link_rows(visit: Row, found: Sequence[_Found]) -> list[tuple[Any, ...]]:
+    """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow),
+    its text made printable first.
 
     Rows are tuples in LINK_FIELDS order (a page has dozens: no dict per row).
     """
@@ -162,6 +164,9 @@ def _link_rows(visit: Row, found: list[_Found]) -> list[tuple[Any, ...]]:
     redirect = visit["status"] if visit["kind"] == "redirect" else 0
     targets = _TARGETS
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
+        if not (url_to + anchor + alt + pre + post).isprintable():  # one C call, nearly always
+            url_to, anchor, alt = printable(url_to), printable(anchor), printable(alt)
+            pre, post = printable(pre), printable(post)
         key_to, domain_to = targets.get(url_to) or _target_facts(url_to)
         internal += domain_to == domain
         identity = (url_to, link_type, anchor, alt, nofollow)

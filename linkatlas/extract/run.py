@@ -40,11 +40,14 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ArchiveError
-from .archive import Skip, chunk_offsets, read_archive, sniff_format
+from .archive import chunk_offsets, sniff_format
+from .capture import Skip
+from .records import read_archive
 from .rows import LINK_FIELDS, VISIT_FIELDS, capture_rows
 
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",
@@ -132,11 +135,17 @@ class _Parts:
                                              LINK_SCHEMA, compression="lz4")
         self.visits: dict[str, list[Any]] = {name: [] for name in VISIT_FIELDS}
         self.links: list[tuple[Any, ...]] = []  # rows in LINK_FIELDS order
+        # A page's links carry its time (rows._link_rows): converted to Arrow once per page
+        self.link_times: list[Any] = []
+        self.link_counts: list[int] = []
 
     def add(self, visit: dict[str, Any], links: list[tuple[Any, ...]]) -> None:
         for name in VISIT_FIELDS:
             self.visits[name].append(visit[name])
-        self.links.extend(links)
+        if links:
+            self.links.extend(links)
+            self.link_times.append(visit["time"])
+            self.link_counts.append(len(links))
         if len(self.links) >= _FLUSH_ROWS:
             self.flush()
 
@@ -148,11 +157,15 @@ class _Parts:
             for values in self.visits.values():
                 values.clear()
         if self.links:
-            columns = dict(zip(LINK_FIELDS, map(list, zip(*self.links, strict=True)),
-                               strict=True))
+            columns: dict[str, Any] = dict(zip(LINK_FIELDS, map(list, zip(
+                *self.links, strict=True)), strict=True))
+            times = pa.array(self.link_times, type=LINK_SCHEMA.field("time").type)
+            columns["time"] = times.take(np.repeat(np.arange(len(times)), self.link_counts))
             columns["archive"] = [self.archive] * len(self.links)
             self.links_writer.write_table(pa.table(columns, schema=LINK_SCHEMA))
             self.links.clear()
+            self.link_times.clear()
+            self.link_counts.clear()
 
     def close(self) -> None:
         self.flush()

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from ..rules.links import wat_link_types
-from .archive import Capture, Skip, _clean_uri, _dated
+from .capture import Capture, Skip, clean_uri, record_time
 
-__all__ = ["capture_from_wat", "wat_links"]
+__all__ = ["capture_from_wat", "wat_links", "wat_title"]
 
 
 def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capture | Skip:
@@ -25,19 +25,24 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
         warc = envelope["WARC-Header-Metadata"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return Skip(offset, "bad WAT JSON")
+    if not isinstance(warc, dict):
+        return Skip(offset, "bad WAT JSON")
     if warc.get("WARC-Type") != "response":
         return Skip(offset, "WAT of a non-response record", bad=False)
-    http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
-    message = http.get("Response-Message", {})
-    headers = http.get("Headers", {})
+    try:
+        http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
+        message = http.get("Response-Message", {})
+        headers = http.get("Headers", {})
+    except AttributeError:  # a list or a string where the format has an object
+        return Skip(offset, "bad WAT JSON")
     if not isinstance(headers, dict):
         headers = {}
-    time, dated = _dated(str(warc.get("WARC-Date", "")), str(headers.get("Date", "")), path)
-    uri = _clean_uri(str(warc.get("WARC-Target-URI", "")))
+    time, dated = record_time(str(warc.get("WARC-Date", "")), str(headers.get("Date", "")), path)
+    uri = clean_uri(str(warc.get("WARC-Target-URI", "")))
     try:
         status = int(message.get("Status", 0))
         size = int(http.get("Entity-Length", 0))
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return Skip(offset, "bad WAT status")
     if time is None or not uri or not status:
         return Skip(offset, "WAT record without date, URL or status")
@@ -64,7 +69,8 @@ def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         for link_type in wat_link_types(str(entry.get("path", "")), rel,
                                         str(entry.get("type", ""))):
             # WAT gives attribute values as written in the HTML, entities and all.
-            found.append((unescape(str(entry["url"])), link_type,
-                          unescape(str(entry.get("text", ""))), rel))
+            url, text = str(entry["url"]), str(entry.get("text", ""))
+            found.append((unescape(url) if "&" in url else url, link_type,
+                          unescape(text) if "&" in text else text, rel))
     return found
 

@@ -1,0 +1,91 @@
+"""Link targets resolved against a page's base URL and normalized, remembered across pages.
+
+`resolve(raw, base_parts(url))` equals `urls.normalize(raw, url)` (tests/test_resolve.py holds
+it to that on every kind of reference), at a dictionary lookup for a reference seen before in
+the same context: sites repeat their navigation links, sites built alike (one CMS) share their
+relative links. HTML pages and WAT records both resolve through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..urls import normalize
+
+__all__ = ["Base", "base_parts", "resolve"]
+
+_RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see resolve
+_RESOLVED_MAX = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A normalized base URL cut into the parts that link resolution depends on."""
+
+    url: str
+    scheme: str  # http or https
+    origin: str  # scheme://authority
+    path_query: str  # from the path's "/" on
+    path: str  # path_query without the query
+    directory: str  # path up to its last "/"
+
+
+def base_parts(url: str) -> Base:
+    """A normalized absolute URL cut into the parts resolve() needs."""
+    path = url.find("/", url.find("//") + 2)
+    query = url.find("?", path)
+    end = query if query >= 0 else len(url)
+    return Base(url, url[:url.find(":")], url[:path], url[path:], url[path:end],
+                 url[path:url.rfind("/", path, end) + 1])
+
+
+def _context(raw: str, base: Base) -> tuple[str, str]:
+    """(origin, context): normalize(raw, base) is origin + a suffix that depends only on
+    (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across pages and sites.
+
+    An absolute-path reference (`/path`) takes the base's scheme and authority as they are, and
+    its suffix depends on nothing else; a relative path (`a/b`, `../c`) depends on the base's
+    directory, a query (`?q`) on the base's path, an empty reference on the base's path and
+    query; a network-path reference (`//host/…`) and an absolute http(s) URL depend only on
+    the base's scheme, and keep no origin. Anything else (other schemes, odd forms, and tabs,
+    newlines, backslashes or outer spaces, which normalize removes or changes first and so
+    could change the kind) depends on the whole base.
+    """
+    if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw or (
+            raw and (raw[0] <= " " or raw[-1] <= " ")):
+        return "", base.url
+    if raw.startswith("/"):
+        if raw[1:2] != "/":
+            return base.origin, "/"
+        if raw[2:3] not in ("", "/", "?", "#"):
+            return "", base.scheme
+        return "", base.url
+    if raw.startswith(("http://", "https://")):
+        host_at = raw.find("//") + 2
+        if raw[host_at:host_at + 1] not in ("", "/", "?", "#"):
+            return "", base.scheme
+        return "", base.url
+    colon = raw.find(":")
+    if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
+        return "", base.url  # a scheme (mailto:, HTTP:, http:x): not a relative path
+    if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
+        return base.origin, base.path
+    if raw and raw[0] not in "?#":
+        return base.origin, base.directory
+    return base.origin, base.path_query
+
+
+def resolve(raw: str, base: Base) -> str | None:
+    """normalize(raw, base), remembered across pages and sites: sites repeat their navigation
+    links, and sites built alike (one CMS) share their relative links."""
+    origin, context = _context(raw, base)
+    key = (context, raw)
+    suffix = _RESOLVED.get(key, "")
+    if suffix == "":
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        target = normalize(raw, base.url)
+        if target is not None and not target.startswith(origin):
+            return target  # cannot happen for the kinds above; never remembered wrongly
+        suffix = _RESOLVED[key] = None if target is None else target[len(origin):]
+    return None if suffix is None else origin + suffix
