@@ -37,7 +37,8 @@ WEB: dict[str, tuple[dict[str, str], bytes]] = {
     "/": (_HTML, _page(
         "".join(f'<a href="{path}">{path}</a>' for path in (
             "/gzip", "/br", "/deflate", "/raw-deflate", "/stored-decoded", "/meta-spaces",
-            "/meta-googlebot", "/meta-ours", "/header-ours", "/sniff-head", "/sniff-text", "/sniff-gzip")),
+            "/meta-googlebot", "/meta-ours", "/header-ours", "/sniff-head", "/sniff-text",
+            "/sniff-gzip")),
         '<link rel="alternate stylesheet" href="/no-dark.css">'
         '<link rel="alternate" hreflang="de" href="/yes-de">')),
     "/gzip": ({**_HTML, "Content-Encoding": "gzip"},
