@@ -23,6 +23,7 @@ __all__ = ["Snapshot", "changes_log", "changes_log_files", "current", "new_id", 
 
 TABLE = "broken_backlinks"
 MANIFEST = "manifest.json"
+RECLAIM = "reclaim.parquet"  # per dead target: what to do with it (index/reclaim.py writes it)
 ROW_GROUP = 16384
 GROUPS_PER_FILE = 64
 KEEP = 3  # snapshots kept on disk, so a server still reading an old one is not cut off

@@ -14,9 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..snapshot import RECLAIM
+
 __all__ = ["FILE", "RECLAIM_SQL", "reclaim_table", "write"]
 
-FILE = "reclaim.parquet"
+FILE = RECLAIM  # the name lives with the snapshot layout, where the report reads it
 _HOST = "lower(regexp_extract({url}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]*)', 1))"
 
 RECLAIM_SQL = f"""

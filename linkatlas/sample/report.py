@@ -11,7 +11,7 @@ import duckdb
 
 from .. import clock, snapshot, urls
 from ..columns import select_list
-from ..index.reclaim import FILE
+from ..snapshot import RECLAIM as FILE
 
 __all__ = ["write_big_site"]
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from .. import urls
-from ..index.reclaim import FILE
+from ..snapshot import RECLAIM as FILE
 
 __all__ = ["Facts", "load_facts", "suggest", "suggest_all", "tokens"]
 
