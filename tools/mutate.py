@@ -33,7 +33,12 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "conditions": ("linkatlas/api/conditions.py", ["tests/test_conditions.py"]),
     "planner": ("linkatlas/api/planner.py", ["tests/test_planner.py"]),
     "billing": ("linkatlas/api/billing.py", ["tests/test_planner.py"]),
-    "robots": ("linkatlas/crawl/robots.py", ["tests/test_crawl.py"]),
+    # the crawler's robots.txt tests only: the rest of test_crawl.py takes minutes per mutant
+    "robots": ("linkatlas/crawl/robots.py",
+               ["tests/test_robots.py",
+                "tests/test_crawl.py::test_robots_txt_rules_and_crawl_delay",
+                "tests/test_crawl.py::test_robots_txt_unreachable_disallows_and_4xx_allows",
+                "tests/test_crawl.py::test_nxdomain_and_refused_addresses_become_observations"]),
     "html": ("linkatlas/extract/html.py", ["tests/test_html.py"]),
     "snapshot": ("linkatlas/snapshot.py", ["tests/test_snapshot.py"]),
     # its Spark test starts a JVM per mutant; the DuckDB test holds the same SQL to the table
@@ -43,7 +48,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 }
 # SQL constant → the DuckDB engine's tests that run it (test_modes: nine builds that check
 # the mode ranges of the API, not the stages).
-SQL_TESTS = ["tests/test_index.py", "tests/test_targets.py", "tests/test_history.py",
+SQL_TESTS = ["tests/test_history.py", "tests/test_index.py", "tests/test_targets.py",
              "-k", "not test_modes"]
 # mutmut's exit codes per mutant (mutmut/stats.py) that leave it alive: 0 survived, 5 and 33 no
 # test covers it, 34 skipped, 35 suspicious, None not run. Others (1, 3 failed; 24, 36 timeout)
