@@ -121,3 +121,12 @@ def test_a_404_older_than_the_pages_last_good_visit_does_not_kill_it(
                             page(SOURCE, "2024-03-01T00:00:00Z", _links("http://dead.test/old"))],
            [(SOURCE, "2024-02-01T00:00:00Z", 404, "")])
     assert _sources(data) == {SOURCE}
+
+
+def test_a_404_logged_in_the_second_of_a_good_visit_does_not_kill_the_page(
+        data: Path, tmp_path: Path) -> None:
+    """Dead means a failure *newer* than the last good visit; the archived visit, which holds
+    the links, wins a tie (times are to the second)."""
+    _index(data, tmp_path, [page(SOURCE, "2024-01-10T00:00:00Z", _links("http://dead.test/old"))],
+           [(SOURCE, "2024-01-10T00:00:00Z", 404, "")])
+    assert _sources(data) == {SOURCE}
