@@ -72,17 +72,40 @@ def _scratch(module: str, tests: list[str]) -> Path:
     return folder
 
 
+def _sampled(keys: list[str], sample: int) -> list[str]:
+    """Every mutant whose number is a multiple of `sample` (mutmut numbers each function's
+    mutants 1, 2, …), and the first of a function with fewer: every function is sampled."""
+    by_function: dict[str, list[str]] = {}
+    for key in keys:
+        by_function.setdefault(key.rsplit("__mutmut_", 1)[0], []).append(key)
+    chosen = []
+    for group in by_function.values():
+        picked = [k for k in group if int(k.rsplit("_", 1)[1]) % sample == 0]
+        chosen += picked or group[:1]
+    return sorted(chosen)
+
+
 def python_module(name: str, workers: int = 1, sample: int = 1) -> dict[str, object]:
     module, tests = MODULES[name]
     folder = _scratch(module, tests)
     try:
         started = time.monotonic()
         mutmut = Path(sys.executable).with_name("mutmut")
-        subprocess.run([str(mutmut), "run", "--max-children", str(workers)],
-                       cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
-        codes = json.loads((folder / "mutants" / f"{module}.meta").read_text())[
-            "exit_code_by_key"]
+        meta = folder / "mutants" / f"{module}.meta"
+
+        def mutmut_run(*names: str) -> None:
+            subprocess.run([str(mutmut), "run", "--max-children", str(workers), *names],
+                           cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
+
+        chosen: list[str] | None = None
+        if sample > 1:  # a name matching nothing: mutmut makes the mutants, then stops
+            mutmut_run("no-such-mutant")
+            chosen = _sampled(list(json.loads(meta.read_text())["exit_code_by_key"]), sample)
+        mutmut_run(*(chosen or []))
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        if chosen is not None:
+            codes = {key: codes[key] for key in chosen}
         survivors = sorted(key for key, code in codes.items() if code in ALIVE)
         shown = [f"{key} ({ALIVE[codes[key]]})\n" + subprocess.run(
             [str(mutmut), "show", key], cwd=folder, capture_output=True, text=True,
@@ -125,7 +148,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="mutmut's parallel mutants (default 1: the machine is shared)")
     parser.add_argument("--sample", type=int, default=1,
-                        help="SQL: run every N-th mutant only (deterministic; default all)")
+                        help="run every N-th mutant only (deterministic; default all)")
     args = parser.parse_args()
     jobs = [] if args.sql is not None and not args.names else [
         (partial(python_module, children=args.children), name)
