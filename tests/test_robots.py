@@ -5,12 +5,14 @@ all). Served by test_crawl's loopback server; the checker's robots.txt is in tes
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from linkatlas.crawl import run
+from linkatlas.crawl import CrawlOptions, run
+from linkatlas.crawl.robots import RobotsCache
 
 from .test_crawl import Handler, Request, Server, Writer, options, response, small_web
 from .test_crawl import data as data  # noqa: F401  (fixtures, used by name)
@@ -41,13 +43,33 @@ def _private(server: Server, host: str) -> list[str]:
     return [p for p in server.paths(host) if p.startswith("/private")]
 
 
-def test_a_robots_txt_answering_429_holds_the_crawl_back(
-        data: Path, serve: Callable[[Handler], Server]) -> None:  # noqa: F811
-    server = serve(small_web(pages=2, robots={"alpha.test": (429, "")}))
+@pytest.mark.parametrize("code", [429, 500])
+def test_a_robots_txt_answering_429_or_500_holds_the_crawl_back(
+        data: Path, serve: Callable[[Handler], Server], code: int) -> None:  # noqa: F811
+    server = serve(small_web(pages=2, robots={"alpha.test": (code, "")}))
     stats = run(data, [server.url("alpha.test")],
-                options(data, robots_attempts=2, robots_retry=0.05))
+                options(data, robots_attempts=2, robots_retry=0.3))
     assert server.paths("alpha.test") == ["/robots.txt", "/robots.txt"]  # asked again, no page
+    first, second = (r.start for r in server.log if r.host == "alpha.test")
+    assert second - first >= 0.3  # after robots_retry, not at once
     assert stats.fetched == 0 and not stats.done  # the pages wait for a later run
+
+
+def test_a_robots_txt_that_is_not_utf8_is_obeyed(
+        data: Path, serve: Callable[[Handler], Server]) -> None:  # noqa: F811
+    pages = small_web(pages=2)
+
+    async def handle(request: Request, writer: Writer) -> bool:
+        if request.host == "alpha.test" and request.path == "/robots.txt":
+            text = "# Caf\u00e9 M\u00fcller\n".encode("latin-1") + DISALLOW_PRIVATE
+            writer.write(response(200, text, {"Content-Type": "text/plain"}))
+            return True
+        return await pages(request, writer)
+
+    server = serve(handle)
+    run(data, [server.url("alpha.test")], options(data))
+    assert "/p1" in server.paths("alpha.test")
+    assert _private(server, "alpha.test") == []
 
 
 @pytest.mark.parametrize("hops", [1, HOPS])
@@ -67,3 +89,31 @@ def test_a_robots_txt_behind_too_many_redirects_allows_everything(
     run(data, [server.url("alpha.test")], options(data))
     assert f"/hop{HOPS + 1}" not in server.paths("alpha.test")
     assert _private(server, "alpha.test") == ["/private/x"]
+
+
+# -- the cache's rules, on a clock the test moves ----------------------------------------------
+ORIGIN = "http://alpha.test"
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1_000_000.0]  # a machine up for 11 days
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_a_robots_txt_is_used_for_a_day_then_fetched_again(clock: list[float]) -> None:
+    cache = RobotsCache(CrawlOptions())
+    cache.store_answer(ORIGIN, 200, DISALLOW_PRIVATE)
+    clock[0] += 23 * 3600
+    robots = cache.get(ORIGIN)
+    assert robots is not None and not robots.allows(ORIGIN + "/private/x")
+    clock[0] += 2 * 3600  # RFC 9309 §2.4: not used for more than 24 hours
+    assert cache.get(ORIGIN) is None
+
+
+def test_a_redirect_that_could_not_be_followed_allows_everything(clock: list[float]) -> None:
+    """A final 3xx (no usable Location, or too many hops) is "unavailable" (§2.3.1.2): its
+    body is never read as rules."""
+    robots = RobotsCache(CrawlOptions()).store_answer(ORIGIN, 300, b"User-agent: *\nDisallow: /")
+    assert robots.allows(ORIGIN + "/private/x") and not robots.failures
