@@ -48,7 +48,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 }
 # SQL constant → the DuckDB engine's tests that run it (test_modes: nine builds that check
 # the mode ranges of the API, not the stages).
-SQL_TESTS = ["tests/test_history.py", "tests/test_index.py", "tests/test_targets.py",
+SQL_TESTS = ["tests/test_history.py", "tests/test_observations.py", "tests/test_index.py",
+             "tests/test_targets.py",
              "-k", "not test_modes"]
 # mutmut's exit codes per mutant (mutmut/stats.py) that leave it alive: 0 survived, 5 and 33 no
 # test covers it, 34 skipped, 35 suspicious, None not run. Others (1, 3 failed; 24, 36 timeout)
