@@ -45,6 +45,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "verdicts": ("linkatlas/rules/verdicts.py",
                  ["tests/test_verdicts.py::test_the_table_of_the_spec",
                   "tests/test_verdicts.py::test_duckdb_sql_is_the_python_rule"]),
+    "links": ("linkatlas/rules/links.py", ["tests/test_link_rules.py"]),
 }
 # SQL constant → the DuckDB engine's tests that run it (test_modes: nine builds that check
 # the mode ranges of the API, not the stages).
@@ -86,7 +87,7 @@ def _sampled(keys: list[str], sample: int) -> list[str]:
     return sorted(chosen)
 
 
-def python_module(name: str, workers: int = 1, sample: int = 1) -> dict[str, object]:
+def python_module(name: str, children: int = 1, sample: int = 1) -> dict[str, object]:
     module, tests = MODULES[name]
     folder = _scratch(module, tests)
     try:
@@ -95,7 +96,7 @@ def python_module(name: str, workers: int = 1, sample: int = 1) -> dict[str, obj
         meta = folder / "mutants" / f"{module}.meta"
 
         def mutmut_run(*names: str) -> None:
-            subprocess.run([str(mutmut), "run", "--max-children", str(workers), *names],
+            subprocess.run([str(mutmut), "run", "--max-children", str(children), *names],
                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            check=False)
 
@@ -118,7 +119,7 @@ def python_module(name: str, workers: int = 1, sample: int = 1) -> dict[str, obj
             "survivors": shown}
 
 
-def sql_constant(constant: str, workers: int = 1, sample: int = 1) -> dict[str, object]:
+def sql_constant(constant: str, sample: int = 1) -> dict[str, object]:
     from tools.sql_mutants import baseline, mutants
 
     started = time.monotonic()
@@ -146,18 +147,19 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help=f"modules {sorted(MODULES)} (default: all)")
     parser.add_argument("--sql", nargs="*", default=None,
                         help=f"SQL constants {list(CONSTANTS)} (none given: all)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="mutmut's parallel mutants (default 1: the machine is shared)")
+    parser.add_argument("--children", type=int, default=1,
+                        help="mutants mutmut runs at once (default 1: the machine is shared)")
     parser.add_argument("--sample", type=int, default=1,
                         help="run every N-th mutant only (deterministic; default all)")
     args = parser.parse_args()
     jobs = [] if args.sql is not None and not args.names else [
-        (partial(python_module, children=args.children), name)
+        (partial(python_module, children=args.children, sample=args.sample), name)
         for name in (args.names or MODULES)]
     if args.sql is not None or not args.names:
-        jobs += [(sql_constant, name) for name in (args.sql or CONSTANTS)]
+        jobs += [(partial(sql_constant, sample=args.sample), name)
+                 for name in (args.sql or CONSTANTS)]
     for run, name in jobs:
-        result = run(name, workers=args.workers, sample=args.sample)
+        result = run(name)
         if "error" in result:
             print(f"{result['module']}: {result['error']}", flush=True)
             continue
