@@ -71,3 +71,9 @@ def test_spark_sql_is_the_python_rule() -> None:
     differ = [(r.http_code, r.error) for r in rows
               if _sql_verdict(r.b, r.g) != verdict(r.http_code, r.error)]
     assert differ == []
+
+
+def test_a_status_alone_is_an_answer_without_error() -> None:
+    """The callers' shorthand: verdict(404) is the verdict of an HTTP answer (error "")."""
+    assert (verdict(404), verdict(200), verdict(429)) == (BROKEN, GOOD, UNDECIDED)
+    assert (is_broken(410), is_broken(301), is_broken(999)) == (True, False, None)

@@ -2,9 +2,11 @@
 
 Python mutation tools do not look inside SQL strings, and several rules live there. Each mutant
 changes one node: a comparison flipped (= ↔ <>, < ↔ >=, > ↔ <=), one conjunct of an AND
-dropped, MIN ↔ MAX, max_by ↔ min_by, a NOT removed. A mutant reaches the tests through this
-module as a pytest plugin (`-p tools.sql_mutants`): it replaces the named constant of
-`linkatlas.index.stages` for the run, from the environment variable MUTANT (JSON).
+dropped, MIN ↔ MAX, max_by ↔ min_by, a NOT removed; never inside the verdict rule's SQL,
+which rules/verdicts.py generates and tests/test_verdicts.py holds to the table. A mutant
+reaches the tests through this module as a pytest plugin (`-p tools.sql_mutants`): it
+replaces the named constant of `linkatlas.index.stages` for the run, from the environment
+variable MUTANT (JSON).
 """
 
 from __future__ import annotations
@@ -66,6 +68,24 @@ def _changes(node: exp.Expression) -> Iterator[tuple[str, exp.Expression]]:
         yield f"drop NOT in {node.sql('duckdb')[:60]}", node.this.copy()
 
 
+def _verdict_nodes(tree: exp.Expression) -> set[int]:
+    """Ids of the nodes inside a verdict fragment (rules/verdicts.py's broken_sql/good_sql,
+    pasted into the stage SQL): that rule is one table, mutated and tested in its own module
+    (mutmut on verdicts.py, tests/test_verdicts.py); a change to one pasted copy is not a bug
+    anyone can write."""
+    from linkatlas.rules.verdicts import broken_sql, good_sql
+
+    fragments = {sqlglot.parse_one(rule(*columns), read="duckdb").sql("duckdb")
+                 for rule in (broken_sql, good_sql)
+                 for columns in (("http_code", "error"), ("o.http_code", "o.error"))}
+    inside: set[int] = set()
+    for node in tree.walk():
+        if id(node) not in inside and isinstance(node, exp.Paren | exp.Or | exp.And) \
+                and node.sql("duckdb") in fragments:
+            inside.update(id(child) for child in node.walk())
+    return inside
+
+
 def baseline(constant: str) -> str:
     """The constant as sqlglot writes it back unchanged (the mutants' common ground)."""
     return _store(constant, sqlglot.parse_one(_source(constant), read="duckdb").sql("duckdb"))
@@ -75,7 +95,10 @@ def mutants(constant: str) -> list[Mutant]:
     tree = sqlglot.parse_one(_source(constant), read="duckdb")
     unchanged = tree.sql("duckdb")
     found: list[Mutant] = []
+    skipped = _verdict_nodes(tree)
     for index, node in enumerate(tree.walk()):
+        if id(node) in skipped:
+            continue
         for what, _ in _changes(node):
             copy = tree.copy()
             target = list(copy.walk())[index]
