@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from linkatlas.check.log import CheckLog, Observation
 from linkatlas.extract.ingest import ingest
+from linkatlas.observations import CheckLog, Observation
 
 from .archives import Response, page, redirect, status, write_warc
 from .conftest import build_quietly, run_query
