@@ -26,7 +26,8 @@ from linkatlas.codings import (
 )
 from linkatlas.crawl.links import decode_body
 from linkatlas.extract import archive
-from linkatlas.extract.archive import Capture, read_archive
+from linkatlas.extract.capture import Capture
+from linkatlas.extract.records import read_archive
 
 from .archives import Response, write_warc
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import brotli
 
 from linkatlas.crawl import run
-from linkatlas.extract.archive import Capture, read_archive
+from linkatlas.extract.capture import Capture
+from linkatlas.extract.records import read_archive
 from linkatlas.extract.rows import capture_rows
 
 from .test_crawl import Request, Server, Writer, data, options, serve  # noqa: F401

@@ -20,8 +20,8 @@ from linkatlas.api.query import answer, open_reader
 from linkatlas.api.tables import BACKLINKS, CHANGES, TARGETS
 from linkatlas.columns import TIE_BREAK
 from linkatlas.errors import LedgerError, QueryError
-from linkatlas.index.changes import log_dir
 from linkatlas.snapshot import Snapshot, current
+from linkatlas.snapshot import changes_log as log_dir
 
 Row = dict[str, Any]
 
