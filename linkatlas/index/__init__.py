@@ -8,7 +8,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -26,8 +26,10 @@ BuildProgress = Callable[[str, int, int, int], None]
 if TYPE_CHECKING:
     import duckdb
 
+    from .engine import Engine
+
 __all__ = ["BuildProgress", "Inputs", "Report", "archives_of", "build", "connect",
-           "extract_inputs"]
+           "extract_inputs", "load"]
 
 
 @dataclass
@@ -123,6 +125,7 @@ def extract_inputs(data: Path, workers: int | None = None, runner: Runner | None
 
 
 def load(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:
+    """The inputs as DuckDB tables (stages.load_inputs): the DuckDB engine's load stage."""
     from .stages import load_inputs
 
     load_inputs(con, inputs.visits, inputs.links, inputs.checks)
@@ -154,25 +157,18 @@ def _tally(report: Report, stats: list[ArchiveStats]) -> None:
 def build(data: Path, *, workers: int | None = None, memory_limit: str = "512MB",
           spark_master: str | None = None, progress: BuildProgress | None = None) -> Report:
     """Extract new archives, run every stage, write and publish a snapshot: on DuckDB, or on
-    Spark when spark_master is given."""
-    with _locked(data):
-        if spark_master is None:
-            return _build(data, workers, memory_limit, progress=progress)
-        from . import spark
+    Spark when spark_master is given (index/engine.py)."""
+    from .engine import opened
 
-        with spark.session(data, spark_master) as session:
-            return _build(data, workers, memory_limit, session, progress)
+    with _locked(data), opened(data, spark_master, memory_limit, workers) as engine:
+        return _build(data, engine, workers, progress)
 
 
-def _build(data: Path, workers: int | None, memory_limit: str, session: Any = None,
+def _build(data: Path, engine: Engine, workers: int | None,
            progress: BuildProgress | None = None) -> Report:
     report = Report()
     started = time.perf_counter()
-    engine: Any = None
-    if session is not None:
-        from . import spark as engine
-    inputs = extract_inputs(data, workers, None if engine is None else engine.runner(session),
-                            progress)
+    inputs = extract_inputs(data, workers, engine.runner(), progress)
     import duckdb  # imported (_import_stages) while the workers ran
 
     from . import changes
@@ -184,16 +180,12 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
     previous = _previous(data)
     staging = data / "snapshots" / f".staging-{snapshot.new_id(moment)}"
     staging.mkdir(parents=True)
-    con = connect(data, memory_limit, workers)
     try:
-        if engine is None:
-            stages, one = _duckdb_stages(con, inputs, staging), _counter(con)
-        else:
-            stages, one = engine.stages(session, con, staging, inputs), engine.count(session)
-        results = {name: _stage(report, name, run, progress) for name, run in stages}
+        results = {name: _stage(report, name, run, progress)
+                   for name, run in _stages(engine, inputs, staging)}
         files: list[dict[str, Any]] = results["serve"]
-        report.counts = _counts(one, sum(int(f["rows"]) for f in files))
-        _stage(report, "changes", lambda: changes.record(con, previous, staging, moment),
+        report.counts = _counts(engine.count, sum(int(f["rows"]) for f in files))
+        _stage(report, "changes", lambda: changes.record(engine.con, previous, staging, moment),
                progress)
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -201,13 +193,10 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
     except BaseException:  # (Spark's errors become BuildError in spark.session)
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    finally:
-        con.close()
     report.seconds["total"] = time.perf_counter() - started
     manifest = {"id": snapshot.new_id(moment), "built_at": clock.iso(moment),
-                "rows": report.counts["broken_backlinks"],
-                "engine": "duckdb" if engine is None else "spark", "files": files,
-                "previous": previous.id if previous else ""}
+                "rows": report.counts["broken_backlinks"], "engine": engine.name,
+                "files": files, "previous": previous.id if previous else ""}
     published = snapshot.publish(data, staging, manifest)
     report.snapshot = published.id
     (published.path / "report.json").write_text(json.dumps(report.to_json(), indent=2))
@@ -216,20 +205,31 @@ def _build(data: Path, workers: int | None, memory_limit: str, session: Any = No
     return report
 
 
-def _duckdb_stages(con: duckdb.DuckDBPyConnection, inputs: Inputs, staging: Path
-                   ) -> list[tuple[str, Callable[[], Any]]]:
+def _stages(engine: Engine, inputs: Inputs, staging: Path
+            ) -> list[tuple[str, Callable[[], Any]]]:
     """(name, run) of each stage after extraction, in order; serve returns the files."""
-    from . import changes
-    from .ratings import rate
-    from .reclaim import reclaim_table
-    from .stages import STAGES, serve_table
+    from . import changes, reclaim
+    from .stages import SERVE_SQL, TABLES
 
-    return [("load", lambda: load(con, inputs)),
-            *[(name, lambda stage=stage: stage(con)) for name, stage in STAGES],
-            ("ratings", lambda: rate(con, inputs.ranks)),
-            ("serve", lambda: serve_table(con, staging)),
-            ("reclaim", lambda: reclaim_table(con, staging)),
-            ("facts", lambda: changes.write_facts(con, staging))]
+    def serve() -> list[dict[str, Any]]:
+        with engine.rows(SERVE_SQL.format(**engine.dialect)) as query:
+            return snapshot.write_table(engine.con, query, staging)
+
+    def reclaimed() -> None:
+        with engine.rows(reclaim.RECLAIM_SQL) as query:
+            reclaim.write(engine.con, query, staging)
+
+    def facts() -> None:
+        with ExitStack() as held:  # each query's rows stay until its file is written
+            changes.write_facts(engine.con, staging,
+                                lambda sql: held.enter_context(engine.rows(sql)),
+                                engine.every_target, engine.dialect)
+
+    return [("load", lambda: engine.load(inputs)),
+            *[(name, lambda tables=tables: [engine.table(*t) for t in tables])
+              for name, tables in TABLES],
+            ("ratings", lambda: engine.ratings(inputs.ranks)),
+            ("serve", serve), ("reclaim", reclaimed), ("facts", facts)]
 
 
 def _previous(data: Path) -> snapshot.Snapshot | None:
@@ -248,13 +248,6 @@ def _stage(report: Report, name: str, run: Callable[[], Any],
     result = run()
     report.seconds[name] = time.perf_counter() - started
     return result
-
-
-def _counter(con: duckdb.DuckDBPyConnection) -> Callable[[str], int]:
-    def one(sql: str) -> int:
-        row = con.execute(sql).fetchone()
-        return int(row[0]) if row else 0
-    return one
 
 
 def _counts(one: Callable[[str], int], broken_backlinks: int) -> dict[str, int]:

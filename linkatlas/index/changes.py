@@ -39,7 +39,7 @@ from ..rules.verdicts import broken_sql, good_sql
 
 __all__ = ["BACKLINKS", "CHANGES_FILE", "FACTS_DIR", "HOPS_FACTS_SQL", "PAGES_FACTS_SQL",
            "REDIRECTS_SQL", "STATE", "TARGETS_FACTS_SQL", "append_log", "changes_sql",
-           "every_target_sql", "record", "write_facts"]
+           "every_target_sql", "every_target_view", "record", "write_facts"]
 
 FACTS_DIR = "facts"
 # A folder of parts: a re-check adds a part with the rows of the targets it found good again.
@@ -116,7 +116,8 @@ def _copy(con: Any, query: str, path: Path) -> None:
 
 
 @contextmanager
-def _every_target(con: Any) -> Iterator[None]:
+def every_target_view(con: Any) -> Iterator[None]:
+    """every_target_sql as DuckDB's `targets` while the context lasts."""
     columns = [row[0] for row in con.execute("DESCRIBE targets").fetchall()]
     con.execute("ALTER TABLE targets RENAME TO targets_decided")
     try:
@@ -142,7 +143,7 @@ def write_facts(con: Any, staging: Path,
     _copy(con, run(TARGETS_FACTS_SQL), folder / "targets.parquet")
     _copy(con, run(PAGES_FACTS_SQL), folder / "pages.parquet")
     _copy(con, run(HOPS_FACTS_SQL), folder / "hops.parquet")
-    with (every_target or (lambda: _every_target(con)))():
+    with (every_target or (lambda: every_target_view(con)))():
         (folder / BACKLINKS).mkdir()
         serve = SERVE_SQL.format(**(dialect or DUCKDB))
         _copy(con, run(_unordered(serve)), folder / BACKLINKS / "part-0.parquet")

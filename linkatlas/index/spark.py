@@ -23,30 +23,23 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from itertools import count as numbers
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .. import snapshot
 from ..errors import BuildError, UsageError
 from ..extract.run import ArchiveStats, Chunk, Runner, extract_chunk
-from .stages import (
-    DEAD_PAGES_SQL,
-    GRAPH_SQL,
-    HOPS_SQL,
-    LIVE_SQL,
-    OBSERVATIONS_SQL,
-    PAGES_SQL,
-    SERVE_SQL,
-    TARGETS_SQL,
-)
+from .engine import Engine
+from .stages import OBSERVATIONS_SQL
 
 if TYPE_CHECKING:
-    import duckdb
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["count", "runner", "session", "stages"]
+    from . import Inputs
+
+__all__ = ["SPARK", "SparkEngine", "runner", "session"]
 
 # Master URLs Spark accepts (its docs, "Master URLs"); anything else fails inside the JVM,
 # which prints a Java stack trace.
@@ -195,40 +188,6 @@ SPARK = {"newest": "struct(time, http_code)", "newest_o": "struct(o.time, o.http
          "boolean_type": "BOOLEAN"}
 
 
-def history(spark: SparkSession) -> None:
-    """stages.history in Spark: pages, dead pages and live links."""
-    _view(spark, "pages", PAGES_SQL)
-    _view(spark, "dead_pages", DEAD_PAGES_SQL.format(**SPARK))
-    _view(spark, "live", LIVE_SQL.format(**SPARK))
-
-
-def targets(spark: SparkSession) -> None:
-    """stages.targets in Spark: each URL's newest decided observation, followed along
-    redirect chains."""
-    # Checkpointed: the targets query joins hops 11 times, and a cached view would carry its
-    # whole plan into each (the plan's text alone then fills the driver's heap).
-    _view(spark, "hops", HOPS_SQL.format(**SPARK), stable=True)
-    _view(spark, "targets", TARGETS_SQL, stable=True)
-
-
-def graph(spark: SparkSession) -> None:
-    _view(spark, "graph_links", GRAPH_SQL)
-
-
-def ratings(spark: SparkSession, con: duckdb.DuckDBPyConnection, ranks: Path | None = None
-            ) -> None:
-    """The same PageRank as the DuckDB engine, on the driver, over the graph's edges."""
-    from .ratings import rate
-
-    con.register("graph_arrow", spark.table("graph_links").toArrow())
-    con.execute("CREATE OR REPLACE TABLE graph_links AS SELECT * FROM graph_arrow")
-    con.unregister("graph_arrow")
-    rate(con, ranks)
-    for table in ("url_rating", "domain_rating"):
-        spark.createDataFrame(con.sql(f"SELECT * FROM {table}").to_arrow_table()
-                              ).createOrReplaceTempView(table)
-
-
 def _utc_naive(frame: DataFrame) -> DataFrame:
     """Spark's TIMESTAMP is an instant (Arrow: with a time zone); tables hold UTC times
     without one, as the DuckDB engine writes them."""
@@ -239,71 +198,65 @@ def _utc_naive(frame: DataFrame) -> DataFrame:
                           for field in frame.schema.fields])
 
 
-def serve(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path
-          ) -> list[dict[str, object]]:
-    """The serve query on Spark (sorted there), written by the DuckDB engine's writer."""
-    con.register("serve_arrow", _utc_naive(spark.sql(SERVE_SQL.format(**SPARK))).toArrow())
-    try:
-        return snapshot.write_table(con, "SELECT * FROM serve_arrow", staging)
-    finally:
-        con.unregister("serve_arrow")
+class SparkEngine(Engine):
+    """The build's tables are Spark views (cached, or checkpointed when stable); the
+    snapshot's files are written by the DuckDB engine's writers from Arrow (`rows`)."""
 
+    name = "spark"
 
-def reclaim(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) -> None:
-    """The reclaim facts (index/reclaim.py) on Spark, written by the DuckDB engine's writer."""
-    from .reclaim import RECLAIM_SQL, write
+    @property
+    def dialect(self) -> Mapping[str, str]:
+        return SPARK
 
-    con.register("reclaim_arrow", spark.sql(RECLAIM_SQL).toArrow())
-    try:
-        write(con, "SELECT * FROM reclaim_arrow", staging)
-    finally:
-        con.unregister("reclaim_arrow")
+    def __init__(self, spark: SparkSession, data: Path, memory_limit: str,
+                 threads: int | None) -> None:
+        super().__init__(data, memory_limit, threads)
+        self.spark = spark
+        self._names = numbers()
 
+    def runner(self) -> Runner:
+        return runner(self.spark)
 
-def facts(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path) -> None:
-    """The change facts (changes.write_facts: the same SQL) on Spark, written by DuckDB."""
-    from itertools import count as numbers
+    def load(self, inputs: Inputs) -> None:
+        load(self.spark, inputs.visits, inputs.links, inputs.checks)
 
-    from .changes import every_target_sql, write_facts
+    def table(self, name: str, sql: str, stable: bool = False) -> None:
+        _view(self.spark, name, sql.format(**self.dialect), stable=stable)
 
-    names = numbers()
+    def ratings(self, ranks: Path | None) -> None:
+        """The same PageRank as the DuckDB engine, on the driver, over the graph's edges."""
+        from .ratings import rate
 
-    def source(sql: str) -> str:
-        name = f"facts_{next(names)}"
-        con.register(name, _utc_naive(spark.sql(sql)).toArrow())
-        return f"SELECT * FROM {name}"
+        self.con.register("graph_arrow", self.spark.table("graph_links").toArrow())
+        self.con.execute("CREATE OR REPLACE TABLE graph_links AS SELECT * FROM graph_arrow")
+        self.con.unregister("graph_arrow")
+        rate(self.con, ranks)
+        for table in ("url_rating", "domain_rating"):
+            self.spark.createDataFrame(self.con.sql(f"SELECT * FROM {table}").to_arrow_table()
+                                       ).createOrReplaceTempView(table)
 
     @contextmanager
-    def every_target() -> Iterator[None]:
-        decided = spark.table("targets")
+    def rows(self, sql: str) -> Iterator[str]:
+        """Computed (and sorted) by Spark, handed to DuckDB as Arrow through the driver."""
+        name = f"spark_rows_{next(self._names)}"
+        self.con.register(name, _utc_naive(self.spark.sql(sql)).toArrow())
+        try:
+            yield f"SELECT * FROM {name}"
+        finally:
+            self.con.unregister(name)
+
+    @contextmanager
+    def every_target(self) -> Iterator[None]:
+        from .changes import every_target_sql
+
+        decided = self.spark.table("targets")
         decided.createOrReplaceTempView("targets_decided")
-        spark.sql(every_target_sql(decided.columns)).createOrReplaceTempView("targets")
+        self.spark.sql(every_target_sql(decided.columns)).createOrReplaceTempView("targets")
         try:
             yield
         finally:
             decided.createOrReplaceTempView("targets")
 
-    write_facts(con, staging, source, every_target, SPARK)
-
-
-def count(spark: SparkSession) -> Callable[[str], int]:
-    """The report's counting queries, answered by Spark."""
-    def one(sql: str) -> int:
-        rows = spark.sql(sql).collect()
+    def count(self, sql: str) -> int:
+        rows = self.spark.sql(sql).collect()
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
-    return one
-
-
-def stages(spark: SparkSession, con: duckdb.DuckDBPyConnection, staging: Path,
-           inputs: Any) -> list[tuple[str, Callable[[], Any]]]:
-    """(name, run) of each stage after extraction, in order; serve returns the files."""
-    return [
-        ("load", lambda: load(spark, inputs.visits, inputs.links, inputs.checks)),
-        ("history", lambda: history(spark)),
-        ("targets", lambda: targets(spark)),
-        ("graph", lambda: graph(spark)),
-        ("ratings", lambda: ratings(spark, con, inputs.ranks)),
-        ("serve", lambda: serve(spark, con, staging)),
-        ("reclaim", lambda: reclaim(spark, con, staging)),
-        ("facts", lambda: facts(spark, con, staging)),
-    ]

@@ -17,8 +17,8 @@ from ..columns import Kind, select_list
 from ..rules.verdicts import MAX_REDIRECTS, broken_sql, good_sql
 
 __all__ = ["DEAD_PAGES_SQL", "DUCKDB", "FACTS", "GRAPH_SQL", "HOPS_SQL", "LIVE_SQL",
-           "OBSERVATIONS_SQL", "PAGES_SQL", "SERVE_SQL", "STAGES", "TARGETS_SQL", "history",
-           "load_inputs", "serve_table", "targets"]
+           "OBSERVATIONS_SQL", "PAGES_SQL", "SERVE_SQL", "STAGES", "TABLES", "TARGETS_SQL",
+           "create", "history", "load_inputs", "serve_table", "targets"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -146,16 +146,6 @@ DEAD_PAGES_SQL = f"""
            AND (p.last_good IS NULL OR max(o.time) > p.last_good)"""
 
 
-def history(con: Connection) -> None:
-    """Visit history of each referring page and of each backlink on it."""
-    con.execute(f"CREATE TABLE pages AS {PAGES_SQL}")
-    # A backlink is live when present at the latest successful visit of a page that has not
-    # since answered 4xx/5xx or vanished (NXDOMAIN, from the crawler's or checker's log);
-    # original when present at the page's first good visit.
-    con.execute(f"CREATE TABLE dead_pages AS {DEAD_PAGES_SQL.format(**DUCKDB)}")
-    con.execute(f"CREATE TABLE live AS {LIVE_SQL.format(**DUCKDB)}")
-
-
 # The newest decided observation of every URL a target's redirect chain may pass through, and
 # `since`: when that state began (the first of its current run of observations: broken, or
 # redirecting to the same Location, or good), from which a chain's broken_at is found.
@@ -228,22 +218,11 @@ def _targets_sql() -> str:
 TARGETS_SQL = _targets_sql()
 
 
-def targets(con: Connection) -> None:
-    """Status of each live link target: the newest decided observation of each URL, followed
-    along redirect chains (HOPS_SQL, TARGETS_SQL)."""
-    con.execute(f"CREATE TABLE hops AS {HOPS_SQL.format(**DUCKDB)}")
-    con.execute(f"CREATE TABLE targets AS {TARGETS_SQL}")
-
-
 # The dofollow link graph the ratings read (ratings.rate): live links of every page.
 GRAPH_SQL = """
         SELECT p.key AS key_from, l.key_to, p.domain AS domain_from, l.domain_to
         FROM live l JOIN pages p ON p.url = l.url_from
         WHERE NOT l.nofollow AND l.link_type IN ('href', 'redirect', 'frame')"""
-
-
-def graph(con: Connection) -> None:
-    con.execute(f"CREATE TABLE graph_links AS {GRAPH_SQL}")
 
 
 # The serve table. Its columns, their order and casts come from the column table (columns.py);
@@ -267,8 +246,38 @@ def serve_table(con: Connection, staging: Path) -> list[dict[str, object]]:
     return snapshot.write_table(con, SERVE_SQL.format(**DUCKDB), staging)
 
 
-STAGES: tuple[tuple[str, Callable[[Connection], None]], ...] = (
-    ("history", history),
-    ("targets", targets),
-    ("graph", graph),
+# The stages between load and ratings, each the tables it creates in order: (table, SQL with
+# the dialect placeholders, stable). Either engine runs them (engine.Engine.table); a stable
+# table's rows are never recomputed (Spark checkpoints it: the targets query joins hops 11
+# times, and a cached view would carry its whole plan into each).
+# history: the visit history of each referring page and of each backlink on it. A backlink is
+# live when present at the latest successful visit of a page that has not since answered
+# 4xx/5xx or vanished (NXDOMAIN, from the crawler's or checker's log); original when present
+# at the page's first good visit.
+# targets: each live link target's status, the newest decided observation of each URL
+# followed along redirect chains.
+TABLES: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...] = (
+    ("history", (("pages", PAGES_SQL, False), ("dead_pages", DEAD_PAGES_SQL, False),
+                 ("live", LIVE_SQL, False))),
+    ("targets", (("hops", HOPS_SQL, True), ("targets", TARGETS_SQL, True))),
+    ("graph", (("graph_links", GRAPH_SQL, False),)),
 )
+
+
+def create(con: Connection, name: str, sql: str) -> None:
+    """Table `name` from shared SQL in DuckDB's dialect."""
+    con.execute(f"CREATE TABLE {name} AS {sql.format(**DUCKDB)}")
+
+
+def _stage(stage: str) -> Callable[[Connection], None]:
+    """The DuckDB function of one stage of TABLES (due.py and recheck.py run one alone)."""
+    def run(con: Connection) -> None:
+        for name, sql, _ in dict(TABLES)[stage]:
+            create(con, name, sql)
+    run.__name__ = stage
+    return run
+
+
+history, targets, graph = _stage("history"), _stage("targets"), _stage("graph")
+STAGES: tuple[tuple[str, Callable[[Connection], None]], ...] = tuple(
+    (name, _stage(name)) for name, _ in TABLES)
