@@ -1,15 +1,18 @@
-"""The Spark engine's PageRank (linkatlas/index/spark_ratings.py): driver memory as edges grow.
+"""The Spark engine's ratings stage (linkatlas/index/spark_ratings.py): driver memory as edges
+grow.
 
-    .venv/bin/python bench/spark_pagerank.py [--edges 1e6 1e7 5e7] [--iterations 3]
+    nice .venv/bin/python bench/spark_pagerank.py [--edges 1e6 1e7 5e7] [--iterations 3]
 
 Starts a standalone cluster on 127.0.0.1 (a master and two workers of one core each, the
 tests' tests/spark_cluster.py) and, for each size, a driver (its own process, 512 MB heap)
-that writes a synthetic graph of E edges over E/10 pages with skewed in-degrees to Parquet,
-then runs spark_ratings.pagerank for --iterations iterations (memory does not depend on how
-many; the tests check convergence) and prints: seconds per iteration, and the driver's peak
-memory: the JVM's peak RSS (VmHWM) and peak used heap (sampled every 50 ms), and the Python
-process's peak RSS. Executors do the work; a driver that collected the edges would need
-≥ 8 bytes per edge (400 MB at 50M).
+that writes a synthetic graph_links table of E links over E/10 pages on E/500 domains, with
+skewed in-degrees, to Parquet, then runs the build's ratings stage (spark_ratings.rate: the
+page and the domain PageRank for at most --iterations iterations, memory does not depend on
+how many, the tests check convergence; the page scale on the executors; the per-domain table
+collected and rated) and prints: seconds, and the driver's peak memory: the JVM's peak RSS
+(VmHWM) and peak used heap (sampled every 50 ms), and the Python process's peak RSS.
+Executors do the work; a driver that collected the edges would need ≥ 8 bytes per edge
+(400 MB at 50M).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def _driver(edges: int, iterations: int, folder: str) -> dict[str, float]:
     import threading
 
     sys.path.insert(0, str(ROOT))
+    import duckdb
     from pyspark.sql import SparkSession
     from pyspark.sql.functions import col, lit, pmod, xxhash64
 
@@ -52,20 +56,20 @@ def _driver(edges: int, iterations: int, folder: str) -> dict[str, float]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     pages = max(edges // 10, 10)
+    domains = max(edges // 500, 2)
+    generated = time.perf_counter()
     # Skewed targets: a page's in-degree falls with its number (x² of a uniform x).
     (spark.range(edges)
      .select(pmod(xxhash64(col("id"), lit(1)), lit(pages)).alias("src"),
              (((pmod(xxhash64(col("id"), lit(2)), lit(1 << 30)) / lit(1 << 30)) ** 2)
               * lit(pages)).cast("long").alias("dst"))
+     .selectExpr("concat('p', src) AS key_from", "concat('p', dst) AS key_to",
+                 f"concat('d', src % {domains}, '.test') AS domain_from",
+                 f"concat('d', dst % {domains}, '.test') AS domain_to")
      .write.mode("overwrite").parquet(f"{folder}/edges"))
-    nodes = spark.range(pages).withColumn("name", col("id").cast("string"))
-    raw = spark.read.parquet(f"{folder}/edges")
+    spark.read.parquet(f"{folder}/edges").createOrReplaceTempView("graph_links")
     started = time.perf_counter()
-    raw.where("src <> dst").distinct().createOrReplaceTempView("pairs")
-    links = spark.sql("SELECT src, dst, 1.0D / count(*) OVER (PARTITION BY src) AS w "
-                      "FROM pairs").checkpoint()
-    prepared = time.perf_counter()
-    _, ran = spark_ratings.pagerank(spark, nodes, links, max_iter=iterations, tol=0.0)
+    ran = spark_ratings.rate(spark, duckdb.connect(), max_iter=iterations)
     done = time.perf_counter()
     stop.set()
     sampler.join()
@@ -73,9 +77,9 @@ def _driver(edges: int, iterations: int, folder: str) -> dict[str, float]:
     hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
     import resource
 
-    result = {"edges": edges, "pages": pages, "iterations": ran,
-              "prepare_s": round(prepared - started, 1),
-              "s_per_iteration": round((done - prepared) / max(ran, 1), 1),
+    result = {"edges": edges, "pages": pages, "domains": domains, "iterations": ran,
+              "generate_s": round(started - generated, 1),
+              "ratings_s": round(done - started, 1),
               "driver_jvm_peak_rss_mb": round(hwm / 1024),
               "driver_jvm_peak_heap_mb": round(heap[0] / 2**20),
               "driver_python_peak_rss_mb": round(

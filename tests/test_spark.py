@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -79,12 +80,35 @@ def _snapshot(data: Path) -> tuple[list[tuple[object, ...]], list[dict[str, obje
     return rows, [*manifest["files"], {"schema": schema}], manifest["engine"]
 
 
+# The rating columns: Spark's PageRank is SciPy's to within its tolerance, so where scores tie
+# within it the ratings may differ (issue 15): equal on ≥ 99.9 % of rows, never more than 1
+# apart. Every other column is equal.
+RATINGS = ("ahrefs_rank", "domain_rating", "ahrefs_top")
+
+
+def _assert_same_rows(rows: list[tuple[Any, ...]], expected: list[tuple[Any, ...]],
+                      names: list[str]) -> None:
+    rated = [names.index(name) for name in RATINGS]
+
+    def rest(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(v for i, v in enumerate(row) if i not in rated)
+
+    assert [rest(r) for r in rows] == [rest(r) for r in expected]
+    for i in rated:
+        apart = [abs(a[i] - b[i]) for a, b in zip(rows, expected, strict=True)]
+        assert max(apart, default=0) <= 1, (names[i], apart)
+        assert apart.count(0) >= 0.999 * len(apart), (names[i], apart)
+
+
 def _assert_same_snapshot(on_spark: Path, on_duckdb: Path) -> None:
-    """Row for row the same snapshot: rows, files, key ranges and schema."""
+    """Row for row the same snapshot: rows (ratings as RATINGS says), files, key ranges and
+    schema."""
     rows, files, engine = _snapshot(on_spark)
     expected_rows, expected_files, _ = _snapshot(on_duckdb)
     assert engine == "spark" and len(rows) > 30
-    assert rows == expected_rows and files == expected_files
+    assert files == expected_files
+    names = [column[0] for column in files[-1]["schema"]]
+    _assert_same_rows(rows, expected_rows, names)
     assert_served_schema(on_spark / "current" / "broken_backlinks")  # the column table's
 
 
@@ -109,10 +133,15 @@ def test_spark_builds_the_duckdb_snapshot(observations: Path, tmp_path: Path,
         p.name for p in (on_duckdb / "extract").iterdir())
     assert not (on_spark / "tmp" / "spark" / "checkpoints").exists()
     # the facts a diff and a re-check read (index/changes.py) are the same too
-    for name in ("backlinks/*", "targets", "hops", "pages"):
+    for name in ("targets", "hops", "pages"):
         read = f"SELECT * FROM read_parquet('{{}}/current/facts/{name}.parquet') ORDER BY ALL"
         assert duckdb.sql(read.format(on_spark)).fetchall() == duckdb.sql(
             read.format(on_duckdb)).fetchall(), name
+    backlinks = "SELECT * FROM read_parquet('{}/current/facts/backlinks/*.parquet')"
+    names = duckdb.sql(backlinks.format(on_duckdb)).columns
+    order = ", ".join(name for name in names if name not in RATINGS)
+    _assert_same_rows(*[duckdb.sql(f"{backlinks.format(d)} ORDER BY {order}").fetchall()
+                        for d in (on_spark, on_duckdb)], names)
 
 
 def test_spark_builds_the_duckdb_snapshot_on_a_standalone_cluster(

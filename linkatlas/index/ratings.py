@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from linkatlas.errors import BuildError
 
 __all__ = ["DAMPING", "MAX_ITER", "TIE", "TOL", "log_scale", "order", "pagerank", "rate",
-           "to_scale"]
+           "scale_and_rank", "step_down", "store_domains", "to_scale"]
 
 # PageRank's damping and stop rule (L1 change below TOL, or MAX_ITER iterations); the Spark
 # engine's distributed PageRank (spark_ratings.py) runs with the same.
@@ -191,13 +191,19 @@ def to_scale(scores: np.ndarray, has_inbound: np.ndarray,
     ranked = ranked[has_inbound[ranked]]  # linked nodes, strongest first
     values = scores[ranked]
     base = log_scale(values, values.min(), values.max())
-    # Tie groups (equal base and equal score within TIE); within one, the k-th distinct
-    # support below the group's best is k points lower, never down to the next group's.
+    out[ranked] = step_down(values, base, np.asarray(support, dtype=np.int64)[ranked])
+    return out
+
+
+def step_down(values: np.ndarray, base: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """Ratings of linked nodes in `order` (strongest first) from their scores, log_scale
+    ratings and support: tie groups (equal base and equal score within TIE); within one, the
+    k-th distinct support below the group's best is k points lower, never down to the next
+    group's rating; 100 is the first node's alone."""
     same = np.zeros(values.size, dtype=bool)
     same[1:] = (values[1:] >= values[:-1] * (1.0 - TIE)) & (base[1:] == base[:-1])
     group = np.cumsum(~same) - 1
     starts = np.flatnonzero(~same)
-    strength = np.asarray(support, dtype=np.int64)[ranked]
     step = np.zeros(values.size, dtype=bool)
     step[1:] = same[1:] & (strength[1:] < strength[:-1])
     steps = np.cumsum(step)
@@ -205,8 +211,7 @@ def to_scale(scores: np.ndarray, has_inbound: np.ndarray,
     below = np.append(base[starts][1:], 0)[group]  # the next group's rating
     rated = np.minimum(base, np.maximum(base - k, below + 1))
     rated[1:] = np.minimum(rated[1:], 99)  # 100 is the strongest's alone
-    out[ranked] = rated
-    return out
+    return rated
 
 
 def _number(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str]) -> int:
@@ -251,22 +256,27 @@ def _scores(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, str]
     src, dst = _edges(con, table, columns, distinct)
     scores, indegree = _rank(src, dst, n, damping=DAMPING, tol=TOL, max_iter=MAX_ITER)
     del src, dst
-    support = indegree.astype(np.int64)
+    extra = None
     if support_sql is not None:
         rows = con.execute(support_sql).fetchnumpy()
         extra = np.zeros(n, dtype=np.int64)
         extra[np.asarray(rows["id"], dtype=np.int64)] = np.asarray(rows["support"])
-        support = support * (1 << 32) + extra  # referring domains, then referring pages
-    top = np.empty(n, dtype=np.int32)
-    top[order(scores, support)] = np.arange(1, n + 1, dtype=np.int32)
-    return pa.table(
-        {
-            "id": np.arange(n, dtype=np.int32),
-            "score": scores,
-            "rating": to_scale(scores, indegree > 0, support),
-            "top": top,
-        }
-    )
+    rating, top = scale_and_rank(scores, indegree, extra)
+    return pa.table({"id": np.arange(n, dtype=np.int32), "score": scores, "rating": rating,
+                     "top": top})
+
+
+def scale_and_rank(scores: np.ndarray, indegree: np.ndarray, extra: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(rating 0..100, rank 1..n) of nodes 0..n-1 (ids in name order) from their scores and
+    in-degrees; extra, when given, separates nodes tied on score and in-degree (referring
+    pages, after referring domains). Either engine's domains take DR and rank from here."""
+    support = np.asarray(indegree, dtype=np.int64)
+    if extra is not None:
+        support = support * (1 << 32) + np.asarray(extra, dtype=np.int64)
+    top = np.empty(support.size, dtype=np.int32)
+    top[order(scores, support)] = np.arange(1, support.size + 1, dtype=np.int32)
+    return to_scale(scores, np.asarray(indegree) > 0, support), top
 
 
 # Pages of other domains that link to a domain: separates domains tied on domain score.
@@ -302,15 +312,30 @@ def rate(con: duckdb.DuckDBPyConnection, ranks: Path | None = None) -> None:
     con.register("_rating_domain_scores", domains)
     con.execute(
         """
-        CREATE OR REPLACE TABLE domain_rating AS
-        SELECT k.name AS domain, s.rating::INTEGER AS domain_rating,
-               s.top::INTEGER AS ahrefs_top, false AS imported
+        CREATE OR REPLACE TEMP TABLE _rated_domains AS
+        SELECT k.name AS domain, s.rating AS domain_rating, s.top AS ahrefs_top
         FROM _rating_domains k JOIN _rating_domain_scores s USING (id)
         """
     )
     con.unregister("_rating_domain_scores")
     con.execute("DROP TABLE _rating_pages")
     con.execute("DROP TABLE _rating_domains")
+    store_domains(con, "_rated_domains", ranks)
+    con.execute("DROP TABLE _rated_domains")
+
+
+def store_domains(con: duckdb.DuckDBPyConnection, rated: str, ranks: Path | None) -> None:
+    """domain_rating(domain, domain_rating, ahrefs_top, imported) from the table or view
+    `rated` (domain, domain_rating, ahrefs_top) of the local graph; with `ranks`, the domains
+    it covers take DR and rank from it (docs/ratings.md, "Imported ranks")."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE domain_rating AS
+        SELECT domain, domain_rating::INTEGER AS domain_rating,
+               ahrefs_top::INTEGER AS ahrefs_top, false AS imported
+        FROM {rated}
+        """
+    )
     if ranks is not None and ranks.exists():
         from .imported import merge
 
