@@ -35,6 +35,7 @@ from .ratings import DAMPING, MAX_ITER, TIE, TOL, scale_and_rank, store_domains
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = ["links", "log_scale", "nodes", "pagerank", "pageranks", "rate"]
@@ -245,20 +246,19 @@ def _page_ratings(spark: SparkSession, names: DataFrame, scores: DataFrame,
 
 
 def _domain_table(spark: SparkSession, names: DataFrame, scores: DataFrame,
-                  indegree: DataFrame) -> dict[str, object]:
-    """The per-domain table the scale needs, collected (domains in name order): name,
-    score, referring domains, referring pages."""
+                  indegree: DataFrame) -> pa.Table:
+    """The per-domain table the scale needs, collected as Arrow (domains in name order):
+    name, score, referring domains (support), referring pages."""
     from pyspark.sql.functions import coalesce, col, lit
 
     referring_pages = spark.sql("""
         SELECT domain_to AS name, count(DISTINCT key_from) AS pages FROM graph_links
         WHERE domain_from <> domain_to GROUP BY domain_to""")
-    table = (names.join(scores, "id").join(indegree, "id", "left")
-             .join(referring_pages, "name", "left")
-             .select("name", "score", coalesce(col("support"), lit(0)).alias("support"),
-                     coalesce(col("pages"), lit(0)).alias("pages"))
-             .orderBy("name").toArrow())
-    return {column: table.column(column).to_numpy() for column in table.column_names}
+    return (names.join(scores, "id").join(indegree, "id", "left")
+            .join(referring_pages, "name", "left")
+            .select("name", "score", coalesce(col("support"), lit(0)).alias("support"),
+                    coalesce(col("pages"), lit(0)).alias("pages"))
+            .orderBy("name").toArrow())
 
 
 def rate(spark: SparkSession, con: duckdb.DuckDBPyConnection, ranks: Path | None = None, *,
@@ -278,12 +278,13 @@ def rate(spark: SparkSession, con: duckdb.DuckDBPyConnection, ranks: Path | None
     page_ratings.createOrReplaceTempView("url_rating")
     page_ratings.cache().count()  # in this stage's time, as the other stages' tables
     domains = _domain_table(spark, graphs[1][0], domain_scores, _indegree(graphs[1][1]))
-    rating, top = scale_and_rank(np.asarray(domains["score"], dtype=np.float64),
-                                 np.asarray(domains["support"], dtype=np.int64),
-                                 np.asarray(domains["pages"], dtype=np.int64))
+    rating, top = scale_and_rank(*[np.asarray(domains.column(name).to_numpy(), dtype=kind)
+                                   for name, kind in (("score", np.float64),
+                                                      ("support", np.int64),
+                                                      ("pages", np.int64))])
     con.register("_spark_rated_domains", pa.table(
-        {"domain": pa.array(domains["name"], pa.string()), "domain_rating": rating,
-         "ahrefs_top": top}))
+        {"domain": domains.column("name"), "domain_rating": rating, "ahrefs_top": top}))
+    del domains
     try:
         store_domains(con, "_spark_rated_domains", ranks)
     finally:
