@@ -25,25 +25,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _driver(edges: int, iterations: int, folder: str) -> dict[str, float]:
-    """One size, run in this (driver) process on the cluster in $BENCH_MASTER."""
+    """One size, run in this (driver) process on the cluster in $BENCH_MASTER, in the
+    build's own session (its settings; checkpoints under the run's folder)."""
+    sys.path.insert(0, str(ROOT))
+    from linkatlas.index.spark import session
+
+    with session(Path(folder), os.environ["BENCH_MASTER"]) as spark:
+        return _measure(spark, edges, iterations, folder)
+
+
+def _measure(spark: Any, edges: int, iterations: int, folder: str) -> dict[str, float]:
     import threading
 
-    sys.path.insert(0, str(ROOT))
     import duckdb
-    from pyspark.sql import SparkSession
     from pyspark.sql.functions import col, lit, pmod, xxhash64
 
     from linkatlas.index import spark_ratings
 
-    spark = (SparkSession.builder.master(os.environ["BENCH_MASTER"])
-             .appName("bench pagerank").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(f"{folder}/checkpoints")
     jvm_pid = int(spark.sparkContext._jvm.ProcessHandle.current().pid())
     heap = [0.0]
     stop = threading.Event()
@@ -84,7 +88,6 @@ def _driver(edges: int, iterations: int, folder: str) -> dict[str, float]:
               "driver_jvm_peak_heap_mb": round(heap[0] / 2**20),
               "driver_python_peak_rss_mb": round(
                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-    spark.stop()
     return result
 
 

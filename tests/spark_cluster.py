@@ -113,7 +113,7 @@ def spark_cluster() -> Iterator[SparkCluster]:
                                   master_url, "--host", "127.0.0.1", "--cores", "1",
                                   "--memory", "1g", "--port", str(free_port()),
                                   "--webui-port", str(free_port()), "--work-dir", str(work)))
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # JVMs start slowly on a loaded machine
         while _alive_workers(ui_port) < WORKERS:
             dead = [p.args[-1] for p in processes if p.poll() is not None]
             if dead or time.monotonic() > deadline:

@@ -75,6 +75,9 @@ def session(data: Path, master: str) -> Iterator[SparkSession]:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
+               # With the UI off, a finished query's plan is of no use, and the driver would
+               # keep the last 1,000 (PageRank runs one per iteration).
+               .config("spark.sql.ui.retainedExecutions", "20")
                .config("spark.local.dir", str(scratch)))
     if master.startswith("local"):
         # One machine: Spark's 200 shuffle partitions are overhead, and it talks to itself

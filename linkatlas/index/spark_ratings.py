@@ -140,6 +140,7 @@ def _iterate(state: DataFrame, edges: DataFrame, n: list[int], damping: float, t
     iterations = [0] * len(n)
     done = [k == 0 for k in n]
     rounds = 0
+    cached: DataFrame | None = None
     while not all(done) and rounds < max_iter:
         rounds += 1
         for g in graphs:
@@ -163,10 +164,15 @@ def _iterate(state: DataFrame, edges: DataFrame, n: list[int], damping: float, t
             sum_(when(col("dangling"), col("x"))).alias("lost")).collect()
         change = {int(r["g"]): float(r["change"] or 0.0) for r in rows}
         lost = {int(r["g"]): float(r["lost"] or 0.0) for r in rows}
-        previous, state = state, scores.drop("before")
+        state = scores.drop("before")
         if rounds % CHECKPOINT_EVERY == 0:
             state = state.checkpoint()  # from the cache: lineage and plan cut short
-        previous.unpersist()
+        # The cache of the iteration before (this one is computed from it now): a cached
+        # plan left behind is heap in the driver and memory in the executors, and every later
+        # query is compared against it.
+        if cached is not None:
+            cached.unpersist()
+        cached = scores
         done = [done[g] or change.get(g, 0.0) < tol for g in graphs]
     return state, iterations
 
