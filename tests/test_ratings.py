@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from linkatlas.errors import BuildError
-from linkatlas.index.ratings import TIE, order, pagerank, rate, to_scale
+from linkatlas.index.ratings import order, pagerank, rate, to_scale
+from linkatlas.index.scale import TIE
 from linkatlas.urls import host_of, key_of, normalize, registered_domain
 
 D = 0.85

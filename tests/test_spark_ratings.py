@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from linkatlas.index import ratings, spark_ratings
+from linkatlas.index import ratings, scale, spark_ratings
 from linkatlas.index.spark import session
 
 pytest.importorskip("pyspark")
@@ -102,4 +102,4 @@ def test_log_scale_column_is_ratings_log_scale(spark: Any) -> None:
         frame = spark.createDataFrame([(float(v),) for v in picked], "score DOUBLE")
         got = [r[0] for r in frame.select(
             spark_ratings.log_scale(col("score"), low, high)).collect()]
-        assert got == ratings.log_scale(picked, low, high).tolist(), (low, high)
+        assert got == scale.log_scale(picked, low, high).tolist(), (low, high)

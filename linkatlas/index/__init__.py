@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import clock, snapshot
-from ..errors import BuildError, SnapshotError, UsageError
-from ..extract.run import ArchiveStats, Runner, extract_archives
-from ..observations import log_dir
-
-# What a build tells a progress display: (stage, bytes of archives extracted, bytes to
-# extract, pages extracted); the later stages are told by name only (0, 0, 0).
-BuildProgress = Callable[[str, int, int, int], None]
+from ..errors import BuildError, SnapshotError
+from ..extract.run import ArchiveStats
+from .engine import DuckDBEngine
+from .inputs import BuildProgress, Inputs, archives_of, connect, extract_inputs, load
+from .lock import build_lock
 
 if TYPE_CHECKING:
-    import duckdb
-
     from .engine import Engine
 
-__all__ = ["BuildProgress", "Inputs", "Report", "archives_of", "build", "connect",
+__all__ = ["BuildProgress", "Inputs", "Report", "archives_of", "build", "build_lock", "connect",
            "extract_inputs", "load"]
 
 
@@ -53,97 +47,6 @@ class Report:
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
-def archives_of(data: Path) -> list[Path]:
-    """Archive files under DIR/archives (hidden and temporary files excluded)."""
-    folder = data / "archives"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".tmp"))
-
-
-def connect(data: Path, memory_limit: str = "512MB", threads: int | None = None
-            ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to DIR/tmp; times are UTC everywhere."""
-    import duckdb
-
-    spill = data / "tmp"
-    spill.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(config={"memory_limit": memory_limit,
-                                     "temp_directory": str(spill)})
-    except duckdb.Error:
-        raise UsageError(f"--memory-limit: not a memory size: {memory_limit!r} "
-                         "(e.g. 512MB, 2GB)") from None
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """The extracted tables of every archive, and the check logs, that a build reads."""
-
-    stats: list[ArchiveStats]
-    visits: list[Path]
-    links: list[Path]
-    checks: list[Path]
-    ranks: Path | None = None  # imported domain ranks (linkatlas.ranks), when present
-
-
-def _import_stages() -> None:
-    """DuckDB, SciPy and the stages (≈0.15 s of imports), while the extraction workers run."""
-    import_module(f"{__name__}.stages")
-    import_module(f"{__name__}.ratings")
-
-
-def extract_inputs(data: Path, workers: int | None = None, runner: Runner | None = None,
-                   progress: BuildProgress | None = None) -> Inputs:
-    """Extract archives not yet in the cache (every core, or through runner), and list all
-    inputs."""
-    archives = archives_of(data)
-    if not archives:
-        raise BuildError(f"no archives in {data / 'archives'}: run `crawl` or `ingest` first")
-    cache = data / "extract"
-    told = None if progress is None else (
-        lambda done, total, pages: progress("extract", done, total, pages))
-    stats = extract_archives(archives, cache, workers, meanwhile=_import_stages, runner=runner,
-                             progress=told)
-    entries = [cache / name for name in sorted(p.name for p in cache.iterdir())
-               if not name.endswith(".tmp")]
-    folder = log_dir(data)
-    checks = sorted(p for p in folder.glob("*.jsonl") if p.stat().st_size) if (
-        folder.is_dir()) else []
-    from ..ranks import stored
-
-    ranks = stored(data)
-    return Inputs(stats, sorted(p for e in entries for p in e.glob("visits-*.parquet")),
-                  sorted(p for e in entries for p in e.glob("links-*.parquet")), checks,
-                  ranks if ranks.is_file() else None)
-
-
-def load(con: duckdb.DuckDBPyConnection, inputs: Inputs) -> None:
-    """The inputs as DuckDB tables (stages.load_inputs): the DuckDB engine's load stage."""
-    from .stages import load_inputs
-
-    load_inputs(con, inputs.visits, inputs.links, inputs.checks)
-
-
-@contextmanager
-def _locked(data: Path, wait: bool = False) -> Iterator[None]:
-    """The build lock of DIR: one process at a time extracts into DIR/extract and publishes.
-    A second build is refused; others that extract (check's due targets) wait."""
-    data.mkdir(parents=True, exist_ok=True)
-    with (data / "build.lock").open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise BuildError(f"another build is running in {data}") from None
-        yield
-
-
 def _tally(report: Report, stats: list[ArchiveStats]) -> None:
     report.archives = len(stats)
     report.archives_parsed = sum(not s.cached for s in stats)
@@ -158,10 +61,24 @@ def build(data: Path, *, workers: int | None = None, memory_limit: str = "512MB"
           spark_master: str | None = None, progress: BuildProgress | None = None) -> Report:
     """Extract new archives, run every stage, write and publish a snapshot: on DuckDB, or on
     Spark when spark_master is given (index/engine.py)."""
-    from .engine import opened
-
-    with _locked(data), opened(data, spark_master, memory_limit, workers) as engine:
+    with build_lock(data), opened(data, spark_master, memory_limit, workers) as engine:
         return _build(data, engine, workers, progress)
+
+
+@contextmanager
+def opened(data: Path, spark_master: str | None, memory_limit: str, threads: int | None
+           ) -> Iterator[Engine]:
+    """The build's engine: Spark on spark_master when given, else DuckDB; closed at the end
+    (Spark's errors leave as BuildError, spark.session)."""
+    if spark_master is None:
+        with closing(DuckDBEngine(data, memory_limit, threads)) as engine:
+            yield engine
+        return
+    from .spark import SparkEngine, session
+
+    with session(data, spark_master) as spark, closing(
+            SparkEngine(spark, data, memory_limit, threads)) as spark_engine:
+        yield spark_engine
 
 
 def _build(data: Path, engine: Engine, workers: int | None,

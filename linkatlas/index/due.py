@@ -24,11 +24,12 @@ class Due:
 
 def due_targets(data: Path, recheck_after_days: float, workers: int | None = None) -> Due:
     """Extract new archives (cached, as `build` does) and select the targets due."""
-    from . import _locked, archives_of, connect, extract_inputs, load
+    from .inputs import archives_of, connect, extract_inputs, load
+    from .lock import build_lock
 
     if not archives_of(data):
         return Due([], {}, frozenset())
-    with _locked(data, wait=True):  # a build extracting into the same cache goes first
+    with build_lock(data, wait=True):  # a build extracting into the same cache goes first
         inputs = extract_inputs(data, workers)
     con = connect(data)
     try:

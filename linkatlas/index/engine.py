@@ -4,14 +4,14 @@
 runner, `load` the observations, create each stage's tables (`table`, the shared SQL of
 stages.TABLES, whose dialect placeholders the engine fills), rate (`ratings`), write the
 snapshot's files with DuckDB from the engine's `rows`, `close`. The DuckDB engine is here; the
-Spark engine is spark.SparkEngine. `opened` picks one.
+Spark engine is spark.SparkEngine. `opened` (index/__init__.py) picks one.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     import duckdb
 
     from ..extract.run import Runner
-    from . import Inputs
+    from .inputs import Inputs
 
-__all__ = ["DuckDBEngine", "Engine", "opened"]
+__all__ = ["DuckDBEngine", "Engine"]
 
 
 class Engine(ABC):
@@ -38,7 +38,7 @@ class Engine(ABC):
     @cached_property
     def con(self) -> duckdb.DuckDBPyConnection:
         """Opened at first use: after extraction, whose workers import DuckDB meanwhile."""
-        from . import connect
+        from .inputs import connect
 
         return connect(self.data, self.memory_limit, self.threads)
 
@@ -98,7 +98,7 @@ class DuckDBEngine(Engine):
         return DUCKDB
 
     def load(self, inputs: Inputs) -> None:
-        from . import load
+        from .inputs import load
 
         load(self.con, inputs)
 
@@ -114,19 +114,3 @@ class DuckDBEngine(Engine):
 
     def rows(self, sql: str) -> AbstractContextManager[str]:
         return nullcontext(sql)
-
-
-@contextmanager
-def opened(data: Path, spark_master: str | None, memory_limit: str, threads: int | None
-           ) -> Iterator[Engine]:
-    """The build's engine: Spark on spark_master when given, else DuckDB; closed at the end
-    (Spark's errors leave as BuildError, spark.session)."""
-    if spark_master is None:
-        with closing(DuckDBEngine(data, memory_limit, threads)) as engine:
-            yield engine
-        return
-    from .spark import SparkEngine, session
-
-    with session(data, spark_master) as spark, closing(
-            SparkEngine(spark, data, memory_limit, threads)) as spark_engine:
-        yield spark_engine

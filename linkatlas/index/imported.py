@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import BuildError
-from .ratings import TIE, log_scale
+from .scale import TIE, log_scale
 
 __all__ = ["merge"]
 

@@ -15,7 +15,9 @@ import scipy.sparse as sp
 
 from linkatlas.errors import BuildError
 
-__all__ = ["DAMPING", "MAX_ITER", "TIE", "TOL", "log_scale", "order", "pagerank", "rate",
+from .scale import TIE, log_scale
+
+__all__ = ["DAMPING", "MAX_ITER", "TOL", "order", "pagerank", "rate",
            "scale_and_rank", "step_down", "store_domains", "to_scale"]
 
 # PageRank's damping and stop rule (L1 change below TOL, or MAX_ITER iterations); the Spark
@@ -138,24 +140,6 @@ def pagerank(
     iteration is below `tol`, or after `max_iter` iterations.
     """
     return _rank(src, dst, n, damping=damping, tol=tol, max_iter=max_iter)[0]
-
-
-# Scores this close (relative) are one score: PageRank stops at an L1 change of 1e-6 in
-# float32, so exactly tied nodes (the leaves of a star) can differ in their last digits.
-TIE = 1e-5
-
-
-def log_scale(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Linked nodes' scores → 1..100: `low` is 1, `high` (and scores tied with it) 100."""
-    top = values >= high * (1.0 - TIE)
-    if not high * (1.0 - TIE) > low > 0:
-        return np.full(values.shape, 100, dtype=np.int32)
-    scaled = 1.0 + 99.0 * np.log(values / low) / np.log(high / low)
-    # Nearest integer, so float noise between equal scores cannot split a tie at a floor
-    # boundary; 100 is kept for the strongest, so every other node is 1..99.
-    rounded = np.clip(np.floor(scaled + 0.5), 1, 99).astype(np.int32)
-    rounded[top] = 100
-    return rounded
 
 
 def order(scores: np.ndarray, support: np.ndarray) -> np.ndarray:

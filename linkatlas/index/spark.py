@@ -38,7 +38,7 @@ from .stages import OBSERVATIONS_SQL
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from . import Inputs
+    from .inputs import Inputs
 
 __all__ = ["SPARK", "SparkEngine", "runner", "session"]
 

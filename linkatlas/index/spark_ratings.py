@@ -16,7 +16,7 @@ The scale (docs/ratings.md):
 - domains: a table of one row per registered domain (score, referring domains, referring
   pages) is collected, and ratings.scale_and_rank and ratings.store_domains rate it exactly as
   the DuckDB engine does (imported ranks included); domains are far fewer than links.
-- pages: ratings.log_scale as a column expression (the driver receives the weakest and the
+- pages: scale.log_scale as a column expression (the driver receives the weakest and the
   strongest linked score, and one row per rating 1..100); ratings.step_down needs the order
   only within a tie group, and a page's rating differs from log_scale's only in the weakest
   tie group of its rating (the next group below has a lower rating) or at 100, so those
@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .ratings import DAMPING, MAX_ITER, TIE, TOL, scale_and_rank, store_domains
+from .ratings import DAMPING, MAX_ITER, TOL, scale_and_rank, store_domains
+from .scale import TIE
 
 if TYPE_CHECKING:
     import duckdb
@@ -199,7 +200,7 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 
 
 def log_scale(score: Column, low: float, high: float) -> Column:
-    """ratings.log_scale as a column: `low` is 1, `high` (and scores tied with it) 100, the
+    """scale.log_scale as a column: `low` is 1, `high` (and scores tied with it) 100, the
     rest 1..99 on the log scale, rounded to nearest (tests/test_spark_ratings.py holds the
     two equal)."""
     from pyspark.sql.functions import floor, greatest, least, lit, log, when
