@@ -91,7 +91,8 @@ def _defaults(root: Path) -> Path:
     (conf / "spark-defaults.conf").write_text(
         "spark.executor.memory 512m\n"
         "spark.executor.cores 1\n"
-        "spark.driver.memory 512m\n"
+        # Spark's per-iteration plans of the distributed PageRank outgrew a 512 MB driver
+        "spark.driver.memory 1g\n"
         "spark.sql.shuffle.partitions 4\n"
         "spark.default.parallelism 4\n")
     return conf
