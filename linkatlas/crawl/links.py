@@ -56,7 +56,7 @@ def _origin(url: str) -> str:
 def fetched_html(body: bytes, content_encoding: str, content_type: str | None) -> bool:
     """Whether a fetched page is HTML: the sniff reads decoded bytes, as extraction does (a
     gzip page without a Content-Type is HTML to both)."""
-    return is_html(content_type, decode_body(body, content_encoding, SNIFF_BYTES))
+    return is_html(content_type, lambda: decode_body(body, content_encoding, SNIFF_BYTES))
 
 
 def page_links(body: bytes, content_encoding: str, content_type: str, url: str,

@@ -19,6 +19,8 @@ has, from HTML or from a WAT) both apply, so that the two cannot disagree:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "ELEMENT_TYPES",
     "ROBOTS_TOKEN",
@@ -120,12 +122,15 @@ def robots_nofollow(value: str | None, agent: str = ROBOTS_TOKEN) -> bool:
     return False
 
 
-def is_html(content_type: str | None, head: bytes) -> bool:
+def is_html(content_type: str | None, head: bytes | Callable[[], bytes]) -> bool:
     """Whether a response is an HTML page, from its Content-Type (the first value when several
-    are joined) or, when that says nothing, from its first bytes (`head`)."""
+    are joined) or, when that says nothing, from its first bytes (`head`, or a function giving
+    them, called only then: the crawler must decode them first)."""
     essence = (content_type or "").split(",", 1)[0].split(";", 1)[0].strip().lower()
     if essence not in _UNKNOWN_TYPES:
         return essence in _HTML_TYPES
+    if callable(head):
+        head = head()
     start = head.lstrip(_WHITESPACE)[:16].lower()
     for pattern in _HTML_PATTERNS:
         if start.startswith(pattern) and start[len(pattern):len(pattern) + 1] in _TAG_END:
