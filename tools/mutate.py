@@ -52,6 +52,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 SQL_TESTS = ["tests/test_history.py", "tests/test_observations.py", "tests/test_index.py",
              "tests/test_targets.py",
              "-k", "not test_modes"]
+# The test file that most often kills a constant's mutants, run first.
+SQL_FIRST = {"HOPS_SQL": "tests/test_targets.py", "TARGETS_SQL": "tests/test_targets.py"}
 # mutmut's exit codes per mutant (mutmut/stats.py) that leave it alive: 0 survived, 5 and 33 no
 # test covers it, 34 skipped, 35 suspicious, None not run. Others (1, 3 failed; 24, 36 timeout)
 # killed it.
@@ -119,23 +121,47 @@ def python_module(name: str, children: int = 1, sample: int = 1) -> dict[str, ob
             "survivors": shown}
 
 
-def sql_constant(constant: str, sample: int = 1) -> dict[str, object]:
-    from tools.sql_mutants import baseline, mutants
+def _sql_tests(constant: str) -> list[str]:
+    """SQL_TESTS with the constant's own test file first: with -x a mutant dies at its first
+    failing test, so the tests most likely to fail run first (the order changes no verdict)."""
+    first = SQL_FIRST.get(constant)
+    return [first, *(t for t in SQL_TESTS if t != first)] if first else SQL_TESTS
+
+
+def sql_constant(constant: str, sample: int = 1, jobs: int = 1) -> dict[str, object]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tools.sql_mutants import Mutant, baseline, mutants
 
     started = time.monotonic()
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               "-p", "tools.sql_mutants", *SQL_TESTS]
+    tests = _sql_tests(constant)
+    scratch = Path(tempfile.mkdtemp(prefix="mutate-sql-"))
 
-    def passes(text: str) -> bool:
+    def passes(text: str, number: int) -> bool:
+        # each run its own --basetemp: runs at once never share a temp folder (ports are free
+        # ones, tests/ports.py)
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                   f"--basetemp={scratch / str(number)}", "-p", "tools.sql_mutants", *tests]
         env = {**os.environ, "MUTANT": json.dumps({"constant": constant, "text": text})}
         return subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, check=False).returncode == 0
 
-    if not passes(baseline(constant)):
-        return {"module": constant, "error": "sqlglot's rewrite of the unchanged SQL fails"}
-    found = mutants(constant)[::sample]
-    survivors = [f"#{m.number}: {m.what}" for m in found if passes(m.text)]
-    return {"module": constant, "tests": SQL_TESTS, "mutants": len(found),
+    def run(mutant: Mutant) -> bool:
+        alive = passes(mutant.text, mutant.number)
+        print(f"  {constant} #{mutant.number} {'SURVIVED' if alive else 'killed'}:"
+              f" {mutant.what}", flush=True)
+        return alive
+
+    try:
+        if not passes(baseline(constant), 0):
+            return {"module": constant, "error": "sqlglot's rewrite of the unchanged SQL fails"}
+        found = mutants(constant)[::sample]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            alive = list(pool.map(run, found))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    survivors = [f"#{m.number}: {m.what}" for m, a in zip(found, alive, strict=True) if a]
+    return {"module": constant, "tests": tests, "mutants": len(found),
             "killed": len(found) - len(survivors), "seconds": round(time.monotonic() - started),
             "survivors": survivors}
 
@@ -151,12 +177,14 @@ def main() -> None:
                         help="mutants mutmut runs at once (default 1: the machine is shared)")
     parser.add_argument("--sample", type=int, default=1,
                         help="run every N-th mutant only (deterministic; default all)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="SQL mutants run at once (default 1: the machine is shared)")
     args = parser.parse_args()
     jobs = [] if args.sql is not None and not args.names else [
         (partial(python_module, children=args.children, sample=args.sample), name)
         for name in (args.names or MODULES)]
     if args.sql is not None or not args.names:
-        jobs += [(partial(sql_constant, sample=args.sample), name)
+        jobs += [(partial(sql_constant, sample=args.sample, jobs=args.jobs), name)
                  for name in (args.sql or CONSTANTS)]
     for run, name in jobs:
         result = run(name)

@@ -120,4 +120,12 @@ def pytest_configure(config: object) -> None:
         from linkatlas.index import stages
 
         mutant = json.loads(chosen)
+        original = getattr(stages, mutant["constant"])
         setattr(stages, mutant["constant"], mutant["text"])
+        # The build runs the stage tables from stages.TABLES (read when a build starts), which
+        # holds the constants' text as it was at import: the mutant must replace it there too,
+        # or it never runs.
+        stages.TABLES = tuple(
+            (stage, tuple((name, mutant["text"] if sql is original else sql, stable)
+                          for name, sql, stable in tables))
+            for stage, tables in stages.TABLES)
