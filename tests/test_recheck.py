@@ -253,3 +253,22 @@ def test_targets_redirecting_to_a_rechecked_url_change_with_it(
     assert {row[1] for row in patched} >= {fixed, breaks}
     build_quietly(data)
     assert _rows(data) == patched
+
+
+def test_a_recheck_whose_redirect_chain_ends_undecided_changes_nothing(
+        index: tuple[Path, CheckOptions], targets: Targets,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """/stays now redirects ten times (as many as are followed) to a URL that answers 429:
+    its chain has no verdict, so the target keeps its state and nothing is published."""
+    data, options = index
+    before, rows = current(data), _rows(data)
+    hops = ["/stays", *(f"/r{k}" for k in range(1, 11))]
+    for path, following in zip(hops, hops[1:], strict=False):
+        targets.status[path] = 302
+        targets.location[path] = targets.url(following)
+    targets.status["/r10"] = 429
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-03-05T00:00:00Z")
+    done = recheck(data, [targets.url("/stays")], options)
+    assert "/r10" in targets.requests  # the chain was followed to its end
+    assert done.changed == [] and done.snapshot == "" and current(data).id == before.id
+    assert _rows(data) == rows

@@ -143,3 +143,75 @@ def test_a_target_that_stops_redirecting_is_judged_by_itself(index: Path) -> Non
     assert row["http_code"] == 410 and row["url_redirect"] == "" and row["redirect_code"] == 0
     # broken_at is when the chain took its present broken shape (docs/architecture.md)
     assert row["broken_at"] == DAY.format(20)
+
+
+# Redirect chains of every length the rule follows (1 to 10 redirects), through every 3xx, to
+# an end that is broken in different ways; and targets whose state changed over time.
+CODES = (301, 302, 303, 307, 308)
+ENDS = {1: (404, ""), 2: (410, ""), 3: (0, "dns"), 4: (404, ""), 5: (500, ""), 6: (410, ""),
+        7: (0, "dns"), 8: (404, ""), 9: (503, ""), 10: (404, "")}
+TIMELINES = {
+    # broken, good, broken, good, then broken twice and two undecided answers: the current
+    # broken streak began on day 8
+    "http://flip.test/": [(1, 404, ""), (2, 200, ""), (5, 404, ""), (6, 200, ""), (8, 404, ""),
+                          (9, 404, ""), (10, 429, ""), (11, 0, "timeout")],
+    # the host vanished, then came back answering 404: broken all along (since day 1), now as
+    # a 404
+    "http://back.test/": [(1, 0, "dns"), (4, 404, "")],
+}
+
+
+def _chain_observations() -> list[Observation]:
+    seen = [Observation(url, DAY.format(day), code, error)
+            for url, timeline in TIMELINES.items() for day, code, error in timeline]
+    for n, (code, error) in ENDS.items():
+        hops = [f"http://c{n}.test/{k}" for k in range(n)] + [f"http://end{n}.test/"]
+        seen += [Observation(url, DAY.format(4), CODES[(n + k) % 5], location=hops[k + 1])
+                 for k, url in enumerate(hops[:-1])]
+        # the end was good before it broke on day 3
+        seen += [Observation(hops[-1], DAY.format(1), 200),
+                 Observation(hops[-1], DAY.format(3), code, error)]
+    # /old redirected to /a (dead), then to /b, which died on day 2: the chain took its
+    # present shape when /old began to redirect to /b (day 3), whatever /old answered before
+    old, a, b = (f"http://relocated.test/{p}" for p in ("old", "a", "b"))
+    seen += [Observation(old, DAY.format(1), 301, location=a),
+             Observation(old, DAY.format(3), 302, location=b),
+             Observation(old, DAY.format(6), 302, location=b),
+             Observation(a, DAY.format(1), 404),
+             Observation(b, DAY.format(1), 200), Observation(b, DAY.format(2), 404)]
+    return seen
+
+
+@pytest.fixture
+def chains(tmp_path: Path, data: Path, pinned_now: None) -> Path:
+    targets = [f"http://c{n}.test/0" for n in ENDS] + [*TIMELINES, "http://relocated.test/old"]
+    html = "<html><body>" + "".join(f'<a href="{t}">{t}</a>' for t in targets) + "</body></html>"
+    ingest(data, [write_warc(tmp_path / "chains.warc.gz", [
+        page("http://blog.ref.test/chains", "2024-01-01T10:00:00Z", html)])])
+    with CheckLog(data, name="chains.jsonl") as log:
+        for observation in _chain_observations():
+            log.append(observation)
+    build_quietly(data)
+    return data
+
+
+def test_each_target_is_judged_at_the_end_of_its_chain_and_since_its_present_shape(
+        chains: Path) -> None:
+    select = "url_to,http_code,error,broken_at,url_redirect,redirect_code"
+    rows = run_query(chains, target="test", mode="subdomains", order_by="url_to", limit="100",
+                     select=select)
+    expected = [{"url_to": f"http://c{n}.test/0", "http_code": code, "error": error,
+                 "broken_at": DAY.format(4), "url_redirect": f"http://end{n}.test/",
+                 "redirect_code": CODES[n % 5]} for n, (code, error) in ENDS.items()]
+    expected += [
+        {"url_to": "http://flip.test/", "http_code": 404, "error": "",
+         "broken_at": DAY.format(8), "url_redirect": "", "redirect_code": 0},
+        {"url_to": "http://back.test/", "http_code": 404, "error": "",
+         "broken_at": DAY.format(1), "url_redirect": "", "redirect_code": 0},
+        {"url_to": "http://relocated.test/old", "http_code": 404, "error": "",
+         "broken_at": DAY.format(3), "url_redirect": "http://relocated.test/b",
+         "redirect_code": 302},
+    ]
+    # one row per backlink: a chain joined twice would show its backlink twice
+    assert sorted(rows, key=lambda r: str(r["url_to"])) == sorted(
+        expected, key=lambda r: str(r["url_to"]))
