@@ -186,6 +186,7 @@ def load(spark: SparkSession, visits: list[Path], links: list[Path], checks: lis
 SPARK = {"newest": "struct(time, http_code)", "newest_o": "struct(o.time, o.http_code)",
          "latest_times": "sort_array(collect_list(time), false)",
          "second_time": "try_element_at(e.times, 2)", "no_time": "CAST(NULL AS TIMESTAMP)",
+         "inlined": "",  # (Spark never materializes a CTE)
          # the column kinds' types (columns.Kind): no VARCHAR without a length; times as the
          # table holds them, UTC without a zone
          "string_type": "STRING", "int_type": "BIGINT", "date_type": "TIMESTAMP_NTZ",

@@ -28,6 +28,7 @@ GOOD = good_sql()
 # The SQL both engines run differs in small ways only (DuckDB ↔ Spark): these placeholders.
 DUCKDB = {"newest": "struct_pack(time, http_code)", "newest_o": "struct_pack(o.time, o.http_code)",
           "latest_times": "max(time, 2)", "second_time": "e.times[2]", "no_time": "NULL",
+          "inlined": "NOT MATERIALIZED",
           **{f"{kind.value}_type": kind.sql for kind in Kind}}
 
 
@@ -111,9 +112,11 @@ PAGES_SQL = f"""
 # visited more than once needs the aggregate over its earlier rows (the costly part: it groups
 # by text columns). Snippets stay in `links` (the row is `link`): copying them for every link
 # costs more than fetching them for the broken ones (SERVE_SQL). The dialects differ in how
-# a group's two latest times are taken: the placeholders.
+# a group's two latest times are taken: the placeholders. `latest` is read twice; DuckDB would
+# materialize it (every live link, once more than the table), and computing it twice costs
+# less (the second read is joined with `earlier`, empty unless pages were revisited): {inlined}.
 LIVE_SQL = """
-        WITH latest AS (
+        WITH latest AS {inlined} (
             SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
                    l.nofollow, l.key_to, l.domain_to, l.time, p.first_good
             FROM links l JOIN pages p ON p.url = l.url_from AND l.time = p.last_good
