@@ -212,7 +212,7 @@ def _read_warc(path: Path, start: int, end: int | None, metadata: MetadataReader
         position = following
 
 
-_SCAN = 1 << 20
+_SCAN = 1 << 16  # read at a time: record starts are a few KB apart (each chunk looks twice)
 
 
 def _next_record(path: Path, offset: int, gzipped: bool, until: int | None = None
@@ -226,12 +226,13 @@ def _next_record(path: Path, offset: int, gzipped: bool, until: int | None = Non
         while until is None or position < until:
             stream.seek(position)
             block = stream.read(_SCAN + 4096)
+            view = memoryview(block)  # (a slice of it is not a copy)
             found = block.find(magic)
             while 0 <= found < _SCAN:
                 at = position + found + (0 if gzipped else 1)
                 if until is not None and at >= until:
                     return None
-                if not gzipped or _is_member(block[found:]):
+                if not gzipped or _is_member(view[found:]):
                     return at
                 found = block.find(magic, found + 1)
             if len(block) <= _SCAN:
@@ -240,7 +241,7 @@ def _next_record(path: Path, offset: int, gzipped: bool, until: int | None = Non
         return None
 
 
-def _is_member(data: bytes) -> bool:
+def _is_member(data: bytes | memoryview) -> bool:
     """Whether data starts a gzip member holding a WARC record (not a chance match)."""
     try:
         return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 16).startswith(b"WARC/")
