@@ -305,7 +305,7 @@ def test_wat_json_of_the_wrong_shape_is_one_bad_record(tmp_path: Path) -> None:
         "WARC-Target-URI": "http://a.test/"}, "Payload-Metadata": {"HTTP-Response-Metadata": {
             "Response-Message": {"Status": "200"},
             "HTML-Metadata": {"Links": [{"path": "A@/href", "url": "/b"}]}}}}}
-    hostile = [{"Envelope": {"WARC-Header-Metadata": []}},
+    hostile = [{"Envelope": {"WARC-Header-Metadata": ["response"]}},
                {"Envelope": {"WARC-Header-Metadata": "response"}},
                {"Envelope": {"WARC-Header-Metadata": {"WARC-Type": "response"},
                              "Payload-Metadata": []}},
@@ -327,3 +327,29 @@ def test_wat_json_of_the_wrong_shape_is_one_bad_record(tmp_path: Path) -> None:
         ("bad WAT JSON", True)] * len(hostile)
     visit, links = capture_rows(captures[0]) or ({}, [])
     assert visit["status"] == 200 and [row[2] for row in links] == ["http://a.test/b"]
+
+
+def test_wat_records_of_requests_are_ignored_even_when_broken(tmp_path: Path) -> None:
+    """A WAT record that cannot describe a response (no "response" in its JSON) is not parsed:
+    counted as a non-response record, however broken its JSON; a response is still read."""
+    from warcio.warcwriter import WARCWriter
+
+    response = {"Envelope": {"WARC-Header-Metadata": {
+        "WARC-Type": "response", "WARC-Date": "2024-01-01T00:00:00Z",
+        "WARC-Target-URI": "http://a.test/"}, "Payload-Metadata": {"HTTP-Response-Metadata": {
+            "Response-Message": {"Status": "200"}}}}}
+    bodies = [json.dumps({"Envelope": {"WARC-Header-Metadata": {"WARC-Type": "request"}}}),
+              '{"Envelope": {"WARC-Header-Metadata": {"WARC-Type": "metad',
+              json.dumps(response), '{"Envelope": {"WARC-Type": "response"']
+    path = tmp_path / "requests.warc.wat.gz"
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for body in map(str.encode, bodies):
+            writer.write_record(writer.create_warc_record(
+                "http://a.test/", "metadata", payload=io.BytesIO(body), length=len(body),
+                warc_content_type="application/json",
+                warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z"}))
+    items = list(read_archive(path))
+    assert [c.url for c in items if isinstance(c, Capture)] == ["http://a.test/"]
+    assert [(s.reason, s.bad) for s in items if not isinstance(s, Capture)] == [
+        ("WAT of a non-response record", False)] * 2 + [("bad WAT JSON", True)]

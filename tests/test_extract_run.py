@@ -48,13 +48,34 @@ def test_chunks_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(list((tmp_path / "cut").glob("*/links-*.parquet"))) >= 7
 
 
-def test_an_archive_gzipped_as_one_stream_is_one_chunk(tmp_path: Path) -> None:
+def test_an_archive_gzipped_as_one_stream_is_read_by_its_first_chunk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plain = _archive(tmp_path, "a.warc", gzip_records=False)
     single = tmp_path / "single.warc.gz"
     single.write_bytes(gzip.compress(plain.read_bytes()))
-    assert chunk_offsets(single, 1000) == [0]
-    stats = run.extract_archives([single], tmp_path / "c", workers=1)
-    assert stats[0].pages == 300
+    monkeypatch.setattr(run, "CHUNK_BYTES", 1000)
+    assert len(chunk_offsets(single, 1000)) > 4  # (positions: the file is not read to cut it)
+    stats = run.extract_archives([single], tmp_path / "c", workers=2)
+    assert stats[0].pages == 300 and stats[0].records == 300
+    assert len(_rows(tmp_path / "c")) == 600
+
+
+def test_a_record_bigger_than_a_chunk_is_read_once(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks are byte positions in a gzip file: those that fall inside one big record's
+    # member own no record, and the chunk where that member starts reads all of it.
+    noise = "".join(f"<p>{n * 7919 % 100003}</p>" for n in range(40_000))  # compresses badly
+    pages = [page(f"http://s.test/{n}", "2024-01-01T00:00:00Z",
+                  f"<title>p{n}</title><a href='/x/{n}'>x</a>" + (noise if n == 5 else ""))
+             for n in range(12)]
+    archive = write_warc(tmp_path / "a.warc.gz", pages)
+    whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
+    size = archive.stat().st_size // 16
+    monkeypatch.setattr(run, "CHUNK_BYTES", size)
+    cut = run.extract_archives([archive], tmp_path / "cut", workers=2)
+    assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole")
+    assert cut[0].records == whole[0].records == 12 and cut[0].pages == 12
+    assert cut[0].skipped == whole[0].skipped == {}
 
 
 def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:

@@ -107,14 +107,19 @@ def _collect(read: object) -> tuple[bytes, int]:
 
 def read_records(path: Path, start: int, end: int | None, metadata: MetadataReader
                  ) -> Iterator[Capture | Skip]:
-    """Captures and skips of one archive file, in file order; of a WARC, only the records
-    that start in [start, end) (offsets from `chunk_offsets`). An ARC is read whole. A JSON
-    metadata record (a WAT's) is handed to `metadata`."""
+    """Captures and skips of one archive file, in file order; of a WARC, only the records of
+    the chunk that starts at `start` and ends at `end` (offsets from `chunk_offsets`). An ARC
+    is read whole. A JSON metadata record (a WAT's) is handed to `metadata`."""
     head = _head(path)
     if _format(path, head) == "arc":
         yield from _read_arc(path)
-    else:
-        yield from _read_warc(path, start, end, metadata, strict=_crlf_lines(head))
+        return
+    if _gzipped(path):
+        bounds = _chunk_bounds(path, start, end)
+        if bounds is None:
+            return
+        start, end = bounds
+    yield from _read_warc(path, start, end, metadata, strict=_crlf_lines(head))
 
 
 def _crlf_lines(head: bytes) -> bool:
@@ -129,11 +134,18 @@ def _crlf_lines(head: bytes) -> bool:
 
 def chunk_offsets(path: Path, size: int) -> list[int]:
     """Offsets that split a WARC into chunks of about `size` bytes (the work of a chunk follows
-    its compressed size), each a record start where a reader can begin (a gzip member or
-    `WARC/` header). An ARC, a WARC compressed as one gzip stream, or a file no bigger than
-    `size` (not even read: splitting costs a pass over the file) is one chunk: [0]."""
+    its compressed size). An ARC, or a file no bigger than `size`, is one chunk: [0].
+
+    In a gzip file they are byte positions, found without reading the file (inflating a
+    whole file to find its record starts took longer than reading its records): the chunk
+    from `start` to `end` is the records from its first record member at or after `start` up
+    to the next chunk's first (`_chunk_bounds`, a few KB read by the worker). In a plain file
+    they are record starts, read from the records' headers: there a `WARC/` line in a payload
+    could not be told from a record start by looking at the bytes."""
     if sniff_format(path) == "arc" or path.stat().st_size <= size:
         return [0]
+    if _gzipped(path):
+        return list(range(0, path.stat().st_size, size))
     starts = [0]
     try:
         with path.open("rb") as stream:
@@ -141,15 +153,25 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
                 offset = record.stream_pos
                 if offset - starts[-1] >= size:
                     starts.append(offset)
-            magic = b"\x1f\x8b" if _gzipped(path) else b"WARC/"
             usable = [0]
             for offset in starts[1:]:
                 stream.seek(offset)
-                if stream.read(len(magic)) == magic:
+                if stream.read(5) == b"WARC/":
                     usable.append(offset)
-    except (OSError, ValueError, zlib.error, EOFError):
+    except (OSError, ValueError, EOFError):
         return [0]  # the reader will meet the damage and count it
     return usable
+
+
+def _chunk_bounds(path: Path, start: int, end: int | None) -> tuple[int, int | None] | None:
+    """Where the records of the chunk [start, end) of a gzip WARC start and stop: its first
+    record member at or after `start`, and the next chunk's (None: the file's end). None when
+    no record member starts before `end`: the chunk's bytes are the inside of a bigger member
+    (a large record; or the whole file is one gzip stream), which the chunk before reads."""
+    first = 0 if start == 0 else _next_record(path, start, True, until=end)
+    if first is None:
+        return None
+    return first, None if end is None else _next_record(path, end, True)
 
 
 def _read_warc(path: Path, start: int, end: int | None, metadata: MetadataReader,
@@ -190,30 +212,36 @@ def _read_warc(path: Path, start: int, end: int | None, metadata: MetadataReader
         position = following
 
 
-_SCAN = 1 << 20
+_SCAN = 1 << 16  # read at a time: record starts are a few KB apart (each chunk looks twice)
 
 
-def _next_record(path: Path, offset: int, gzipped: bool) -> int | None:
-    """Offset of the first record start at or after offset: a gzip member whose content
-    begins with `WARC/`, or a `WARC/1.` line in a plain file; None when there is none."""
+def _next_record(path: Path, offset: int, gzipped: bool, until: int | None = None
+                 ) -> int | None:
+    """Offset of the first record start at or after offset (and before `until`): a gzip
+    member whose content begins with `WARC/`, or a `WARC/1.` line in a plain file; None when
+    there is none."""
     with path.open("rb") as stream:
         magic = b"\x1f\x8b\x08" if gzipped else b"\nWARC/1."
         position = offset - (0 if gzipped else 1)  # a plain record start follows a newline
-        while True:
+        while until is None or position < until:
             stream.seek(position)
             block = stream.read(_SCAN + 4096)
+            view = memoryview(block)  # (a slice of it is not a copy)
             found = block.find(magic)
             while 0 <= found < _SCAN:
                 at = position + found + (0 if gzipped else 1)
-                if not gzipped or _is_member(block[found:]):
+                if until is not None and at >= until:
+                    return None
+                if not gzipped or _is_member(view[found:]):
                     return at
                 found = block.find(magic, found + 1)
             if len(block) <= _SCAN:
                 return None
             position += _SCAN
+        return None
 
 
-def _is_member(data: bytes) -> bool:
+def _is_member(data: bytes | memoryview) -> bool:
     """Whether data starts a gzip member holding a WARC record (not a chance match)."""
     try:
         return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 16).startswith(b"WARC/")

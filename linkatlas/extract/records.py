@@ -18,6 +18,6 @@ __all__ = ["read_archive"]
 
 def read_archive(path: Path, start: int = 0, end: int | None = None
                  ) -> Iterator[Capture | Skip]:
-    """Captures and skips of one archive file, in file order; of a WARC, only the records
-    that start in [start, end) (offsets from `archive.chunk_offsets`). An ARC is read whole."""
+    """Captures and skips of one archive file, in file order; of a WARC, only the records of
+    the chunk from start to end (offsets from `archive.chunk_offsets`). An ARC is read whole."""
     return read_records(path, start, end, capture_from_wat)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from .. import urls
-from ..rules.links import addresses_us, is_html, rel_nofollow, rel_tokens, robots_nofollow
+from ..rules.links import addresses_us, is_html, robots_nofollow
 from .capture import Capture
 from .charset import utf8_html
 from .html import parse_html
@@ -127,13 +127,13 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
     found: list[_Found] = []
     parts = base_parts(base or url)
     resolved: dict[str, str | None] = {}  # raw target → normalized; pages repeat targets
-    for raw, link_type, anchor, rel in wat_links(html):
+    for raw, link_type, anchor, nofollow in wat_links(html):
         target = resolved.get(raw, "")
         if target == "":
             target = resolved[raw] = resolve(raw, parts)
         if target is not None:
-            nofollow = page_nofollow or rel_nofollow(rel_tokens(rel))
-            found.append((target, link_type, " ".join(anchor.split()), "", nofollow, "", ""))
+            found.append((target, link_type, " ".join(anchor.split()), "",
+                          page_nofollow or nofollow, "", ""))
     return found
 
 

@@ -1,10 +1,10 @@
 """Extract archives into cached Parquet tables, using every core.
 
-Each archive is cut into chunks of about 1 MB at record boundaries (`chunk_offsets`; ≈0.2 s of
-work in a gzip WARC of HTML pages); a worker process reads its chunk straight from the file,
-parses it and writes the chunk's own Parquet parts, so no record or row crosses between
-processes, chunks of all archives keep every core busy, and memory is bounded by the chunk,
-not by the input.
+Each archive is cut into chunks of about 1 MB (`chunk_offsets`: byte positions in a gzip file,
+each chunk starting at its first record member, which the worker finds); a worker process
+reads its chunk straight from the file, parses it and writes the chunk's own Parquet parts,
+so no record or row crosses between processes, chunks of all archives keep every core busy,
+and memory is bounded by the chunk, not by the input.
 
 Each archive's result is cached under `DIR/extract/`, keyed by the archive's name, size and
 mtime and by EXTRACT_VERSION, so a rebuild parses only new archives.
