@@ -397,6 +397,8 @@ BASE_ROW: dict[str, Any] = {
 # (condition, column, stored value, passes): DuckDB and the evaluator must both say `passes`.
 EDGES: list[tuple[str, str, object, bool]] = [
     ('substring(anchor,"σ")', "anchor", "ΑΣ", True),  # no final-sigma rule in DuckDB's lower()
+    ('and(prev_visited="2019-06-01",http_code=0)', "prev_visited", None, False),  # unknown
+    ('word(anchor,"!!")', "anchor", "wow!!!", True),  # the second "!!" is a whole word
     ('substring(anchor,"ix")', "anchor", "İx", True),  # İ lower-cases to a plain i
     ('substring(anchor,"İX")', "anchor", "ix", True),
     ('substring(anchor,"%")', "anchor", "50% off", True),
