@@ -39,6 +39,7 @@ from linkatlas.api.conditions import (
 )
 from linkatlas.columns import BY_NAME, COLUMNS, Kind
 from linkatlas.errors import ConditionError, QueryError
+from linkatlas.target_columns import BY_NAME as TARGET_COLUMNS
 
 CASES = Path(__file__).parent / "cases" / "conditions.txt"
 
@@ -129,13 +130,69 @@ def test_nesting_limit() -> None:
 
 
 def test_length_limit_counts_every_text() -> None:
-    text = "anchor=" + '"' + "x" * (MAX_CHARS - 10) + '"'
-    assert len(text) == MAX_CHARS - 1
-    assert compile_condition([text], "where") is not None
+    text = "anchor=" + '"' + "x" * (MAX_CHARS - 9) + '"'
+    assert len(text) == MAX_CHARS
+    assert compile_condition([text], "where") is not None  # "at most 4,096"
+    shorter = text[: MAX_CHARS - 12] + '"'
+    assert compile_condition([shorter, "http_code=1"], "where") is not None  # 4,096 together
+    for texts in ([shorter, "http_code=10"], [text + " "], [text, "a=1"]):
+        with pytest.raises(ConditionError) as caught:
+            compile_condition(texts, "where")
+        assert caught.value.position is None
+        assert str(caught.value) == f"where: condition is longer than {MAX_CHARS} characters"
+
+
+@pytest.mark.parametrize(("char", "shown"), [
+    pytest.param("\u202e", "U+202E", id="right-to-left-override"),
+    pytest.param("\x1b", "U+001B", id="escape"),
+    pytest.param("\u00a0", "U+00A0", id="no-break-space"),
+    pytest.param("\u200b", "U+200B", id="zero-width-space"),
+    pytest.param("!", "'!'", id="printable"),
+])
+def test_an_unexpected_character_is_named_by_its_code_point(char: str, shown: str) -> None:
+    """The error shows an invisible or control character as U+XXXX, never as itself: it would
+    reorder or hide the text of the message in a terminal, a log or a browser."""
     with pytest.raises(ConditionError) as caught:
-        compile_condition([text, "a=1"], "where")
-    assert caught.value.position is None
-    assert str(caught.value) == f"where: condition is longer than {MAX_CHARS} characters"
+        compile_condition([f"http_code{char}404"], "where")
+    assert str(caught.value) == (
+        f"where: syntax error at position 10: unexpected character {shown}")
+
+
+def test_a_condition_is_checked_and_compiled_against_the_table_it_asks() -> None:
+    """broken_targets has its own columns (refdomains, anchors_top …), all usable in where;
+    a backlink-only column is unknown there."""
+    assert compile_condition(["refdomains>=2", 'word(anchors_top,"free")'], "where",
+                             TARGET_COLUMNS) == (
+        '("refdomains" >= ? AND regexp_matches(lower("anchors_top"), ? || lower(?) || ?))',
+        [2, "(^|[^\\p{L}\\p{N}_])\\Q", "free", "\\E($|[^\\p{L}\\p{N}_])"])
+    with pytest.raises(QueryError) as caught:
+        compile_condition(["ahrefs_rank>1"], "where", TARGET_COLUMNS)
+    assert str(caught.value) == "where: column 'ahrefs_rank' not found"
+
+
+def _without_positions(node: Node) -> Node:
+    match node:
+        case And() | Or():
+            return type(node)(tuple(_without_positions(item) for item in node.items), 0)
+        case Not():
+            return Not(_without_positions(node.item), 0)
+        case Compare():
+            return Compare(node.column, node.op, Literal(node.literal.value, 0), 0)
+    return type(node)(node.column, node.text, 0)
+
+
+@pytest.mark.parametrize("node", [
+    Compare("nofollow", Op.EQ, Literal(True, 0), 0),
+    Compare("original", Op.NE, Literal(False, 0), 0),
+    Compare("http_code", Op.GE, Literal(-1, 0), 0),
+    Compare("anchor", Op.LT, Literal('say "hi" \\o/', 0), 0),
+    Not(Or((Word("anchor", "C++", 0), And((Subdomain("url_to", "a.b", 0),), 0)), 0), 0),
+], ids=["true", "false", "int", "string", "functions"])
+def test_to_text_parses_back_to_the_same_tree(node: Node) -> None:
+    """The property test reads its generated trees through to_text: a text that does not
+    parse back would test something else than it drew."""
+    text = to_text(node)
+    assert _without_positions(parse(text, "having")) == _without_positions(node)
 
 
 HOSTILE = [
@@ -340,6 +397,8 @@ BASE_ROW: dict[str, Any] = {
 # (condition, column, stored value, passes): DuckDB and the evaluator must both say `passes`.
 EDGES: list[tuple[str, str, object, bool]] = [
     ('substring(anchor,"σ")', "anchor", "ΑΣ", True),  # no final-sigma rule in DuckDB's lower()
+    ('and(prev_visited="2019-06-01",http_code=0)', "prev_visited", None, False),  # unknown
+    ('word(anchor,"!!")', "anchor", "wow!!!", True),  # the second "!!" is a whole word
     ('substring(anchor,"ix")', "anchor", "İx", True),  # İ lower-cases to a plain i
     ('substring(anchor,"İX")', "anchor", "ix", True),
     ('substring(anchor,"%")', "anchor", "50% off", True),

@@ -117,3 +117,37 @@ def test_a_redirect_that_could_not_be_followed_allows_everything(clock: list[flo
     body is never read as rules."""
     robots = RobotsCache(CrawlOptions()).store_answer(ORIGIN, 300, b"User-agent: *\nDisallow: /")
     assert robots.allows(ORIGIN + "/private/x") and not robots.failures
+
+
+def test_an_unreachable_robots_txt_disallows_everything_until_its_retry_time(
+        clock: list[float]) -> None:
+    """5xx or unreachable (§2.3.1.4): nothing may be fetched; the file is asked for again
+    `robots_retry` seconds later (the crawler pauses the host until `retry_at`), and after
+    `robots_attempts` failures the verdict stands for the rest of the run."""
+    cache = RobotsCache(CrawlOptions(robots_retry=60.0, robots_attempts=2))
+    failed_at = clock[0]
+    robots = cache.store_answer(ORIGIN, 503, b"User-agent: *\nAllow: /")
+    assert not robots.allows(ORIGIN + "/p1") and robots.failures == 1
+    assert cache.retry_at(ORIGIN) == failed_at + 60.0
+    clock[0] = failed_at + 59.5
+    assert cache.get(ORIGIN) is robots and not cache.gave_up(ORIGIN)  # still waiting
+    clock[0] = failed_at + 60.0
+    assert cache.get(ORIGIN) is None  # due again, at the second
+    robots = cache.store_failure(ORIGIN)
+    assert not robots.allows(ORIGIN + "/p1") and robots.failures == 2
+    assert cache.retry_at(ORIGIN) == clock[0] + 60.0
+    clock[0] += 3600
+    assert cache.gave_up(ORIGIN)
+    assert cache.get(ORIGIN) is robots  # no third request in this run
+
+
+def test_a_dead_origin_is_looked_up_again_after_a_day(clock: list[float]) -> None:
+    """A name that does not exist (or an address refused) fails every URL of its origin
+    without a request; the verdict is kept like a robots.txt, a day."""
+    cache = RobotsCache(CrawlOptions())
+    robots = cache.store_dead(ORIGIN, "dns")
+    assert robots.dead == "dns" and not robots.allows(ORIGIN + "/p1")
+    clock[0] += 23 * 3600
+    assert cache.get(ORIGIN) is robots
+    clock[0] += 2 * 3600
+    assert cache.get(ORIGIN) is None

@@ -74,11 +74,18 @@ def _scratch(module: str, tests: list[str]) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.egg-info")
     for part in ("linkatlas", "tests"):
         shutil.copytree(ROOT / part, folder / part, ignore=ignore)
+    shutil.copy(ROOT / "tools" / "mutation_conftest.py", folder / "conftest.py")
+    # mutmut collects the tests more than once in one process, and pytest keeps the ids it made
+    # from a parametrize's `ids=` on the mark: the second time they are escaped again
+    # (`[\\u0130stanbul]`), match none of the names of the first, and the run stops with
+    # BadTestExecutionCommandsException. Unescaped ids stay the same however often.
+    args = ["-x", "-q", "-p", "no:cacheprovider",
+            "-o", "disable_test_id_escaping_and_forfeit_all_rights_to_community_support=true"]
     config = (ROOT / "pyproject.toml").read_text()
     config += (f"\n[tool.mutmut]\nsource_paths = [{json.dumps(module)}]\n"
                f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
-               "pytest_add_cli_args = [\"-x\", \"-q\", \"-p\", \"no:cacheprovider\"]\n"
-               "also_copy = [\"tests/\", \"linkatlas/\"]\n")
+               f"pytest_add_cli_args = {json.dumps(args)}\n"
+               "also_copy = [\"tests/\", \"linkatlas/\", \"conftest.py\"]\n")
     (folder / "pyproject.toml").write_text(config)
     return folder
 
@@ -104,16 +111,19 @@ def python_module(name: str, children: int = 1, sample: int = 1) -> dict[str, ob
         mutmut = Path(sys.executable).with_name("mutmut")
         meta = folder / "mutants" / f"{module}.meta"
 
-        def mutmut_run(*names: str) -> None:
-            subprocess.run([str(mutmut), "run", "--max-children", str(children), *names],
-                           cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=False)
+        def mutmut_run(*names: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(mutmut), "run", "--max-children", str(children), *names], cwd=folder,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
 
         chosen: list[str] | None = None
         if sample > 1:  # a name matching nothing: mutmut makes the mutants, then stops
             mutmut_run("no-such-mutant")
             chosen = _sampled(list(json.loads(meta.read_text())["exit_code_by_key"]), sample)
-        mutmut_run(*(chosen or []))
+        ran = mutmut_run(*(chosen or []))
+        if ran.returncode != 0:  # e.g. its clean run of the tests failed: no verdict at all
+            tail = ran.stdout.strip().splitlines()[-15:]
+            return {"module": module, "error": "mutmut failed:\n    " + "\n    ".join(tail)}
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         if chosen is not None:
             codes = {key: codes[key] for key in chosen}
