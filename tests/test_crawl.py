@@ -499,6 +499,27 @@ def test_list_links_follows_what_a_browser_would() -> None:
 
 
 # -- content as received; names and addresses -------------------------------------------------
+def test_a_link_header_canonical_is_followed_and_archived(
+        data: Path, serve: Callable[[Handler], Server]) -> None:
+    """A page whose only link is in its HTTP Link header (two header lines, the canonical in
+    the second): the crawler fetches the target and archives its answer."""
+    async def handle(request: Request, writer: Writer) -> bool:
+        if request.path == "/":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 0\r\n"
+                         b"Link: </style.css>; rel=preload; as=style\r\n"
+                         b'Link: </canonical?a=1>; rel="canonical"\r\n\r\n')
+        else:
+            writer.write(response(200 if request.path == "/canonical?a=1" else 404, b"<p>x</p>"))
+        return True
+
+    server = serve(handle)
+    stats = run(data, [server.url("alpha.test")], options(data))
+    assert server.paths() == ["/robots.txt", "/", "/canonical?a=1"]
+    assert stats.fetched == 2 and stats.done
+    archived = {str(r["url"]): r["status"] for r in records(data)}
+    assert archived[server.url("alpha.test", "/canonical?a=1")] == 200
+
+
 def test_compressed_pages_are_stored_as_received_and_parsed_decoded(
         data: Path, serve: Callable[[Handler], Server]) -> None:
     pages = {"/": ("gzip", gzip.compress(b'<a href="/br">br</a>')),

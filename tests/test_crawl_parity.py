@@ -39,7 +39,7 @@ WEB: dict[str, tuple[dict[str, str], bytes]] = {
         "".join(f'<a href="{path}">{path}</a>' for path in (
             "/gzip", "/br", "/deflate", "/raw-deflate", "/stored-decoded", "/meta-spaces",
             "/meta-googlebot", "/meta-ours", "/header-ours", "/sniff-head", "/sniff-text",
-            "/sniff-gzip")),
+            "/sniff-gzip", "/link-header", "/link-header-empty", "/link-header-nofollow")),
         '<link rel="alternate stylesheet" href="/no-dark.css">'
         '<link rel="alternate" hreflang="de" href="/yes-de">')),
     "/gzip": ({**_HTML, "Content-Encoding": "gzip"},
@@ -66,6 +66,12 @@ WEB: dict[str, tuple[dict[str, str], bytes]] = {
     # no Content-Type: the sniff reads the decoded bytes, not the gzip member
     "/sniff-gzip": ({"Content-Encoding": "gzip"},
                     gzip.compress(b'<html><a href="/yes-sniffed-gzip">x</a></html>')),
+    # an HTTP Link header's rel=canonical is a link (rules/links.py), with or without a body
+    "/link-header": ({**_HTML, "Link": '</x.js>; rel=preload, </yes-link-header>; rel=canonical'},
+                     _page("no links")),
+    "/link-header-empty": ({**_HTML, "Link": '</yes-link-empty>; rel="canonical"'}, b""),
+    "/link-header-nofollow": ({**_HTML, "Link": "</no-link-header>; rel=canonical",
+                               "X-Robots-Tag": "nofollow"}, _page("")),
 }
 
 
@@ -81,7 +87,7 @@ def test_the_crawler_follows_what_extraction_reads_in_its_archive(
     fetched = {path for path in server.paths() if path != "/robots.txt"}
     assert fetched == set(WEB) | {"/yes-de", "/yes-gzip", "/yes-br", "/yes-deflate", "/yes-raw",
                                   "/yes-stored", "/yes-googlebot", "/yes-sniffed",
-                                  "/yes-sniffed-gzip"}
+                                  "/yes-sniffed-gzip", "/yes-link-header", "/yes-link-empty"}
     followable: set[str] = set()
     for archive in (data / "archives").glob("*.warc.gz"):
         for capture in read_archive(archive):

@@ -21,6 +21,7 @@ from linkatlas.extract.rows import capture_rows
 from linkatlas.extract.wat import wat_links
 from linkatlas.rules.links import (
     addresses_us,
+    header_canonicals,
     is_html,
     link_types,
     rel_nofollow,
@@ -202,6 +203,44 @@ def test_base_href_alike_in_crawl_and_extraction(head: str, targets: list[str]) 
     page = f'<html><head>{head}</head><body><a href="x">x</a></body></html>'.encode()
     assert list_links(page, URL) == targets
     assert [link.url_to for link in parse_html(page, URL).links] == targets
+
+
+# --- HTTP Link header canonicals -----------------------------------------------------------
+
+LINK_HEADERS = [
+    ('<https://site.test/c>; rel="canonical"', ["https://site.test/c"]),  # was: crawl ignored
+    ("</rel>; rel=canonical", ["/rel"]),  # was: crawl ignored it
+    ('<https://cdn.test/x.js>; rel=preload; as=script, </c2>; rel="canonical"', ["/c2"]),
+    ('<https://site.test/p>; REL="Alternate Canonical"', ["https://site.test/p"]),
+    ('</a>; rel=next, </b>; title="x"; rel=canonical, </c>; rel=canonical', ["/b", "/c"]),
+    ('</n>; rel="next"', []),
+    ("</x>; anchor=canonical", []),
+    ("<mailto:a@b.test>; rel=canonical", ["mailto:a@b.test"]),
+    ("garbage <<;;", []),
+    ("", []),
+]
+
+
+@pytest.mark.parametrize(("header", "written"), LINK_HEADERS)
+def test_link_header_canonicals_rule(header: str, written: list[str]) -> None:
+    assert header_canonicals(header) == written
+
+
+@pytest.mark.parametrize(("header", "written"), LINK_HEADERS)
+def test_link_header_canonicals_alike_in_crawl_and_extraction(header: str, written: list[str]
+                                                               ) -> None:
+    """Resolved against the page URL (never its <base>), before the page's own links."""
+    page = b'<html><head><base href="https://other.test/"></head><a href="/a">a</a></html>'
+    extracted = [link.url_to for link in parse_html(page, URL, link_header=header).links]
+    assert list_links(page, URL, link_header=header) == extracted
+    assert extracted[-1] == "https://other.test/a"
+    resolved = [link.url_to for link in parse_html(b"", URL, link_header=header).links]
+    assert list_links(b"", URL, link_header=header) == resolved
+    assert len(resolved) == len([target for target in written if not target.startswith("mail")])
+    # a nofollow page: extraction marks them nofollow, the crawler follows none
+    assert list_links(page, URL, link_header=header, robots_header="nofollow") == []
+    assert all(link.nofollow for link in parse_html(page, URL, link_header=header,
+                                                    robots_header="nofollow").links)
 
 
 # --- rel nofollow ---------------------------------------------------------------------------

@@ -276,7 +276,8 @@ class Crawler:
             return None
         return await self._lister.links(
             exchange.body, fetched.header("Content-Encoding"), fetched.header("Content-Type"),
-            entry.url, options.max_decoded, options.max_links, fetched.header("X-Robots-Tag"))
+            entry.url, options.max_decoded, options.max_links, fetched.header("X-Robots-Tag"),
+            fetched.joined("Link"))
 
     def _record(self, entry: Entry, fetched: Fetched, links: list[str] | None = None) -> None:
         """Archive a fetch and update the frontier, in one step with no await (module doc)."""
@@ -322,7 +323,8 @@ class Crawler:
                 return [], 0, 0
             targets = links if links is not None else page_links(
                 exchange.body, fetched.header("Content-Encoding"), content_type, entry.url,
-                options.max_decoded, options.max_links, fetched.header("X-Robots-Tag"))
+                options.max_decoded, options.max_links, fetched.header("X-Robots-Tag"),
+                fetched.joined("Link"))
             depth, hops = entry.depth + 1, 0
         else:
             return [], 0, 0

@@ -47,6 +47,13 @@ class Fetched:
                 return value
         return ""
 
+    def joined(self, name: str) -> str:
+        """All values of a header joined with ", " (RFC 9110 §5.3), as extraction reads it."""
+        if self.exchange is None:
+            return ""
+        lower = name.lower()
+        return ", ".join(value for key, value in self.exchange.headers if key.lower() == lower)
+
 
 class RecordingResolver(Resolver):
     """The policy resolver, remembering each name's addresses for `WARC-IP-Address` when the

@@ -3,7 +3,8 @@
 This is deliberately not `extract/`: the crawler only needs the URLs to enqueue, fast, while
 `build` extracts full link facts from the archives later. Followed: every link type of
 spec/COLUMNS.md but forms (`a`/`area` href, `iframe`/`frame` src, `link` href of type canonical,
-rss or alternate), resolved against `base`; the rules are rules/links.py's, as extraction's.
+rss or alternate), resolved against `base`, and first the `rel=canonical` targets of the HTTP
+`Link` header, resolved against the page URL; the rules are rules/links.py's, as extraction's.
 A page whose meta robots or X-Robots-Tag says nofollow to us has no links to follow (the page
 itself is still recorded).
 """
@@ -20,6 +21,7 @@ from ..codings import decode_body
 from ..rules.links import (
     TARGET_ATTRIBUTES,
     addresses_us,
+    header_canonicals,
     is_html,
     link_types,
     rel_tokens,
@@ -60,29 +62,35 @@ def fetched_html(body: bytes, content_encoding: str, content_type: str | None) -
 
 
 def page_links(body: bytes, content_encoding: str, content_type: str, url: str,
-               max_decoded: int, max_links: int, robots_header: str) -> list[str]:
+               max_decoded: int, max_links: int, robots_header: str,
+               link_header: str = "") -> list[str]:
     """The links of a fetched HTML page: its body decoded (at most `max_decoded` bytes) and
     listed (a pure function of its arguments, so it can run in another process)."""
     decoded = decode_body(body, content_encoding, max_decoded)
-    if not decoded:
-        return []
     return list_links(decoded, url, charset=charset_of(content_type), max_links=max_links,
-                      robots_header=robots_header)
+                      robots_header=robots_header, link_header=link_header)
 
 
-def list_links(html: bytes, url: str, *, charset: str | None = None,
-               max_links: int = 10_000, robots_header: str = "") -> list[str]:
-    """Normalized, de-duplicated URLs the page links to, in document order, at most
-    `max_links` of them."""
+def list_links(html: bytes, url: str, *, charset: str | None = None, max_links: int = 10_000,
+               robots_header: str = "", link_header: str = "") -> list[str]:
+    """Normalized, de-duplicated URLs the page links to, in document order after its Link
+    header's canonicals (as extraction lists them), at most `max_links` of them."""
     if robots_nofollow(robots_header):
         return []
+    seen: dict[str, None] = {}
+    for written in header_canonicals(link_header):
+        target = normalize(written, url)
+        if target is not None and len(seen) < max_links:
+            seen[target] = None
+    if not html:
+        return list(seen)
     encoding = charset or detect_encoding(html[:65536])
     try:
         tree = HTMLTree.parse_from_bytes(html, encoding or "utf-8")
     except (LookupError, UnicodeError, ValueError):
         tree = HTMLTree.parse_from_bytes(html, "utf-8")
     if tree.document is None:
-        return []
+        return list(seen)
     # resiliparse collections are live: take the values once.
     elements = tree.document.query_selector_all(_SELECTOR).values()
     base, based = url, False
@@ -101,9 +109,10 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
             return []
         if len(hrefs) >= max_links * 2:
             break
-    seen: dict[str, None] = {}
     origin = _origin(base)
     for href in hrefs:
+        if len(seen) >= max_links:
+            break
         href = href.strip()
         if not href or href[0] == "#":
             continue
@@ -120,6 +129,4 @@ def list_links(html: bytes, url: str, *, charset: str | None = None,
         target = _normalized(absolute)
         if target is not None and target not in seen:
             seen[target] = None
-            if len(seen) >= max_links:
-                break
     return list(seen)

@@ -28,9 +28,10 @@ class LinkLister:
         self._pool: ProcessPoolExecutor | None = None
 
     async def links(self, body: bytes, content_encoding: str, content_type: str, url: str,
-                    max_decoded: int, max_links: int, robots_header: str) -> list[str]:
+                    max_decoded: int, max_links: int, robots_header: str,
+                    link_header: str = "") -> list[str]:
         args = (body, content_encoding, content_type, url, max_decoded, max_links,
-                robots_header)
+                robots_header, link_header)
         if len(body) <= INLINE_BYTES:
             return page_links(*args)
         if self._pool is None:

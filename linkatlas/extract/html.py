@@ -42,6 +42,7 @@ from ..rules.links import (
     ELEMENT_TYPES,
     TARGET_ATTRIBUTES,
     addresses_us,
+    header_canonicals,
     link_types,
     rel_nofollow,
     rel_tokens,
@@ -89,9 +90,6 @@ _SELECTOR = ("a[href], area[href], iframe, frame[src], form[action], link[href][
 # not show (<iframe> content is unparsed text, shown only where frames are not supported).
 _NOT_TEXT = frozenset(("script", "style", "noscript", "template", "noembed", "noframes"))
 _FOREIGN = frozenset(("svg", "math"))  # a <title> inside these is no page title
-# RFC 8288 §3: `<target>` followed by `; param=value` pairs, values possibly quoted.
-_LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;,\s]*))?)*)')
-_LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))', re.IGNORECASE)
 
 
 class Link(NamedTuple):
@@ -124,16 +122,8 @@ def _clean(text: str) -> str:
 
 def _header_canonicals(link_header: str, url: str) -> list[str]:
     """Targets of `rel=canonical` in an HTTP Link header, resolved against the page URL."""
-    found = []
-    for match in _LINK_VALUE.finditer(link_header):
-        for rel in _LINK_REL.finditer(match.group(2)):
-            tokens = rel_tokens(rel.group(1) if rel.group(1) is not None else rel.group(2))
-            if "canonical" in link_types(tokens, None):
-                target = normalize(match.group(1), url)
-                if target is not None:
-                    found.append(target)
-                break
-    return found
+    resolved = (normalize(target, url) for target in header_canonicals(link_header))
+    return [target for target in resolved if target is not None]
 
 
 def _unmark(text: str, count: int) -> tuple[str, list[int], list[int]]:

@@ -5,6 +5,7 @@ has, from HTML or from a WAT) both apply, so that the two cannot disagree:
 
 - link types (spec/COLUMNS.md "Link types"): the element and attribute a target comes from, and
   for `<link>` its `rel` tokens and `type` (`alternate stylesheet` is a style sheet, no link);
+  an HTTP `Link` header's `rel=canonical` targets are canonical links too (RFC 8288 syntax);
 - `rel` values are space-separated tokens, ASCII case-insensitive (HTML); `nofollow`, `ugc`
   and `sponsored` make a link nofollow (COLUMNS.md `nofollow`);
 - robots directives (meta robots, X-Robots-Tag) as Google documents them: a comma-separated
@@ -19,6 +20,7 @@ has, from HTML or from a WAT) both apply, so that the two cannot disagree:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "ROBOTS_TOKEN",
     "TARGET_ATTRIBUTES",
     "addresses_us",
+    "header_canonicals",
     "is_html",
     "link_types",
     "rel_nofollow",
@@ -51,6 +54,10 @@ _NOFOLLOW_DIRECTIVES = frozenset(("nofollow", "none"))
 _VALUED_DIRECTIVES = frozenset(("max-snippet", "max-image-preview", "max-video-preview",
                                 "unavailable_after"))
 _META_NAMES = frozenset(("robots", ROBOTS_TOKEN))
+
+# RFC 8288 §3: `<target>` followed by `; param=value` pairs, values possibly quoted.
+_LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;,\s]*))?)*)')
+_LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))', re.IGNORECASE)
 
 _HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
 _UNKNOWN_TYPES = frozenset(("", "unknown/unknown", "application/unknown", "*/*"))
@@ -81,6 +88,20 @@ def link_types(tokens: list[str], mime: str | None) -> list[str]:
         essence = (mime or "").split(";", 1)[0].strip().lower()
         types.append("rss" if essence in _FEED_TYPES else "alternate")
     return types
+
+
+def header_canonicals(link_header: str) -> list[str]:
+    """Targets, as written, of the `rel=canonical` links in an HTTP Link header (all its values
+    joined by ", "), in order; the caller resolves them against the page URL (a `<base>` does
+    not apply to headers)."""
+    found = []
+    for match in _LINK_VALUE.finditer(link_header):
+        for rel in _LINK_REL.finditer(match.group(2)):
+            tokens = rel_tokens(rel.group(1) if rel.group(1) is not None else rel.group(2))
+            if "canonical" in link_types(tokens, None):
+                found.append(match.group(1))
+                break
+    return found
 
 
 def wat_link_types(path: str, rel: str, mime: str) -> list[str]:
