@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import orjson
 import pytest
 
 from linkatlas.api.ledger import open_ledger
@@ -20,6 +17,7 @@ from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
 
 from .archives import example_index, late_broken_backlink
+from .hammer import Hammer, answers
 from .ports import free_port
 from .postgres import fresh_database, postgres_url  # noqa: F401
 
@@ -79,21 +77,10 @@ def test_concurrent_clients_never_overspend_nor_lose_a_debit(server: Server, led
     query = (f"/?token={token}&from=broken_backlinks&target=example.com/dead/1&mode=exact"
              "&select=url_to")
 
-    def client(_: int) -> list[int]:
-        outcomes = []
-        while len(outcomes) < 8:
-            _, body = server.get(query)
-            answer = orjson.loads(body)
-            if answer.get("error", "").startswith("too many requests at once"):
-                time.sleep(0.01)  # 4 queries per token at once (docs/security.md): again
-                continue
-            outcomes.append(len(answer["refpages"]) if "refpages" in answer else -1)
-            assert "refpages" in answer or answer["error"].startswith(
-                ("rows limit exceeded", "too many refused requests"))
-        return outcomes
-
-    with ThreadPoolExecutor(60) as pool:
-        results = [o for batch in pool.map(client, range(60)) for o in batch]
+    got = answers(lambda: server.get(query)[1], clients=60, each=8)
+    assert all("refpages" in answer or answer["error"].startswith(
+        ("rows limit exceeded", "too many refused requests")) for answer in got)
+    results = [len(answer["refpages"]) if "refpages" in answer else -1 for answer in got]
     served = results.count(1)
     cost = 1 + 5 * 1
     assert served + results.count(-1) == 480 and results.count(-1) > 0
@@ -110,38 +97,16 @@ def test_new_snapshot_without_restart_or_failed_request(server: Server, ledger_u
     with open_ledger(ledger_url, data) as book:
         token = book.create("switch", 10_000_000)
     query = f"/?token={token}&from=broken_backlinks&target=late.test&mode=domain&select=url_to"
-    failures: list[str] = []
-    seen: set[int] = set()
-    stop = threading.Event()
-
-    def hammer() -> None:
-        while not stop.is_set():
-            try:
-                headers, body = server.get(query)
-                answer = orjson.loads(body)
-                if "refpages" not in answer:
-                    failures.append(str(answer))
-                seen.add(len(answer.get("refpages", [])))
-            except Exception as exc:  # noqa: BLE001 - any failure is the finding
-                failures.append(repr(exc))
-
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
+    with Hammer(lambda: server.get(query)[1]) as hammer:
         ingest(data, [late_broken_backlink(tmp_path)])
         build(data, workers=1)
         deadline = time.monotonic() + 20
-        while 1 not in seen and time.monotonic() < deadline:
+        while 1 not in hammer.rows and time.monotonic() < deadline:
             time.sleep(0.1)
         build(data, workers=1)  # and once more, while requests keep coming
         time.sleep(0.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    assert failures == []
-    assert seen == {0, 1} or seen == {1}
+    assert hammer.failures == []
+    assert hammer.rows == {0, 1} or hammer.rows == {1}
 
 
 def test_access_log_redacts_tokens(server: Server, ledger_url: str, data: Path) -> None:

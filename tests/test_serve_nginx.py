@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from linkatlas.extract.ingest import ingest
 from linkatlas.index import build
 
 from .archives import example_index, late_broken_backlink
+from .hammer import Hammer, answers
 from .ports import free_port
 from .postgres import fresh_database, postgres_url  # noqa: F401
 from .test_serve import Server
@@ -130,22 +130,10 @@ def test_two_servers_behind_nginx_answer_as_one_and_debit_exactly(
         shared = book.create("shared", 200 * cost + cost // 2)
     charged = charged.format(shared)
 
-    def client(_: int) -> list[int]:
-        outcomes: list[int] = []
-        for _ in range(200):  # bounded: 8 answers, retrying past the per-token bound
-            answer = orjson.loads(front.get(charged))
-            if answer.get("error", "").startswith("too many requests at once"):
-                time.sleep(0.01)  # 4 queries per token at once (docs/security.md): again
-                continue
-            assert "refpages" in answer or answer["error"].startswith(
-                ("rows limit exceeded", "too many refused requests")), answer
-            outcomes.append(len(answer["refpages"]) if "refpages" in answer else -1)
-            if len(outcomes) == 8:
-                break
-        return outcomes
-
-    with ThreadPoolExecutor(40) as pool:
-        results = [n for batch in pool.map(client, range(40)) for n in batch]
+    got = answers(lambda: front.get(charged), clients=40, each=8)
+    assert all("refpages" in answer or answer["error"].startswith(
+        ("rows limit exceeded", "too many refused requests")) for answer in got)
+    results = [len(answer["refpages"]) if "refpages" in answer else -1 for answer in got]
     assert cost > 0 and results.count(1) == 200 and results.count(-1) == 120
     with open_ledger(ledger, data) as book:
         info = book.info(shared)
@@ -161,24 +149,7 @@ def test_a_new_snapshot_is_picked_up_by_both_servers_under_load(
     with open_ledger(ledger, data) as book:
         token = book.create("switch", 10_000_000)
     query = f"/?token={token}&from=broken_backlinks&target=late.test&mode=domain&select=url_to"
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def hammer() -> None:
-        for _ in range(2000):  # bounded, whatever happens
-            if stop.is_set():
-                return
-            try:
-                answer = orjson.loads(front.get(query))
-                if "refpages" not in answer:
-                    failures.append(str(answer))
-            except Exception as exc:  # noqa: BLE001 - any failure is the finding
-                failures.append(repr(exc))
-
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
+    with Hammer(lambda: front.get(query)) as hammer:
         ingest(data, [late_broken_backlink(tmp_path)])
         build(data, workers=1)
         deadline = time.monotonic() + 30
@@ -186,10 +157,6 @@ def test_a_new_snapshot_is_picked_up_by_both_servers_under_load(
         while rows != [1, 1] and time.monotonic() < deadline:
             rows = [len(orjson.loads(s.get(query)[1])["refpages"]) for s in servers]
             time.sleep(0.1)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
     assert rows == [1, 1]  # each server serves the new snapshot
-    assert failures == []
+    assert hammer.failures == []
     assert len(orjson.loads(front.get(query))["refpages"]) == 1
