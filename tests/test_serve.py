@@ -59,7 +59,11 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=20)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # still starting (a loaded machine): never leak it
+            self.process.kill()
+            self.process.wait(timeout=20)
         self._log_file.close()
 
 

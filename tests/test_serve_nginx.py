@@ -89,9 +89,11 @@ def cluster(data: Path, postgres_url: str, tmp_path: Path  # noqa: F811
             pytest.fail("nginx is missing: ./run test installs Debian's nginx")
         pytest.skip("nginx is not installed (./run test installs it)")
     ledger = fresh_database(postgres_url, "scale")
-    servers = [Server(data, ledger), Server(data, ledger)]
+    servers: list[Server] = []
     (tmp_path / "nginx").mkdir()
-    try:
+    try:  # what started is stopped, also when a later start fails
+        for _ in range(2):
+            servers.append(Server(data, ledger))
         front = Nginx(tmp_path / "nginx", [s.port for s in servers])
     except RuntimeError:
         for server in servers:
