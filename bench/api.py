@@ -20,8 +20,9 @@ sent twice in a row: `idle` is the first (after a pause),
 `http` the second (right after a response, as a paging client sends it), for both snapshots.
 Printed: p50/p99 of (a) and (b), the ratios p50(b)/p50(a) (target <= 1.5) and p50 at ROWS /
 p50 at ROWS/SCALE (target <= 1.3), and subscription_info (the HTTP stack without DuckDB). Then
---clients concurrent clients (asyncio + aiohttp, one connection each) send the same shapes to the
-large snapshot's server for --seconds: requests/s and errors (target 0). Not part of the tests.
+--clients concurrent clients (asyncio + aiohttp, one connection and one token each: a token may
+run 4 queries at once, api/limits.py) send the same shapes to the large snapshot's server for
+--seconds: requests/s and errors (target 0). Not part of the tests.
 """
 
 from __future__ import annotations
@@ -254,8 +255,8 @@ class HttpClient:
         self.conn.close()
 
 
-def http_path(ds: Dataset, params: dict[str, list[str]]) -> str:
-    flat = [("token", ds.token), ("from", "broken_backlinks")]
+def http_path(ds: Dataset, params: dict[str, list[str]], token: str = "") -> str:
+    flat = [("token", token or ds.token), ("from", "broken_backlinks")]
     flat += [(k, v) for k, values in params.items() for v in values]
     return "/v2?" + urlencode(flat)
 
@@ -339,24 +340,26 @@ def latency(sets: list[Dataset], clients: dict[str, HttpClient], repeats: int
     return times, counts
 
 
-async def _load(port: int, paths: list[tuple[str, int]], clients: int, seconds: float
+async def _load(port: int, paths: list[list[tuple[str, int]]], seconds: float
                 ) -> tuple[int, int, list[float], list[str]]:
-    """`clients` tasks, one connection each, cycling through `paths` for `seconds`."""
+    """A task per list of `paths` (a client: one connection, one token), each cycling through
+    its paths for `seconds`."""
     import aiohttp
 
     done = errors = 0
     latencies: list[float] = []
     problems: list[str] = []
     stop = time.perf_counter() + seconds
+    clients = len(paths)
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector,
                                      timeout=timeout, auto_decompress=False) as session:
         async def client(k: int) -> None:
             nonlocal done, errors
-            i = k
+            mine, i = paths[k], k
             while time.perf_counter() < stop:
-                path, rows = paths[i % len(paths)]
+                path, rows = mine[i % len(mine)]
                 i += 1
                 started = time.perf_counter()
                 try:
@@ -378,16 +381,24 @@ async def _load(port: int, paths: list[tuple[str, int]], clients: int, seconds: 
     return done, errors, latencies, problems
 
 
+def client_tokens(ds: Dataset, clients: int) -> list[str]:
+    """A token per client, as separate API users have: one token allows 4 queries at once
+    (api/limits.py, issue 13), so clients sharing one would mostly be refused."""
+    with open_ledger(None, ds.data) as ledger:
+        return [ledger.create(f"bench client {k}", 10**15) for k in range(clients)]
+
+
 def throughput(ds: Dataset, server: Server, counts: dict[tuple[str, str], list[int]],
-               shapes: list[tuple[str, str, str, dict[str, str]]], clients: int,
+               shapes: list[tuple[str, str, str, dict[str, str]]], tokens: list[str],
                seconds: float) -> dict[str, float]:
-    paths = []
+    paths: list[list[tuple[str, int]]] = [[] for _ in tokens]
     for shape in shapes:
         for params, rows in zip(requests_of(ds, shape), counts[shape[0], ds.label], strict=True):
-            paths.append((http_path(ds, params), rows))
+            for mine, token in zip(paths, tokens, strict=True):
+                mine.append((http_path(ds, params, token), rows))
     usage = os.times()
     started = time.perf_counter()
-    done, errors, latencies, problems = asyncio.run(_load(server.port, paths, clients, seconds))
+    done, errors, latencies, problems = asyncio.run(_load(server.port, paths, seconds))
     wall = time.perf_counter() - started
     after = os.times()
     for problem in problems:
@@ -481,11 +492,13 @@ def main() -> None:
             print(f"p50 {large.label}/{small.label}, {kind}: median {med(scales[kind]):.2f}, "
                   f"worst {max(scales[kind]):.2f} (target <= 1.3)")
         print()
-        print(f"Throughput: {args.clients} concurrent clients (aiohttp, one connection each) "
-              f"against serve --workers {args.workers} on {large.label}, {args.seconds:g} s")
+        print(f"Throughput: {args.clients} concurrent clients (aiohttp, one connection and one "
+              f"token each) against serve --workers {args.workers} on {large.label}, "
+              f"{args.seconds:g} s")
+        tokens = client_tokens(large, args.clients)
         small_shapes = [s for s in SHAPES if not s[1].startswith(("big", "http://big"))]
         for name, chosen in (("small-domain shapes", small_shapes), ("all shapes", SHAPES)):
-            result = throughput(large, servers[large.label], counts, chosen, args.clients,
+            result = throughput(large, servers[large.label], counts, chosen, tokens,
                                 args.seconds)
             print(f"  {name:20} {result['rps']:8.1f} requests/s  {int(result['requests']):6d} "
                   f"requests  {int(result['errors'])} errors  latency p50 "
