@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,13 +52,27 @@ def _second_round(tmp: Path) -> Path:
     ])
 
 
-@pytest.fixture
-def index(tmp_path: Path, data: Path, pinned_now: None) -> Path:
-    ingest(data, [_first_round(tmp_path)])
+def _index(root: Path) -> Path:
+    data = root / "data"
+    ingest(data, [_first_round(root)])
     with CheckLog(data, name="checks.jsonl") as log:
         log.append(Observation("http://dns.test/x", "2024-01-05T00:00:00Z", 0, "dns"))
     build_quietly(data)
     return data
+
+
+@pytest.fixture
+def index(tmp_path: Path, pinned_now: None) -> Path:
+    """The first round, built: a test may add to it."""
+    return _index(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def read_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same index built once, for the tests that only query it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LINKATLAS_NOW", "2024-03-01T00:00:00Z")
+        yield _index(tmp_path_factory.mktemp("index"))
 
 
 def _rows(data: Path, **params: str) -> list[dict[str, object]]:
@@ -139,7 +154,8 @@ def test_every_column_of_a_backlink(index: Path, tmp_path: Path) -> None:
     }
 
 
-def test_redirect_image_dns_and_nofollow_backlinks(index: Path) -> None:
+def test_redirect_image_dns_and_nofollow_backlinks(read_only: Path) -> None:
+    index = read_only
     by_target = {row["url_to"]: row for row in _rows(index)}
     moved = by_target["http://dead.test/moved"]
     assert (moved["link_type"], moved["redirect"], moved["title"], moved["encoding"]) == (
@@ -221,8 +237,8 @@ def test_ingesting_twice_changes_nothing(index: Path, tmp_path: Path) -> None:
     ("dead.test/mo", "prefix", {"http://dead.test/moved"}),
     ("dead.test/", "prefix", {"http://dead.test/gone", "http://dead.test/moved"}),
 ])
-def test_modes(index: Path, target: str, mode: str, expected: set[str]) -> None:
-    assert {row["url_to"] for row in _rows(index, target=target, mode=mode)} == expected
+def test_modes(read_only: Path, target: str, mode: str, expected: set[str]) -> None:
+    assert {row["url_to"] for row in _rows(read_only, target=target, mode=mode)} == expected
 
 
 def test_page_whose_host_vanished_has_no_live_links(index: Path) -> None:

@@ -26,6 +26,12 @@ from linkatlas.web.pages import docs
 from .archives import example_index
 
 
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One example index for the module: its tests only read it (a build each cost 5)."""
+    return example_index(tmp_path_factory.mktemp("params"))
+
+
 def _docs_rows() -> list[tuple[str, str, str, str]]:
     """(name, required, default, meaning) of each row of /docs' parameter table, as text."""
     page = docs()
@@ -84,7 +90,7 @@ def test_the_table_names_the_rules_it_documents() -> None:
         "a.test&page=2"]  # not a parameter of the table: put back into target
 
 
-def test_the_planner_takes_its_defaults_from_the_table(tmp_path: Path) -> None:
+def test_the_planner_takes_its_defaults_from_the_table(example: Path) -> None:
     request = parse_request({"target": ["example.com"], "mode": ["domain"]})
     assert request.limit == int(PARAM["limit"].default or "")
     assert request.offset == int(PARAM["offset"].default or "")
@@ -92,7 +98,7 @@ def test_the_planner_takes_its_defaults_from_the_table(tmp_path: Path) -> None:
     assert ",".join(f"{name}:{'desc' if desc else 'asc'}" for name, desc in request.order_by
                     ) == PARAM["order_by"].default
     assert request.select == TABLES["broken_backlinks"].names  # what `*` means
-    compiled = plan(request, current(example_index(tmp_path)))
+    compiled = plan(request, current(example))
     # every ORDER BY ends in the tie-breaks the docs name, in their order
     order = compiled.sql.rpartition("ORDER BY")[2]
     assert re.findall(r'"(\w+)" ASC', order) == list(TIE_BREAK)
@@ -114,10 +120,10 @@ def _api_body(data: Path, params: dict[str, str]) -> httpx.Response:
 
 
 @pytest.mark.parametrize("output", ["json", "xml", "php", "csv"])
-def test_query_answers_the_bytes_the_api_sends(tmp_path: Path, output: str,
+def test_query_answers_the_bytes_the_api_sends(example: Path, output: str,
                                                capsysbinary: pytest.CaptureFixture[bytes]
                                                ) -> None:
-    data = example_index(tmp_path)
+    data = example
     params = {"target": "example.com", "mode": "subdomains", "where": "http_code=404",
               "order_by": "url_to", "limit": "5", "offset": "1", "output": output}
     response = _api_body(data, params)
