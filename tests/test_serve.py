@@ -74,8 +74,23 @@ def server(data: Path, ledger_url: str) -> Iterator[Server]:
     running.stop()
 
 
-def test_concurrent_clients_never_overspend_nor_lose_a_debit(server: Server, ledger_url: str,
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared(request: pytest.FixtureRequest, data: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[Server, str]]:
+    """One server and ledger of each kind for the tests that leave it running (each test with
+    tokens of its own): a start of `serve --workers 2` is three Python processes."""
+    if request.param == "sqlite":
+        ledger = f"sqlite:///{tmp_path_factory.mktemp('ledger')}/ledger.sqlite"
+    else:
+        ledger = fresh_database(request.getfixturevalue("postgres_url"), "serve_shared")
+    running = Server(data, ledger)
+    yield running, ledger
+    running.stop()
+
+
+def test_concurrent_clients_never_overspend_nor_lose_a_debit(shared: tuple[Server, str],
                                                              data: Path) -> None:
+    server, ledger_url = shared
     with open_ledger(ledger_url, data) as book:
         token = book.create("shared", 2000)
     query = (f"/?token={token}&from=broken_backlinks&target=example.com/dead/1&mode=exact"
@@ -96,8 +111,9 @@ def test_concurrent_clients_never_overspend_nor_lose_a_debit(server: Server, led
     assert len(journal) == served and sum(debit.cost for debit in journal) == served * cost
 
 
-def test_new_snapshot_without_restart_or_failed_request(server: Server, ledger_url: str,
+def test_new_snapshot_without_restart_or_failed_request(shared: tuple[Server, str],
                                                        data: Path, tmp_path: Path) -> None:
+    server, ledger_url = shared
     with open_ledger(ledger_url, data) as book:
         token = book.create("switch", 10_000_000)
     query = f"/?token={token}&from=broken_backlinks&target=late.test&mode=domain&select=url_to"
