@@ -272,3 +272,20 @@ def test_a_recheck_whose_redirect_chain_ends_undecided_changes_nothing(
     assert "/r10" in targets.requests  # the chain was followed to its end
     assert done.changed == [] and done.snapshot == "" and current(data).id == before.id
     assert _rows(data) == rows
+
+
+def test_a_target_answering_a_redirect_without_a_location_is_good(
+        index: tuple[Path, CheckOptions], targets: Targets,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 3xx is a good answer (spec/COLUMNS.md "Broken"); one without a Location leads nowhere,
+    so the target is judged by that answer itself: fixed, not left without a verdict."""
+    from linkatlas.watch.diff import diff
+
+    data, options = index
+    stays = targets.url("/stays")
+    targets.status["/stays"] = 301  # and no Location header
+    monkeypatch.setenv("LINKATLAS_NOW", "2024-03-05T00:00:00Z")
+    assert recheck(data, [stays], options).changed == [stays]
+    assert stays not in {row[1] for row in _rows(data)}
+    assert {(r["change"], r["reason"], r["url_from"]) for r in diff(data).rows} == {
+        ("fixed", "target_good", "http://a.test/"), ("fixed", "target_good", "http://c.test/x")}

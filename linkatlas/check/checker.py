@@ -408,8 +408,11 @@ class _Checker:
                 with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                     await _read_some(response.content, self.options.max_get_bytes)
             location = ""
-            if 300 <= response.status <= 399:
-                location = normalize(response.headers.get("Location", ""), str(url)) or ""
+            # an empty reference resolves to the URL itself: a 3xx without a Location would
+            # become a redirect loop (broken) instead of the good answer it is
+            moved = response.headers.get("Location", "").strip()
+            if 300 <= response.status <= 399 and moved:
+                location = normalize(moved, str(url)) or ""
             header = response.headers.get("Retry-After")
             pause = None if header is None else retry_after(
                 header, server_now(response.headers.get("Date"), clock.now()))
