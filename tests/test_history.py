@@ -12,7 +12,7 @@ import pytest
 from linkatlas.extract.ingest import ingest
 from linkatlas.observations import CheckLog, Observation
 
-from .archives import Response, page, redirect, status, write_warc
+from .archives import Response, page, redirect, status, write_revisit, write_warc
 from .conftest import build_quietly, run_query
 
 SOURCE = "http://www.source.test/list"
@@ -23,12 +23,13 @@ def _links(*targets: str) -> str:
 
 
 def _index(data: Path, tmp: Path, visits: list[Response],
-           observations: list[tuple[str, str, int, str]] | None = None) -> Path:
-    """Build an index of `visits` (with the dead targets' 404s) and check-log lines
-    (url, time, http_code, error)."""
+           observations: list[tuple[str, str, int, str]] | None = None,
+           archives: tuple[Path, ...] = ()) -> Path:
+    """Build an index of `visits` (with the dead targets' 404s), further `archives` and
+    check-log lines (url, time, http_code, error)."""
     dead = [status(f"http://dead.test/{name}", "2024-01-01T00:00:00Z", 404)
             for name in ("old", "new", "moved")]
-    ingest(data, [write_warc(tmp / "visits.warc.gz", [*visits, *dead])])
+    ingest(data, [write_warc(tmp / "visits.warc.gz", [*visits, *dead]), *archives])
     with CheckLog(data, name="checks.jsonl") as log:
         for url, time, code, error in observations or []:
             log.append(Observation(url, time, code, error, method="crawl", source="crawl"))
@@ -130,3 +131,39 @@ def test_a_404_logged_in_the_second_of_a_good_visit_does_not_kill_the_page(
     _index(data, tmp_path, [page(SOURCE, "2024-01-10T00:00:00Z", _links("http://dead.test/old"))],
            [(SOURCE, "2024-01-10T00:00:00Z", 404, "")])
     assert _sources(data) == {SOURCE}
+
+
+# The columns a backlink takes from its referring page's visit (spec/COLUMNS.md).
+PAGE_FACTS = ("ip_from", "title", "language", "encoding", "page_size", "links_internal",
+              "links_external")
+
+
+def test_a_pages_facts_come_from_its_latest_good_capture_with_a_body(
+        data: Path, tmp_path: Path) -> None:
+    """Two good visits that differ in every fact, then a 429 (an answer with a body, but no
+    page) and a revisit (a good visit without a body): every fact of the page is the second
+    good visit's, while the revisit still counts as its latest visit."""
+    older = ('<html lang="de"><head><meta charset="iso-8859-1"><title>Alte Liste</title>'
+             '</head><body><p>Diese Seite enthält eine Liste von Verweisen auf andere Seiten, '
+             'die früher sehr nützlich waren und heute leider nicht mehr erreichbar sind.</p>'
+             '<a href="http://dead.test/old">alt</a><a href="/a">intern</a></body></html>')
+    newer = ('<html lang="en"><head><title>New list</title></head><body><p>This page holds '
+             'a list of links to other sites that used to be very useful and are now gone, '
+             'sadly, for good.</p><a href="http://dead.test/old">old</a>'
+             '<a href="http://other.test/x">other</a><a href="/a">a</a><a href="/b">b</a>'
+             '<a href="/c">c</a></body></html>')
+    latin = [("Content-Type", "text/html; charset=iso-8859-1")]
+    slow_down = b"<html><head><title>Slow down</title></head><body>Too many requests</body>"
+    _index(data, tmp_path, [
+        Response(SOURCE, "2024-01-10T00:00:00Z", 200, older.encode("iso-8859-1"), latin,
+                 ip="198.51.100.1"),
+        page(SOURCE, "2024-01-20T00:00:00Z", newer, ip="198.51.100.2"),
+        Response(SOURCE, "2024-02-01T00:00:00Z", 429, slow_down, ip="198.51.100.9")],
+        archives=(write_revisit(tmp_path / "revisit.warc.gz", SOURCE, "2024-02-10T00:00:00Z",
+                                "2024-01-20T00:00:00Z"),))
+    row = _backlinks(data)["http://dead.test/old"]
+    assert {name: row[name] for name in PAGE_FACTS} == {
+        "ip_from": "198.51.100.2", "title": "New list", "language": "en", "encoding": "utf8",
+        "page_size": len(newer.encode()), "links_internal": 3, "links_external": 2}
+    assert (row["url_from_first_seen"], row["prev_visited"], row["last_visited"]) == (
+        "2024-01-10T00:00:00Z", "2024-01-20T00:00:00Z", "2024-02-10T00:00:00Z")
