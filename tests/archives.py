@@ -113,11 +113,16 @@ def example_index(root: Path, n_pages: int = 12) -> Path:
     return folder
 
 
-def write_revisit(path: Path, url: str, date: str, refers_to_date: str) -> Path:
-    """One revisit record (identical payload) of url at date, referring to an earlier one."""
+def write_revisit(path: Path, url: str, date: str, refers_to_date: str,
+                  location: str = "") -> Path:
+    """One revisit record (identical payload) of url at date, referring to an earlier one;
+    of a 301 to `location` when one is given."""
     with path.open("wb") as stream:
         writer = WARCWriter(stream, gzip=True)
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        if location:
+            http = StatusAndHeaders("301 Moved Permanently", [("Location", location)],
+                                    protocol="HTTP/1.1")
         record = writer.create_revisit_record(
             url, "sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", url, refers_to_date,
             http_headers=http, warc_headers_dict={"WARC-Date": date,

@@ -11,7 +11,7 @@ import pytest
 
 from linkatlas.extract.ingest import ingest
 
-from .archives import Response, page, redirect, status, write_warc
+from .archives import Response, page, redirect, status, write_revisit, write_warc
 from .conftest import build_quietly, run_query
 
 SOURCE = "http://www.source.test/list"
@@ -96,3 +96,16 @@ def test_two_redirects_captured_in_the_same_second_keep_their_own_locations(
     assert list(rows) == [MOVED]
     assert (rows[MOVED]["url_redirect"], rows[MOVED]["broken_at"]) == (
         "http://dead.test/x", "2024-01-03T00:00:00Z")
+
+
+def test_a_revisit_of_a_redirect_still_redirects(data: Path, tmp_path: Path) -> None:
+    """A revisit record of a 301 (the same empty payload as the redirect it refers to, as
+    crawlers deduplicate them) is a capture at which the URL still redirected there."""
+    ingest(data, [write_revisit(tmp_path / "revisit.warc.gz", MOVED, "2024-01-10T00:00:00Z",
+                                "2024-01-02T00:00:00Z", location="http://dead.test/x")])
+    rows = _build(data, tmp_path, [
+        redirect(MOVED, "2024-01-02T00:00:00Z", "http://dead.test/x"),
+        status("http://dead.test/x", "2024-01-03T00:00:00Z", 404)])
+    assert rows[MOVED] == {"url_to": MOVED, "http_code": 404, "error": "",
+                           "url_redirect": "http://dead.test/x", "redirect_code": 301,
+                           "broken_at": "2024-01-03T00:00:00Z"}
