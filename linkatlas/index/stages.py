@@ -77,12 +77,13 @@ def load_inputs(con: Connection, visits: list[Path], links: list[Path],
 
 # Every observation of a URL's status: archive responses (a redirect with its Location, the
 # url_to of its redirect link: a redirect capture's, or the one a revisit of it copied in
-# load_inputs) and check-log lines (a torn or foreign line is skipped).
+# load_inputs; one capture of a URL a second, so one link) and check-log lines (a torn or
+# foreign line is skipped).
 OBSERVATIONS_SQL = """
         SELECT v.url, CAST(v.time AS TIMESTAMP) AS time, v.status AS http_code, '' AS error,
                coalesce(r.url_to, '') AS location
         FROM visits v LEFT JOIN (
-            SELECT url_from, time, min(url_to) AS url_to FROM links
+            SELECT url_from, time, any_value(url_to) AS url_to FROM links
             WHERE link_type = 'redirect' GROUP BY url_from, time) r
           ON r.url_from = v.url AND r.time = v.time
         UNION ALL
