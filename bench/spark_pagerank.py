@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -50,12 +51,21 @@ def _measure(spark: Any, edges: int, iterations: int, folder: str) -> dict[str, 
 
     jvm_pid = int(spark.sparkContext._jvm.ProcessHandle.current().pid())
     heap = [0.0]
+    live = [0.0]
     stop = threading.Event()
     runtime = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()
 
+    factory = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    pools = [pool for pool in factory.getMemoryPoolMXBeans()
+             if pool.getType().toString() == "Heap memory"]
+
     def sample() -> None:
+        # used: garbage included (the JVM collects when the heap fills, so its peak says
+        # little); live: what each heap pool held after its last collection, the sum's peak
         while not stop.wait(0.05):
             heap[0] = max(heap[0], runtime.totalMemory() - runtime.freeMemory())
+            after = [pool.getCollectionUsage() for pool in pools]
+            live[0] = max(live[0], sum(u.getUsed() for u in after if u is not None))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -86,6 +96,7 @@ def _measure(spark: Any, edges: int, iterations: int, folder: str) -> dict[str, 
               "ratings_s": round(done - started, 1),
               "driver_jvm_peak_rss_mb": round(hwm / 1024),
               "driver_jvm_peak_heap_mb": round(heap[0] / 2**20),
+              "driver_jvm_peak_live_heap_mb": round(live[0] / 2**20),
               "driver_python_peak_rss_mb": round(
                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     return result
@@ -95,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--edges", type=float, nargs="+", default=[1e6, 1e7, 5e7])
     parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--driver-memory", default="512m", help="the driver JVM's heap")
     parser.add_argument("--driver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.driver:
@@ -106,8 +118,9 @@ def main() -> None:
     cluster_fixture = spark_cluster._get_wrapped_function()()  # the tests' own cluster
     cluster = next(cluster_fixture)
     conf = cluster.conf_dir / "spark-defaults.conf"
-    conf.write_text(conf.read_text().replace("spark.sql.shuffle.partitions 4",
-                                             "spark.sql.shuffle.partitions 16")
+    conf.write_text(re.sub(r"spark.driver.memory \S+", "spark.driver.memory "
+                           + args.driver_memory, conf.read_text())
+                    .replace("spark.sql.shuffle.partitions 4", "spark.sql.shuffle.partitions 16")
                     .replace("spark.executor.memory 512m", "spark.executor.memory 900m"))
     try:
         for edges in args.edges:
