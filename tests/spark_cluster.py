@@ -91,8 +91,8 @@ def _defaults(root: Path) -> Path:
     (conf / "spark-defaults.conf").write_text(
         "spark.executor.memory 512m\n"
         "spark.executor.cores 1\n"
-        # Spark's per-iteration plans of the distributed PageRank outgrew a 512 MB driver
-        "spark.driver.memory 1g\n"
+        # the driver receives no edge (spark_ratings): Spark's bookkeeping fits in this
+        "spark.driver.memory 512m\n"
         "spark.sql.shuffle.partitions 4\n"
         "spark.default.parallelism 4\n")
     return conf

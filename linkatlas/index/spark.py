@@ -10,9 +10,9 @@ engine built a snapshot; tests/test_spark.py holds the two equal on the same arc
 - load, history, targets, graph: the DuckDB engine's SQL text (stages.py), with Spark's
   spelling of the few placeholders where the dialects differ (SPARK); only the loading of
   links (rowid) is Spark's own.
-- ratings: the graph's edges are collected to the driver and rated by the same PageRank
-  (ratings.rate); its memory is ≈ 8 bytes per edge. spark_ratings.rate does it on the
-  executors (tested against ratings.rate) and is not yet wired in (docs/architecture.md).
+- ratings: PageRank and the 0–100 scale on the executors (spark_ratings.rate, tested against
+  the DuckDB engine's ratings.rate); the driver receives a few sums per iteration and one row
+  per registered domain, no edge.
 - serve: Spark joins and sorts the broken backlinks; the driver writes them with the DuckDB
   engine's writer (snapshot.write_table), so files, row groups and manifest have the same
   layout. The serve table holds broken backlinks only, a small share of all links.
@@ -79,6 +79,9 @@ def session(data: Path, master: str) -> Iterator[SparkSession]:
                # With the UI off, a finished query's plan is of no use, and the driver would
                # keep the last 1,000 (PageRank runs one per iteration).
                .config("spark.sql.ui.retainedExecutions", "20")
+               # PageRank checkpoints every iteration (spark_ratings): the files of an
+               # iteration no longer referenced go, not only at the end of the build.
+               .config("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
                .config("spark.local.dir", str(scratch)))
     if master.startswith("local"):
         # One machine: Spark's 200 shuffle partitions are overhead, and it talks to itself
@@ -229,18 +232,12 @@ class SparkEngine(Engine):
         _view(self.spark, name, sql.format(**self.dialect), stable=stable)
 
     def ratings(self, ranks: Path | None) -> None:
-        """The same PageRank as the DuckDB engine, on the driver, over the graph's edges.
-        (spark_ratings.rate rates on the executors, tested against this; not yet wired in:
-        on the test cluster's 512 MB driver it ran out of heap, docs/architecture.md.)"""
-        from .ratings import rate
+        """PageRank and the 0–100 scale on the executors (spark_ratings.rate): no edge or
+        page row reaches the driver; the per-domain table is rated with the DuckDB engine's
+        own functions."""
+        from .spark_ratings import rate
 
-        self.con.register("graph_arrow", self.spark.table("graph_links").toArrow())
-        self.con.execute("CREATE OR REPLACE TABLE graph_links AS SELECT * FROM graph_arrow")
-        self.con.unregister("graph_arrow")
-        rate(self.con, ranks)
-        for table in ("url_rating", "domain_rating"):
-            self.spark.createDataFrame(self.con.sql(f"SELECT * FROM {table}").to_arrow_table()
-                                       ).createOrReplaceTempView(table)
+        rate(self.spark, self.con, ranks)
 
     @contextmanager
     def rows(self, sql: str) -> Iterator[str]:

@@ -5,12 +5,20 @@ PageRank has the definition of ratings.pagerank (a repeated (from, to) pair coun
 self-links are dropped, a node without out-links spreads its score over all nodes, damping
 0.85, stop when one iteration's L1 change is below 1e-6 or after 100 iterations), computed by
 joins: each iteration sends every node's score along its out-edges and sums it at the targets.
-The page graph and the domain graph iterate together (one job per iteration for both, each
-graph stopping at its own convergence). The edges are hash-partitioned by source and the
-scores by node, so an iteration shuffles once (the sums by target); the driver receives four
-numbers per iteration (per graph the L1 change and the dangling nodes' mass). Each
-iteration's scores are cached in the executors and checkpointed every CHECKPOINT_EVERY
-iterations, so the plan and the lineage stay a few iterations long.
+The page graph and the domain graph iterate together (each graph stopping at its own
+convergence). The edges are hash-partitioned by source and the scores by node, so an iteration
+shuffles once (the sums by target); the driver receives four numbers per iteration (per graph
+the L1 change and the dangling nodes' mass). An iteration is two jobs: one computes the new
+scores into the executors' cache and those sums, the other checkpoints them from the cache.
+
+The checkpoint is every iteration's, so each iteration plans the same query over a leaf. An
+iteration reads the scores before it twice (to send them, and to compare), and Spark plans a
+query as a tree: with the scores cached but not checkpointed, the plan doubled with every
+iteration (measured: 5,000 to 125,000 characters over 5 iterations, each iteration slower than
+the one before, on the tests' graph), and a `local[2]` driver's 1 GB heap ran out (`Task
+serialization failed: OutOfMemoryError`, issue 15). A lost executor costs one iteration of its
+partitions. Spark's runtime bloom filters are off during the iterations: every node has a
+score, so they filter nothing, and each is one more job and a 1 MB array per task.
 
 The scale (docs/ratings.md):
 - domains: a table of one row per registered domain (score, referring domains, referring
@@ -40,12 +48,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = ["links", "log_scale", "nodes", "pagerank", "pageranks", "rate"]
-
-# Iterations between checkpoints: a checkpoint is one more job per iteration, while a cached
-# lineage of a few iterations costs nothing; an executor lost in between recomputes at most
-# this many iterations of its partitions.
-CHECKPOINT_EVERY = 5
-
 
 def nodes(spark: SparkSession, edges: str, a: str, b: str) -> DataFrame:
     """nodes(name, id): every name in either column, with a stable id."""
@@ -103,10 +105,12 @@ def pageranks(spark: SparkSession, graphs: list[tuple[DataFrame, DataFrame]], *,
     from pyspark.sql.functions import col, lit
 
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
-    # No broadcast (it goes through the driver) and no adaptive coalescing (it would undo the
-    # partitioning the joins share, adding a shuffle per iteration).
+    # No broadcast (it goes through the driver), no adaptive coalescing (it would undo the
+    # partitioning the joins share, adding a shuffle per iteration) and no runtime filters
+    # (module docstring).
     with _settings(spark, **{"spark.sql.autoBroadcastJoinThreshold": "-1",
-                             "spark.sql.adaptive.enabled": "false"}):
+                             "spark.sql.adaptive.enabled": "false",
+                             "spark.sql.optimizer.runtime.bloomFilter.enabled": "false"}):
         edges = _union([e.select(lit(g).alias("g"), "src", "dst", "w")
                         for g, (_, e) in enumerate(graphs)])
         vertices = _union([v.select(lit(g).alias("g"), "id") for g, (v, _) in enumerate(graphs)])
@@ -141,7 +145,6 @@ def _iterate(state: DataFrame, edges: DataFrame, n: list[int], damping: float, t
     iterations = [0] * len(n)
     done = [k == 0 for k in n]
     rounds = 0
-    cached: DataFrame | None = None
     while not all(done) and rounds < max_iter:
         rounds += 1
         for g in graphs:
@@ -165,15 +168,10 @@ def _iterate(state: DataFrame, edges: DataFrame, n: list[int], damping: float, t
             sum_(when(col("dangling"), col("x"))).alias("lost")).collect()
         change = {int(r["g"]): float(r["change"] or 0.0) for r in rows}
         lost = {int(r["g"]): float(r["lost"] or 0.0) for r in rows}
-        state = scores.drop("before")
-        if rounds % CHECKPOINT_EVERY == 0:
-            state = state.checkpoint()  # from the cache: lineage and plan cut short
-        # The cache of the iteration before (this one is computed from it now): a cached
-        # plan left behind is heap in the driver and memory in the executors, and every later
-        # query is compared against it.
-        if cached is not None:
-            cached.unpersist()
-        cached = scores
+        # Written from the cache (no recomputation), then the cache is of no more use: the
+        # next iteration's plan starts at the checkpoint (module docstring).
+        state = scores.drop("before").checkpoint()
+        scores.unpersist()
         done = [done[g] or change.get(g, 0.0) < tol for g in graphs]
     return state, iterations
 
