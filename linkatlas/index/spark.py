@@ -13,9 +13,11 @@ engine built a snapshot; tests/test_spark.py holds the two equal on the same arc
 - ratings: PageRank and the 0–100 scale on the executors (spark_ratings.rate, tested against
   the DuckDB engine's ratings.rate); the driver receives a few sums per iteration and one row
   per registered domain, no edge.
-- serve: Spark joins and sorts the broken backlinks; the driver writes them with the DuckDB
-  engine's writer (snapshot.write_table), so files, row groups and manifest have the same
-  layout. The serve table holds broken backlinks only, a small share of all links.
+- serve (and reclaim, facts): Spark joins and sorts the rows and the executors write them to
+  Parquet under DIR/tmp/spark; DuckDB reads those files in order and writes them with the
+  DuckDB engine's writer (snapshot.write_table), so files, row groups and manifest have the
+  same layout. The driver holds no row: the serve table holds broken backlinks only, but that
+  is a share of all links, which grows with them (SparkEngine.rows).
 """
 
 from __future__ import annotations
@@ -241,13 +243,25 @@ class SparkEngine(Engine):
 
     @contextmanager
     def rows(self, sql: str) -> Iterator[str]:
-        """Computed (and sorted) by Spark, handed to DuckDB as Arrow through the driver."""
+        """Computed (and sorted) by Spark, written by the executors to Parquet under
+        DIR/tmp/spark, read back by DuckDB file by file in Spark's order: the driver's memory
+        does not grow with the rows (the serve table's broken backlinks, the facts' live
+        ones: a share of all links, 10⁹ and more for a monthly crawl). A sorted query's
+        partitions are its ranges in order, and Spark names each file by its partition."""
         name = f"spark_rows_{next(self._names)}"
-        self.con.register(name, _utc_naive(self.spark.sql(sql)).toArrow())
+        folder = self.data / "tmp" / "spark" / name
+        frame = _utc_naive(self.spark.sql(sql))
+        frame.write.mode("overwrite").parquet(str(folder))
+        files = sorted(str(p) for p in folder.glob("part-*.parquet"))
+        listed = ", ".join("'" + file.replace("'", "''") + "'" for file in files)
+        if not files:  # no rows and no file: the columns alone, through Arrow
+            self.con.register(name, frame.limit(0).toArrow())
         try:
-            yield f"SELECT * FROM {name}"
+            yield f"SELECT * FROM read_parquet([{listed}])" if files else f"SELECT * FROM {name}"
         finally:
-            self.con.unregister(name)
+            if not files:
+                self.con.unregister(name)
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
     def every_target(self) -> Iterator[None]:
