@@ -17,7 +17,7 @@ from linkatlas.extract import run
 from linkatlas.extract.archive import chunk_offsets
 from linkatlas.extract.ingest import ingest
 
-from .archives import page, write_warc
+from .archives import Response, page, write_warc
 
 
 def _archive(tmp_path: Path, name: str, gzip_records: bool = True) -> Path:
@@ -33,10 +33,12 @@ def _rows(cache: Path) -> list[tuple[object, ...]]:
                           ORDER BY ALL""").fetchall()
 
 
-@pytest.mark.parametrize("gzip_records", [True, False])
+# A gzip WAT is cut at byte positions, other archives at record starts (archive.chunk_offsets);
+# the name alone chooses, so these WARCs named as WATs test the byte positions.
+@pytest.mark.parametrize("name", ["a.warc.gz", "a.warc", "a.warc.wat.gz"])
 def test_chunks_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   gzip_records: bool) -> None:
-    archive = _archive(tmp_path, "a.warc.gz" if gzip_records else "a.warc", gzip_records)
+                                   name: str) -> None:
+    archive = _archive(tmp_path, name, gzip_records=name.endswith(".gz"))
     whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
     size = archive.stat().st_size // 8
     monkeypatch.setattr(run, "CHUNK_BYTES", size)
@@ -51,7 +53,7 @@ def test_chunks_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_an_archive_gzipped_as_one_stream_is_read_by_its_first_chunk(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plain = _archive(tmp_path, "a.warc", gzip_records=False)
-    single = tmp_path / "single.warc.gz"
+    single = tmp_path / "single.warc.wat.gz"
     single.write_bytes(gzip.compress(plain.read_bytes()))
     monkeypatch.setattr(run, "CHUNK_BYTES", 1000)
     assert len(chunk_offsets(single, 1000)) > 4  # (positions: the file is not read to cut it)
@@ -68,7 +70,7 @@ def test_a_record_bigger_than_a_chunk_is_read_once(tmp_path: Path,
     pages = [page(f"http://s.test/{n}", "2024-01-01T00:00:00Z",
                   f"<title>p{n}</title><a href='/x/{n}'>x</a>" + (noise if n == 5 else ""))
              for n in range(12)]
-    archive = write_warc(tmp_path / "a.warc.gz", pages)
+    archive = write_warc(tmp_path / "a.warc.wat.gz", pages)
     whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
     size = archive.stat().st_size // 16
     monkeypatch.setattr(run, "CHUNK_BYTES", size)
@@ -76,6 +78,30 @@ def test_a_record_bigger_than_a_chunk_is_read_once(tmp_path: Path,
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole")
     assert cut[0].records == whole[0].records == 12 and cut[0].pages == 12
     assert cut[0].skipped == whole[0].skipped == {}
+
+
+def test_a_warc_served_by_a_site_is_not_read_as_records(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A page whose body is a .warc.gz (it does not compress, so the archive's deflate stores
+    # it as is): its bytes hold a gzip member with a WARC record. A chunk cut just before it
+    # must not begin there and index the stranger's record as a capture.
+    inner = write_warc(tmp_path / "inner.warc.gz", [
+        page("http://injected.test/fake", "2024-01-01T00:00:00Z",
+             "<a href='http://injected.test/evil'>x</a>")]).read_bytes()
+    body = os.urandom(200_000) + inner + os.urandom(200_000)
+    pages = [page(f"http://s.test/{n}", "2024-01-01T00:00:00Z",
+                  f"<title>p{n}</title><a href='/x/{n}'>x</a>") for n in range(40)]
+    served = Response("http://s.test/archive.warc.gz", "2024-01-01T00:00:00Z", 200, body,
+                      [("Content-Type", "application/gzip")])
+    archive = write_warc(tmp_path / "a.warc.gz", pages[:20] + [served] + pages[20:])
+    whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
+    at = archive.read_bytes().find(inner[:64])
+    assert at > 0  # stored as is
+    monkeypatch.setattr(run, "CHUNK_BYTES", at - 100)
+    cut = run.extract_archives([archive], tmp_path / "cut", workers=2)
+    assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole")
+    assert cut[0].records == whole[0].records == 41
+    assert not any("injected.test" in str(row) for row in _rows(tmp_path / "cut"))
 
 
 def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:

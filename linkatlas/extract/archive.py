@@ -136,15 +136,18 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
     """Offsets that split a WARC into chunks of about `size` bytes (the work of a chunk follows
     its compressed size). An ARC, or a file no bigger than `size`, is one chunk: [0].
 
-    In a gzip file they are byte positions, found without reading the file (inflating a
-    whole file to find its record starts took longer than reading its records): the chunk
-    from `start` to `end` is the records from its first record member at or after `start` up
-    to the next chunk's first (`_chunk_bounds`, a few KB read by the worker). In a plain file
-    they are record starts, read from the records' headers: there a `WARC/` line in a payload
-    could not be told from a record start by looking at the bytes."""
+    In a gzip WAT they are byte positions, found without reading the file (inflating a whole
+    file to find its record starts took longer than reading its records): the chunk from
+    `start` to `end` is the records from its first record member at or after `start` up to
+    the next chunk's first (`_chunk_bounds`, a few KB read by the worker). Elsewhere they are
+    record starts, read from the records' headers: a page's payload may hold the bytes of a
+    gzip member holding a WARC record (a .warc.gz a site serves, stored as is because it
+    does not compress), or a `WARC/` line, which cannot be told from a record start by
+    looking at the bytes; a chunk begun there would read records a stranger wrote. A WAT's
+    payloads are JSON text, where a gzip header (0x1f) cannot appear unescaped."""
     if sniff_format(path) == "arc" or path.stat().st_size <= size:
         return [0]
-    if _gzipped(path):
+    if _gzipped(path) and _wat_named(path):
         return list(range(0, path.stat().st_size, size))
     starts = [0]
     try:
@@ -153,14 +156,20 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
                 offset = record.stream_pos
                 if offset - starts[-1] >= size:
                     starts.append(offset)
+            magic = b"\x1f\x8b" if _gzipped(path) else b"WARC/"
             usable = [0]
             for offset in starts[1:]:
                 stream.seek(offset)
-                if stream.read(5) == b"WARC/":
+                if stream.read(len(magic)) == magic:
                     usable.append(offset)
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, zlib.error, EOFError):
         return [0]  # the reader will meet the damage and count it
     return usable
+
+
+def _wat_named(path: Path) -> bool:
+    """A WAT by its name (Common Crawl's `.warc.wat.gz`; `ingest` keeps the suffix)."""
+    return path.name.lower().endswith(".wat.gz")
 
 
 def _chunk_bounds(path: Path, start: int, end: int | None) -> tuple[int, int | None] | None:
