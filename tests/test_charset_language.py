@@ -48,7 +48,9 @@ ENCODING_TRUTH: dict[str, set[str]] = {
 }
 
 # page (html/… file, or warc#url) -> (group, language). Groups: latin, cjk, cyrillic, other
-# scripts (ar, th, he, el) and short (< 100 characters of text).
+# scripts (ar, th, he, el) and short (< 100 characters of text). A warc#url key names a record
+# of that archive by its WARC-Target-URI (read_page reads the file): these real host names are
+# record keys only, never resolved or fetched.
 LANGUAGE_TRUTH: dict[str, tuple[str, str]] = {
     "html/newspaper/arabic_article.html.gz": ("other", "ar"),
     "html/newspaper/bloomberg.com1.html.gz": ("latin", "en"),
