@@ -18,7 +18,7 @@ from linkatlas.extract.archive import MAX_BODY
 from linkatlas.extract.capture import Capture
 from linkatlas.extract.ingest import ingest
 from linkatlas.extract.records import read_archive
-from linkatlas.extract.rows import capture_rows
+from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 
 from .archives import Response, page, raw_record, status, write_warc
 from .conftest import build_quietly, run_query
@@ -326,7 +326,8 @@ def test_wat_json_of_the_wrong_shape_is_one_bad_record(tmp_path: Path) -> None:
     assert [(s.reason, s.bad) for s in items if not isinstance(s, Capture)] == [
         ("bad WAT JSON", True)] * len(hostile)
     visit, links = capture_rows(captures[0]) or ({}, [])
-    assert visit["status"] == 200 and [row[2] for row in links] == ["http://a.test/b"]
+    assert visit["status"] == 200 and [row[LINK_FIELDS.index("url_to")] for row in links] == [
+        "http://a.test/b"]
 
 
 def test_wat_records_of_requests_are_ignored_even_when_broken(tmp_path: Path) -> None:

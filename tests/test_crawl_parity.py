@@ -14,7 +14,7 @@ import brotli
 from linkatlas.crawl import run
 from linkatlas.extract.capture import Capture
 from linkatlas.extract.records import read_archive
-from linkatlas.extract.rows import capture_rows
+from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 
 from .test_crawl import Request, Server, Writer, data, options, serve  # noqa: F401
 
@@ -95,6 +95,7 @@ def test_the_crawler_follows_what_extraction_reads_in_its_archive(
             rows = capture_rows(capture)
             assert rows is not None
             links = rows[1]
-            followable |= {str(link[2]).split(str(server.port), 1)[1] for link in links
-                           if link[5] != "form" and not link[7]}
+            followable |= {str(row["url_to"]).split(str(server.port), 1)[1] for row in (
+                dict(zip(LINK_FIELDS, link, strict=True)) for link in links)
+                           if row["link_type"] != "form" and not row["nofollow"]}
     assert followable | {"/"} == fetched

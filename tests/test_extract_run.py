@@ -41,7 +41,7 @@ def test_chunks_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     archive = _archive(tmp_path, name, gzip_records=name.endswith(".gz"))
     whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
     size = archive.stat().st_size // 8
-    monkeypatch.setattr(run, "CHUNK_BYTES", size)
+    _chunk_bytes(monkeypatch, size)
     assert len(chunk_offsets(archive, size)) >= 7
     cut = run.extract_archives([archive], tmp_path / "cut", workers=2)
     assert _rows(tmp_path / "whole") == _rows(tmp_path / "cut")
@@ -55,7 +55,7 @@ def test_an_archive_gzipped_as_one_stream_is_read_by_its_first_chunk(
     plain = _archive(tmp_path, "a.warc", gzip_records=False)
     single = tmp_path / "single.warc.wat.gz"
     single.write_bytes(gzip.compress(plain.read_bytes()))
-    monkeypatch.setattr(run, "CHUNK_BYTES", 1000)
+    _chunk_bytes(monkeypatch, 1000)
     assert len(chunk_offsets(single, 1000)) > 4  # (positions: the file is not read to cut it)
     stats = run.extract_archives([single], tmp_path / "c", workers=2)
     assert stats[0].pages == 300 and stats[0].records == 300
@@ -73,7 +73,7 @@ def test_a_record_bigger_than_a_chunk_is_read_once(tmp_path: Path,
     archive = write_warc(tmp_path / "a.warc.wat.gz", pages)
     whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
     size = archive.stat().st_size // 16
-    monkeypatch.setattr(run, "CHUNK_BYTES", size)
+    _chunk_bytes(monkeypatch, size)
     cut = run.extract_archives([archive], tmp_path / "cut", workers=2)
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole")
     assert cut[0].records == whole[0].records == 12 and cut[0].pages == 12
@@ -97,7 +97,7 @@ def test_a_warc_served_by_a_site_is_not_read_as_records(tmp_path: Path,
     whole = run.extract_archives([archive], tmp_path / "whole", workers=1)
     at = archive.read_bytes().find(inner[:64])
     assert at > 0  # stored as is
-    monkeypatch.setattr(run, "CHUNK_BYTES", at - 100)
+    _chunk_bytes(monkeypatch, at - 100)
     cut = run.extract_archives([archive], tmp_path / "cut", workers=2)
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole")
     assert cut[0].records == whole[0].records == 41
@@ -111,6 +111,12 @@ def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:
     assert run.extract_archives([first], cache, workers=1)[0].cached
     run.extract_archives([], cache, workers=1)
     assert list(cache.iterdir()) == []
+
+
+def _chunk_bytes(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """Chunks of `size` bytes, of every kind of archive."""
+    monkeypatch.setattr(run, "CHUNK_BYTES", size)
+    monkeypatch.setattr(run, "WAT_CHUNK_BYTES", size)
 
 
 def _one_by_one(chunks: list[run.Chunk]) -> list[run.ArchiveStats]:
@@ -131,7 +137,7 @@ def test_a_page_that_takes_too_long_is_skipped_and_counted(
     pages.insert(17, page("http://site.test/hostile", "2024-01-01T00:00:00Z", hostile))
     archive = write_warc(tmp_path / "a.warc.gz", pages)
     monkeypatch.setattr(run, "PAGE_SECONDS", 1.0)
-    monkeypatch.setattr(run, "CHUNK_BYTES", archive.stat().st_size // 4)  # several chunks
+    _chunk_bytes(monkeypatch, archive.stat().st_size // 4)  # several chunks
     started = time.monotonic()
     stats = run.extract_archives([archive], tmp_path / "cache", workers=2, runner=runner)[0]
     assert time.monotonic() - started < 30

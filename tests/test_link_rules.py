@@ -17,7 +17,8 @@ from linkatlas.crawl.links import is_html as crawl_is_html
 from linkatlas.crawl.links import list_links
 from linkatlas.extract.archive import Capture
 from linkatlas.extract.html import parse_html
-from linkatlas.extract.rows import capture_rows
+from linkatlas.extract.resolve import base_parts
+from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 from linkatlas.extract.wat import wat_links
 from linkatlas.rules.links import (
     addresses_us,
@@ -32,6 +33,9 @@ from linkatlas.rules.links import (
 
 URL = "http://site.test/dir/page"
 BODY = '<a href="/a">a</a><iframe src="/f"></iframe>'
+
+
+NOFOLLOW = LINK_FIELDS.index("nofollow")  # in a link row
 
 
 def _capture(body: bytes = b"", headers: list[tuple[str, str]] | None = None,
@@ -97,16 +101,16 @@ def test_robots_directives_are_read_alike_by_crawl_html_and_wat(value: str, nofo
     assert parse_html(page, URL).nofollow_page is nofollow
     assert parse_html(plain, URL, robots_header=value).nofollow_page is nofollow
     _, links = _rows(_capture(plain, [("Content-Type", "text/html"), ("X-Robots-Tag", value)]))
-    assert [link[7] for link in links] == [nofollow, nofollow]
+    assert [link[NOFOLLOW] for link in links] == [nofollow, nofollow]
     # extraction from a WAT
     _, links = _rows(_capture(wat=_wat(metas=[{"name": "robots", "content": value}])))
-    assert [link[7] for link in links] == [nofollow]
+    assert [link[NOFOLLOW] for link in links] == [nofollow]
 
 
 def test_robots_of_a_redirect() -> None:
     capture = _capture(headers=[("Location", "/next"), ("X-Robots-Tag", "noindex nofollow")])
     capture.status = 301
-    assert [link[7] for link in _rows(capture)[1]] == [True]
+    assert [link[NOFOLLOW] for link in _rows(capture)[1]] == [True]
 
 
 META_NAMES = [
@@ -128,7 +132,7 @@ def test_meta_names_that_address_us(name: str, applies: bool) -> None:
     assert (list_links(page, URL) == []) is applies
     assert parse_html(page, URL).nofollow_page is applies
     _, links = _rows(_capture(wat=_wat(metas=[{"name": name, "content": "nofollow"}])))
-    assert [link[7] for link in links] == [applies]
+    assert [link[NOFOLLOW] for link in links] == [applies]
 
 
 def test_addresses_us_without_a_name() -> None:
@@ -169,7 +173,7 @@ def test_link_types_alike_in_crawl_html_and_wat(rel: str, mime: str, types: list
     assert list_links(page, URL) == (["http://site.test/l"] if types else [])
     assert [link.link_type for link in parse_html(page, URL).links] == types
     html = {"Head": {"Link": [{"path": "LINK@/href", "url": "/l", "rel": rel, "type": mime}]}}
-    assert [link_type for _, link_type, _, _ in wat_links(html)] == types
+    assert [link[1] for link in wat_links(html, base_parts(URL))] == types
 
 
 @pytest.mark.parametrize(("path", "types"), [
@@ -254,7 +258,7 @@ def test_rel_nofollow(rel: str, nofollow: bool) -> None:
     assert parse_html(f'<a href="/a" rel="{rel}">a</a>'.encode(), URL).links[0].nofollow is (
         nofollow)
     html = {"Links": [{"path": "A@/href", "url": "/a", "rel": rel}]}
-    assert [link[7] for link in _rows(_capture(wat=html))[1]] == [nofollow]
+    assert [link[NOFOLLOW] for link in _rows(_capture(wat=html))[1]] == [nofollow]
 
 
 def test_rel_tokens() -> None:

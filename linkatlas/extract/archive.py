@@ -24,7 +24,8 @@ from ..codings import decode_content, undo_transfer_coding
 from ..errors import ArchiveError
 from .capture import Capture, Skip, clean_uri, parse_time, record_time
 
-__all__ = ["MAX_BODY", "MetadataReader", "chunk_offsets", "read_records", "sniff_format"]
+__all__ = ["MAX_BODY", "MetadataReader", "chunk_offsets", "read_records", "sniff_format",
+           "wat_named"]
 
 MAX_BODY = 10 * 1024 * 1024  # bytes of a body kept for parsing; page_size still counts all
 MAX_INFLATE = 50 * MAX_BODY  # decoded bytes counted at most: a gzip bomb stops here
@@ -147,7 +148,7 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
     payloads are JSON text, where a gzip header (0x1f) cannot appear unescaped."""
     if sniff_format(path) == "arc" or path.stat().st_size <= size:
         return [0]
-    if _gzipped(path) and _wat_named(path):
+    if _gzipped(path) and wat_named(path):
         return list(range(0, path.stat().st_size, size))
     starts = [0]
     try:
@@ -167,7 +168,7 @@ def chunk_offsets(path: Path, size: int) -> list[int]:
     return usable
 
 
-def _wat_named(path: Path) -> bool:
+def wat_named(path: Path) -> bool:
     """A WAT by its name (Common Crawl's `.warc.wat.gz`; `ingest` keeps the suffix)."""
     return path.name.lower().endswith(".wat.gz")
 

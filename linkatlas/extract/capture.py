@@ -75,6 +75,7 @@ _ORDINAL = re.compile(r"(\d{4})-\d{2}-(\d{3})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2
 _SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
 
 
+@lru_cache(maxsize=4096)  # records of one crawl share their seconds
 def _common_time(text: str) -> datetime | None:
     """`YYYY-MM-DDThh:mm:ssZ`, the form nearly every WARC-Date has, read without strptime
     (a tenth of its cost); None for anything else, which parse_time reads the long way."""

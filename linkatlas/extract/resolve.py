@@ -39,46 +39,78 @@ def base_parts(url: str) -> Base:
                  url[path:url.rfind("/", path, end) + 1])
 
 
-def _context(raw: str, base: Base) -> tuple[str, str]:
+# What the suffix of a reference depends on (see _shape): which part of the base; _SELF is
+# the base itself
+_URL, _SCHEME, _ROOT, _PATH, _DIRECTORY, _PATH_QUERY, _SELF = range(7)
+_SHAPES: dict[str, int] = {}  # reference → _shape(reference), across pages
+
+
+def _context(shape: int, base: Base) -> tuple[str, str]:
     """(origin, context): normalize(raw, base) is origin + a suffix that depends only on
     (context, raw) (RFC 3986 §5.2.2), so the suffix can be remembered across pages and sites.
 
     An absolute-path reference (`/path`) takes the base's scheme and authority as they are, and
     its suffix depends on nothing else; a relative path (`a/b`, `../c`) depends on the base's
-    directory, a query (`?q`) on the base's path, an empty reference on the base's path and
-    query; a network-path reference (`//host/…`) and an absolute http(s) URL depend only on
+    directory, a query (`?q`) on the base's path, a bare `?` on the base's path and query; an
+    empty reference or a fragment is the base itself (normalized, it has no fragment); a
+    network-path reference (`//host/…`) and an absolute http(s) URL depend only on
     the base's scheme, and keep no origin. Anything else (other schemes, odd forms, and tabs,
     newlines, backslashes or outer spaces, which normalize removes or changes first and so
     could change the kind) depends on the whole base.
     """
+    if shape == _SCHEME:
+        return "", base.scheme
+    if shape == _ROOT:
+        return base.origin, "/"
+    if shape == _DIRECTORY:
+        return base.origin, base.directory
+    if shape == _URL:
+        return "", base.url
+    if shape == _PATH:
+        return base.origin, base.path
+    return base.origin, base.path_query
+
+
+def _shape(raw: str) -> int:
+    """What the suffix of normalize(raw, base) depends on: a property of the reference alone
+    (see _context)."""
     if "\t" in raw or "\n" in raw or "\r" in raw or "\\" in raw or (
             raw and (raw[0] <= " " or raw[-1] <= " ")):
-        return "", base.url
+        return _URL
     if raw.startswith("/"):
         if raw[1:2] != "/":
-            return base.origin, "/"
+            return _ROOT
         if raw[2:3] not in ("", "/", "?", "#"):
-            return "", base.scheme
-        return "", base.url
+            return _SCHEME
+        return _URL
     if raw.startswith(("http://", "https://")):
         host_at = raw.find("//") + 2
         if raw[host_at:host_at + 1] not in ("", "/", "?", "#"):
-            return "", base.scheme
-        return "", base.url
+            return _SCHEME
+        return _URL
     colon = raw.find(":")
     if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
-        return "", base.url  # a scheme (mailto:, HTTP:, http:x): not a relative path
+        return _URL  # a scheme (mailto:, HTTP:, http:x): not a relative path
     if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
-        return base.origin, base.path
+        return _PATH
     if raw and raw[0] not in "?#":
-        return base.origin, base.directory
-    return base.origin, base.path_query
+        return _DIRECTORY
+    if raw[:1] != "?":  # empty, or a fragment: the base, whose fragment normalize dropped
+        return _SELF
+    return _PATH_QUERY
 
 
 def resolve(raw: str, base: Base) -> str | None:
     """normalize(raw, base), remembered across pages and sites: sites repeat their navigation
     links, and sites built alike (one CMS) share their relative links."""
-    origin, context = _context(raw, base)
+    shape = _SHAPES.get(raw)
+    if shape is None:
+        if len(_SHAPES) >= _RESOLVED_MAX:
+            _SHAPES.clear()
+        shape = _SHAPES[raw] = _shape(raw)
+    if shape == _SELF:
+        return base.url  # (each page's own: remembering it would only fill the memo)
+    origin, context = _context(shape, base)
     key = (context, raw)
     suffix = _RESOLVED.get(key, "")
     if suffix == "":

@@ -18,16 +18,20 @@ from .capture import Capture
 from .charset import utf8_html
 from .html import parse_html
 from .language import detect_language
-from .resolve import base_parts, resolve
+from .resolve import base_parts
 from .wat import wat_links, wat_title
 
-__all__ = ["LINK_FIELDS", "VISIT_FIELDS", "capture_rows"]
+__all__ = ["LINK_FIELDS", "LINK_PAGE_FIELDS", "VISIT_FIELDS", "capture_rows",
+           "link_page_values"]
 
 VISIT_FIELDS = ("url", "key", "domain", "time", "status", "kind", "ip", "title", "language",
                 "encoding", "page_size", "links_internal", "links_external", "offset",
                 "refers_to")
-LINK_FIELDS = ("url_from", "time", "url_to", "key_to", "domain_to", "link_type", "redirect",
-               "nofollow", "anchor", "alt", "text_pre", "text_post", "offset")
+# A link row is its own fields, in LINK_FIELDS order, and its page's (LINK_PAGE_FIELDS, the
+# same for every link of a capture: run._Parts writes them once per page, see link_page_values).
+LINK_FIELDS = ("url_to", "key_to", "domain_to", "link_type", "nofollow", "anchor", "alt",
+               "text_pre", "text_post")
+LINK_PAGE_FIELDS = ("url_from", "time", "redirect", "offset")
 
 Row = dict[str, Any]
 # (url_to, link_type, anchor, alt, nofollow, text_pre, text_post), as html.Link
@@ -124,17 +128,7 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
     page_nofollow = robots_nofollow(capture.header("X-Robots-Tag")) or any(
         robots_nofollow(str(meta.get("content", ""))) for meta in head.get("Metas") or []
         if isinstance(meta, dict) and addresses_us(str(meta.get("name", ""))))
-    found: list[_Found] = []
-    parts = base_parts(base or url)
-    resolved: dict[str, str | None] = {}  # raw target → normalized; pages repeat targets
-    for raw, link_type, anchor, nofollow in wat_links(html):
-        target = resolved.get(raw, "")
-        if target == "":
-            target = resolved[raw] = resolve(raw, parts)
-        if target is not None:
-            found.append((target, link_type, " ".join(anchor.split()), "",
-                          page_nofollow or nofollow, "", ""))
-    return found
+    return wat_links(html, base_parts(base or url), page_nofollow)
 
 
 _TARGETS: dict[str, tuple[str, str]] = {}  # url_to → (key, registered domain), across pages
@@ -151,6 +145,13 @@ def _target_facts(url_to: str) -> tuple[str, str]:
     return facts
 
 
+def link_page_values(visit: Row) -> tuple[Any, ...]:
+    """The LINK_PAGE_FIELDS of every link row of a visit: the page, its time, the status of a
+    redirect (0 for a page), the record's offset."""
+    return (visit["url"], visit["time"], visit["status"] if visit["kind"] == "redirect" else 0,
+            visit["offset"])
+
+
 def _link_rows(visit: Row, found: Sequence[_Found]) -> list[tuple[Any, ...]]:
     """Count every occurrence; keep the first of each (url_to, type, anchor, alt, nofollow),
     its text made printable first.
@@ -160,8 +161,7 @@ def _link_rows(visit: Row, found: Sequence[_Found]) -> list[tuple[Any, ...]]:
     internal = 0
     seen: set[tuple[str, str, str, str, bool]] = set()
     rows: list[tuple[Any, ...]] = []
-    url, time, domain, offset = visit["url"], visit["time"], visit["domain"], visit["offset"]
-    redirect = visit["status"] if visit["kind"] == "redirect" else 0
+    domain = visit["domain"]
     targets = _TARGETS
     for url_to, link_type, anchor, alt, nofollow, pre, post in found:
         if not (url_to + anchor + alt + pre + post).isprintable():  # one C call, nearly always
@@ -173,8 +173,7 @@ def _link_rows(visit: Row, found: Sequence[_Found]) -> list[tuple[Any, ...]]:
         if identity in seen:
             continue
         seen.add(identity)
-        rows.append((url, time, url_to, key_to, domain_to, link_type, redirect, nofollow,
-                     anchor, alt, pre, post, offset))
+        rows.append((url_to, key_to, domain_to, link_type, nofollow, anchor, alt, pre, post))
     visit["links_internal"] = internal
     visit["links_external"] = len(found) - internal
     return rows

@@ -17,6 +17,7 @@ import orjson
 
 from ..rules.links import rel_nofollow, rel_tokens, wat_link_types
 from .capture import Capture, Skip, clean_uri, record_time
+from .resolve import Base, resolve
 
 __all__ = ["capture_from_wat", "wat_links", "wat_title"]
 
@@ -71,19 +72,65 @@ def _entry_kind(path: str, rel: str, mime: str) -> tuple[tuple[str, ...], bool]:
     return tuple(wat_link_types(path, rel.lower(), mime)), rel_nofollow(rel_tokens(rel))
 
 
-def wat_links(html: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """(url as written, link_type, anchor text, rel nofollow) of every link the WAT lists, in
-    order."""
-    found: list[tuple[str, str, str, bool]] = []
+_UNESCAPED: dict[str, str] = {}  # see _unescaped
+
+
+def _unescaped(text: str) -> str:
+    """html.unescape(text), remembered: its regular expression calls back into Python for
+    each entity, and a site's pages repeat theirs (`&amp;` in the query strings of its
+    navigation)."""
+    done = _UNESCAPED.get(text)
+    if done is None:
+        if len(_UNESCAPED) >= 50_000:
+            _UNESCAPED.clear()
+        done = _UNESCAPED[text] = unescape(text)
+    return done
+
+
+_MISSING = object()
+_KINDS: dict[tuple[str, str, str], tuple[tuple[str, ...], bool]] = {}  # see wat_links
+
+
+def wat_links(html: dict[str, Any], base: Base, page_nofollow: bool = False
+              ) -> list[tuple[str, str, str, str, bool, str, str]]:
+    """Every link the WAT lists, in order, as html.Link tuples: (url_to resolved against base
+    and normalized, link_type, anchor text, "", nofollow, "", ""); a WAT has no alt text and
+    no text around links. Links whose URL does not normalize are left out.
+
+    One loop per link, from the JSON entry to the tuple (this is a WAT's hot path).
+    """
+    found: list[tuple[str, str, str, str, bool, str, str]] = []
     head = html.get("Head") or {}
+    kinds = _KINDS
+    resolved: dict[str, str | None] = {}  # a page repeats its targets
     for entry in chain(head.get("Link") or (), html.get("Links") or ()):
-        if not isinstance(entry, dict) or "url" not in entry:
+        if not isinstance(entry, dict):
             continue
-        link_types, nofollow = _entry_kind(str(entry.get("path", "")), str(entry.get("rel", "")),
-                                           str(entry.get("type", "")))
+        url = entry.get("url", _MISSING)
+        if url is _MISSING:
+            continue
+        path, rel, mime = entry.get("path", ""), entry.get("rel", ""), entry.get("type", "")
+        try:
+            link_types, nofollow = kinds[path, rel, mime]
+        except (KeyError, TypeError):  # new, or not strings (JSON lists are unhashable)
+            link_types, nofollow = _entry_kind(str(path), str(rel), str(mime))
+            if type(path) is str and type(rel) is str and type(mime) is str:
+                kinds[path, rel, mime] = link_types, nofollow
+        if not link_types:  # images, scripts: a third of the entries
+            continue
+        # WAT gives attribute values as written in the HTML, entities and all.
+        url = url if type(url) is str else str(url)
+        target = resolved.get(url, "")
+        if target == "":
+            target = resolved[url] = resolve(_unescaped(url) if "&" in url else url, base)
+        if target is None:
+            continue
+        text = entry.get("text", "")
+        if type(text) is not str:
+            text = str(text)
+        if text:
+            text = " ".join((_unescaped(text) if "&" in text else text).split())
+        nofollow = page_nofollow or nofollow
         for link_type in link_types:
-            # WAT gives attribute values as written in the HTML, entities and all.
-            url, text = str(entry["url"]), str(entry.get("text", ""))
-            found.append((unescape(url) if "&" in url else url, link_type,
-                          unescape(text) if "&" in text else text, nofollow))
+            found.append((target, link_type, text, "", nofollow, "", ""))
     return found
