@@ -165,10 +165,10 @@ class _Parts:
         if self.links:
             columns: dict[str, Any] = dict(zip(LINK_FIELDS, map(list, zip(
                 *self.links, strict=True)), strict=True))
-            of_page = pa.array(np.repeat(np.arange(len(self.link_pages)), self.link_counts))
-            for name, values in zip(LINK_PAGE_FIELDS, zip(*self.link_pages, strict=True),
-                                    strict=True):
-                columns[name] = pa.array(values, LINK_SCHEMA.field(name).type).take(of_page)
+            page_of_row = pa.array(np.repeat(np.arange(len(self.link_pages)), self.link_counts))
+            for name, per_page in zip(LINK_PAGE_FIELDS, zip(*self.link_pages, strict=True),
+                                      strict=True):
+                columns[name] = pa.array(per_page, LINK_SCHEMA.field(name).type).take(page_of_row)
             columns["archive"] = pa.repeat(self.archive, len(self.links))
             self.links_writer.write_table(pa.table(columns, schema=LINK_SCHEMA))
             self.links.clear()
