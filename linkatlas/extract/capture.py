@@ -46,7 +46,7 @@ class Capture:
     def header(self, name: str) -> str:
         """All values of a header joined with ", " (RFC 9110 §5.3), "" when absent."""
         lower = name.lower()
-        return ", ".join(v for k, v in self.headers if k.lower() == lower)
+        return ", ".join([v for k, v in self.headers if k.lower() == lower])
 
 
 class Skip(NamedTuple):

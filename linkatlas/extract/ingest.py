@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,9 +78,11 @@ def ingest(data: Path, files: list[Path]) -> list[Imported]:
         sniff_format(path)
     folder.mkdir(parents=True, exist_ok=True)
     done: list[Imported] = []
-    for path in files:
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # (hashlib lets go of the GIL)
+        digests = list(pool.map(_digest, files))
+    for path, digest in zip(files, digests, strict=True):
         stem = path.name[: len(path.name) - len(_suffix(path))] or "archive"
-        stored = folder / f"imported-{_digest(path)}-{stem[:60]}{_suffix(path)}"
+        stored = folder / f"imported-{digest}-{stem[:60]}{_suffix(path)}"
         existing = sorted(folder.glob(f"imported-{stored.name.split('-')[1]}-*"))
         if existing:
             done.append(Imported(path, existing[0], False))

@@ -28,7 +28,7 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
     # escape no ASCII letter), so it is not parsed: that was half of the parsing time. (Such a
     # record with broken JSON is counted as a non-response record, not as bad JSON.)
     if b'"response"' not in body:
-        return Skip(offset, "WAT of a non-response record", bad=False)
+        return Skip(offset, "WAT of a non-response record", False)
     try:
         envelope = orjson.loads(body)["Envelope"]
         warc = envelope["WARC-Header-Metadata"]
@@ -37,7 +37,7 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
     if not isinstance(warc, dict):
         return Skip(offset, "bad WAT JSON")
     if warc.get("WARC-Type") != "response":
-        return Skip(offset, "WAT of a non-response record", bad=False)
+        return Skip(offset, "WAT of a non-response record", False)
     try:
         http = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {})
         message = http.get("Response-Message", {})

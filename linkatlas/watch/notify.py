@@ -23,7 +23,6 @@ from urllib.parse import quote
 from .. import clock, urls
 from ..errors import UsageError
 from .config import NotifySettings
-from .diff import safe
 from .ignore import Ignore
 
 __all__ = ["Delivery", "Digest", "check_urls", "deliver", "digest", "notify_snapshot"]
@@ -50,6 +49,8 @@ def _domain(url: str) -> str:
 
 def _target_block(url_to: str, change: str, rows: list[dict[str, Any]], report_url: str
                   ) -> list[str]:
+    from .diff import safe  # (with DuckDB: imported once a digest is due, not by every build)
+
     first = rows[0]
     status = "dns" if first.get("error") == "dns" else str(first.get("http_code") or "")
     why = "broken" if change == "new" else f"fixed: {first.get('reason', '')}"
