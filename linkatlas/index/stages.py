@@ -117,6 +117,8 @@ PAGES_SQL = f"""
 # a group's two latest times are taken: the placeholders. `latest` is read twice; DuckDB would
 # materialize it (every live link, once more than the table), and computing it twice costs
 # less (the second read is joined with `earlier`, empty unless pages were revisited): {inlined}.
+# The join's own filter on revisited pages changes no row (`earlier` holds only theirs) but
+# keeps DuckDB from hashing every live link to probe an `earlier` it expected to be as big.
 LIVE_SQL = """
         WITH latest AS {inlined} (
             SELECT l.rowid AS link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt,
@@ -134,6 +136,7 @@ LIVE_SQL = """
                l.key_to, l.domain_to, e.first_seen, l.time AS last_visited,
                {second_time} AS prev_visited, e.first_seen = l.first_good AS original
         FROM latest l JOIN earlier e USING (url_from, url_to, link_type, anchor, alt, nofollow)
+        WHERE l.url_from IN (SELECT url_from FROM revisited)
         UNION ALL
         SELECT l.link, l.url_from, l.url_to, l.link_type, l.anchor, l.alt, l.nofollow,
                l.key_to, l.domain_to, l.time AS first_seen, l.time AS last_visited,
