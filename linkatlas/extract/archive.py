@@ -200,8 +200,9 @@ def _read_warc(path: Path, start: int, end: int | None, metadata: MetadataReader
         try:
             with path.open("rb") as stream:
                 stream.seek(position)
+                # inplace: one record object, refilled (each is read before the next)
                 records = FastIterator(stream, record_types=wanted, parse_http=False,
-                                       quirks_mode=not strict)
+                                       quirks_mode=not strict, inplace=True)
                 for record in records:
                     last, read_some, counted = record.stream_pos, True, False
                     if end is not None and last >= end:
