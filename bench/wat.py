@@ -75,8 +75,12 @@ def write_corpus(folder: Path, megabytes: int, files_wanted: int) -> tuple[list[
 
 
 def _links(doc: dict) -> list:
-    meta = (doc.get("Envelope", {}).get("Payload-Metadata", {})
-            .get("HTTP-Response-Metadata", {}).get("HTML-Metadata") or {})
+    return _entries(doc.get("Envelope", {}).get("Payload-Metadata", {})
+                    .get("HTTP-Response-Metadata", {}).get("HTML-Metadata") or {})
+
+
+def _entries(meta: dict) -> list:
+    """The link entries of a WAT's HTML-Metadata: Head.Link and Links."""
     return list((meta.get("Head") or {}).get("Link") or []) + list(meta.get("Links") or [])
 
 
@@ -115,18 +119,9 @@ def breakdown(files: list[Path], repeat: int) -> tuple[dict[str, float], dict[st
         from linkatlas.extract.archive import Capture, read_archive  # type: ignore[no-redef]
     from linkatlas import urls
     from linkatlas.extract import run
+    from linkatlas.extract.resolve import base_parts
     from linkatlas.extract.rows import capture_rows
     from linkatlas.extract.wat import wat_links
-
-    try:
-        from linkatlas.extract.resolve import base_parts, resolve
-
-        def resolver(base: str) -> Callable[[str], str | None]:
-            parts = base_parts(base)
-            return lambda raw: resolve(raw, parts)
-    except ImportError:  # before extract/resolve.py: WAT links went through normalize
-        def resolver(base: str) -> Callable[[str], str | None]:
-            return lambda raw: urls.normalize(raw, base)
 
     bodies = []
     for path in files:
@@ -143,23 +138,12 @@ def breakdown(files: list[Path], repeat: int) -> tuple[dict[str, float], dict[st
     captures = [c for c in items if isinstance(c, Capture)]
     steps["read: fastwarc, WARC headers, captures"] = read_seconds - json_seconds
     steps["parse the JSON (orjson)"] = json_seconds
-    links_seconds, listed = _best(repeat, lambda: [wat_links(c.wat or {}) for c in captures])
-    steps["list the links (wat_links)"] = links_seconds
-    pages = [(urls.normalize(c.url), links) for c, links in zip(captures, listed, strict=True)]
-
-    def resolve_all() -> None:
-        for url, links in pages:
-            found = resolver(url or "http://x.test/")
-            seen: dict[str, str | None] = {}
-            for raw, *_ in links:
-                if raw not in seen:
-                    seen[raw] = found(raw)
-
-    resolve_seconds, _ = _best(repeat, resolve_all)
+    pages = [base_parts(urls.normalize(c.url) or "http://x.test/") for c in captures]
+    links_seconds, listed = _best(repeat, lambda: [
+        wat_links(c.wat or {}, base) for c, base in zip(captures, pages, strict=True)])
+    steps["list, resolve and normalize the links (wat_links)"] = links_seconds
     rows_seconds, rows = _best(repeat, lambda: [capture_rows(c) for c in captures])
-    steps["resolve + normalize link URLs"] = resolve_seconds
-    steps["rest of the rows: keys, domains, dedup, visit"] = (
-        rows_seconds - links_seconds - resolve_seconds)
+    steps["rest of the rows: keys, domains, dedup, visit"] = rows_seconds - links_seconds
 
     def write() -> None:
         folder = Path(tempfile.mkdtemp(prefix="la-wat-parts-"))
@@ -182,13 +166,13 @@ def url_parsers(files: list[Path], sample: int) -> list[tuple[str, float, float]
     from linkatlas import urls
     from linkatlas.extract.capture import Capture
     from linkatlas.extract.records import read_archive
-    from linkatlas.extract.wat import wat_links
 
     pairs: list[tuple[str, str]] = []
     for path in files:
         for c in read_archive(path):
             if isinstance(c, Capture) and c.wat:
-                pairs += [(raw, c.url) for raw, *_ in wat_links(c.wat)]
+                pairs += [(str(entry.get("url")), c.url) for entry in _entries(c.wat)
+                          if isinstance(entry, dict) and "url" in entry]
             if len(pairs) >= sample:
                 break
         if len(pairs) >= sample:
