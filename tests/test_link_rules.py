@@ -238,6 +238,12 @@ def test_link_header_canonicals_alike_in_crawl_and_extraction(header: str, writt
     extracted = [link.url_to for link in parse_html(page, URL, link_header=header).links]
     assert list_links(page, URL, link_header=header) == extracted
     assert extracted[-1] == "https://other.test/a"
+    # a WAT record of the same response: its Headers hold the Link header
+    wat = {"Head": {"Base": "https://other.test/"}, "Links": [{"path": "A@/href", "url": "/a"}]}
+    rows = _rows(_capture(headers=[("Link", header)], wat=wat))[1]
+    assert [row[LINK_FIELDS.index("url_to")] for row in rows] == extracted
+    assert [row[LINK_FIELDS.index("link_type")] for row in rows] == (
+        ["canonical"] * (len(extracted) - 1) + ["href"])
     resolved = [link.url_to for link in parse_html(b"", URL, link_header=header).links]
     assert list_links(b"", URL, link_header=header) == resolved
     assert len(resolved) == len([target for target in written if not target.startswith("mail")])

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_TEXT",
     "HtmlFacts",
     "Link",
+    "canonical_targets",
     "parse_html",
 ]
 
@@ -120,8 +121,9 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _header_canonicals(link_header: str, url: str) -> list[str]:
-    """Targets of `rel=canonical` in an HTTP Link header, resolved against the page URL."""
+def canonical_targets(link_header: str, url: str) -> list[str]:
+    """Targets of `rel=canonical` in an HTTP Link header, resolved against the page URL (a
+    `<base>` does not apply to headers) and normalized; HTML pages and WAT records alike."""
     resolved = (normalize(target, url) for target in header_canonicals(link_header))
     return [target for target in resolved if target is not None]
 
@@ -328,7 +330,7 @@ def _extract(html: bytes, url: str, link_header: str, robots_header: str) -> Htm
         text=text.strip()[:MAX_TEXT],
     )
     if link_header:
-        for target in _header_canonicals(link_header, url):
+        for target in canonical_targets(link_header, url):
             facts.links.append(Link(target, "canonical", "", "", facts.nofollow_page, "", ""))
     _links(page, base_parts(_base_url(page, url)), text, starts, ends, facts.nofollow_page,
            facts.links)

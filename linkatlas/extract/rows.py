@@ -16,7 +16,7 @@ from .. import urls
 from ..rules.links import addresses_us, is_html, robots_nofollow
 from .capture import Capture
 from .charset import utf8_html
-from .html import parse_html
+from .html import canonical_targets, parse_html
 from .language import detect_language
 from .resolve import base_parts
 from .wat import wat_links, wat_title
@@ -128,7 +128,12 @@ def _wat_page(capture: Capture, url: str, visit: Row) -> list[_Found]:
     page_nofollow = robots_nofollow(capture.header("X-Robots-Tag")) or any(
         robots_nofollow(str(meta.get("content", ""))) for meta in head.get("Metas") or []
         if isinstance(meta, dict) and addresses_us(str(meta.get("name", ""))))
-    return wat_links(html, base_parts(base or url), page_nofollow)
+    found = wat_links(html, base_parts(base or url), page_nofollow)
+    link_header = capture.header("Link")
+    if link_header:  # its canonicals come first, as on an HTML page (html.py)
+        found[:0] = [(target, "canonical", "", "", page_nofollow, "", "")
+                     for target in canonical_targets(link_header, url)]
+    return found
 
 
 _TARGETS: dict[str, tuple[str, str]] = {}  # url_to → (key, registered domain), across pages
