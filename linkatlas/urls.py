@@ -4,7 +4,8 @@ Normalization follows spec/COLUMNS.md: scheme and host lower-case, IDN hosts as 
 default ports dropped, empty path → `/`, fragment dropped, percent-encoding normalized in the
 path (unreserved characters decoded, hex upper-case; RFC 3986 §6.2.2), dot segments resolved
 (RFC 3986 §5.2.4), the query kept as sent (only characters that cannot appear in a URL at all,
-such as spaces and non-ASCII, are percent-encoded as UTF-8, as browsers do).
+such as spaces and non-ASCII, are percent-encoded as UTF-8, as browsers do). A normalized URL
+normalizes to itself (extract/resolve.py answers a fragment link with its page's URL).
 
 The target key is the SURT form used by CDX indexes, without the scheme:
 `http://Blog.Example.com:8080/a?b` → `com,example,blog):8080/a?b`. Every API mode is then one
@@ -13,6 +14,7 @@ contiguous key range (DESIGN.md §4).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import urljoin
@@ -91,8 +93,13 @@ def _path(path: str) -> str:
     if _SIMPLE.fullmatch(path) and "/." not in path:
         return path  # nothing to encode, decode or resolve: the common case
     path = _encode_unsafe(path, _PATH_SAFE)
-    if "%" in path:
-        path = _PERCENT.sub(_unescape_unreserved, path)
+    while "%" in path:
+        # a stray "%" before an escape of a hex digit (`%%32e`) makes a new escape (`%2e`):
+        # decoded until none is left, so that a normalized URL normalizes to itself
+        decoded = _PERCENT.sub(_unescape_unreserved, path)
+        if decoded == path:
+            break
+        path = decoded
     return _remove_dot_segments(path)
 
 
@@ -104,10 +111,19 @@ def _host(host: str) -> str | None:
         return None
     if not host.isascii():
         try:
-            host = idna.encode(host, uts46=True).decode("ascii")
+            # (UTS 46 maps other full stops, `。`, to "." and drops some characters: a
+            # trailing dot may appear only now)
+            host = idna.encode(host, uts46=True).decode("ascii").rstrip(".")
         except (idna.IDNAError, UnicodeError):
             return None
-    if _HOST_OK.match(host) or _IPV6.match(host):
+    if _HOST_OK.match(host):
+        return host
+    if _IPV6.match(host):  # an IPv6 address: urljoin refuses others (`[1]`), so every
+        # relative link against such a page was lost, or answered from another page
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return None
         return host
     return None
 
@@ -125,6 +141,8 @@ def _origin(base: str) -> str | None:
 def _absolute(url: str, base: str | None) -> str:
     if base is None or url[:7].lower() == "http://" or url[:8].lower() == "https://":
         return url
+    if url[:1] == "#":  # the base itself (whose fragment is dropped below): urljoin
+        return base     # would drop an empty `;` parameter (`/p;` + `#f` → `/p`)
     if url[:1] == "/" and url[1:2] != "/":
         origin = _origin(base)
         if origin is not None:
@@ -148,6 +166,8 @@ def normalize(url: str, base: str | None = None) -> str | None:
     if parts is None:
         return None
     scheme, hostname, port, path, query = parts.groups()
+    if path[:1] not in ("", "/"):  # `[::1]x`: a bracketed host ends at ":", "/", "?" or "#"
+        return None
     scheme = scheme.lower()
     host = _host(hostname)
     if host is None:

@@ -42,3 +42,31 @@ def test_cached_resolution_equals_normalize_everywhere(prefix: str, body: str, b
     assert resolve(raw, base_parts(base)) == normalize(raw, base)
     for other in _BASES:  # what one base remembered must hold for every other
         assert resolve(raw, base_parts(other)) == normalize(raw, other)
+
+
+# Page URLs as normalize leaves them, odd ones too: an empty `;` parameter, a bracketed host
+# written long, a full stop IDNA maps, a stray "%" before an escape.
+_ODD_PAGES = ["http://a.test/p;", "http://a.test/p;?x=1", "http://[0:0::1]/", "http://[::1]:81/;",
+              "http://bücher.test。/d/", "http://a.test/%%32e/p", "https://a.test:8443/%7e/x;"]
+
+
+@pytest.mark.parametrize("page", _ODD_PAGES)
+@pytest.mark.parametrize("raw", ["", "#", "#top", "#a b", "#a\x00b", "#é", "#" + "f" * 300,
+                                 "#?x", "#/../x", "#:x", "?", "?#f", "/#f", "x#f"])
+def test_a_fragment_resolves_to_the_page_itself(raw: str, page: str) -> None:
+    """An empty reference and a fragment are the page (resolve answers its URL at once)."""
+    base = normalize(page)
+    assert base is not None
+    assert resolve(raw, base_parts(base)) == normalize(raw, base)
+    if raw[:1] in ("", "#"):
+        assert resolve(raw, base_parts(base)) == base
+
+
+@settings(max_examples=300, deadline=None)
+@given(page=st.text(alphabet="ab/.;%2e。é[]:1?=", max_size=12),
+       fragment=st.text(alphabet="ab #\x00é/:?", max_size=6))
+def test_resolution_against_any_normalized_page(page: str, fragment: str) -> None:
+    base = normalize("http://h.test/" + page)
+    if base is not None:
+        for raw in ("", "#" + fragment, "?" + fragment, fragment):
+            assert resolve(raw, base_parts(base)) == normalize(raw, base)
