@@ -11,13 +11,17 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from linkatlas.extract import run
 from linkatlas.extract.archive import chunk_offsets
+from linkatlas.extract.capture import Capture
 from linkatlas.extract.ingest import ingest
+from linkatlas.extract.records import read_archive
+from linkatlas.extract.rows import LINK_FIELDS, capture_rows
 
-from .archives import Response, page, write_warc
+from .archives import Response, page, redirect, status, write_warc
 
 
 def _archive(tmp_path: Path, name: str, gzip_records: bool = True) -> Path:
@@ -111,6 +115,42 @@ def test_the_cache_is_reused_and_pruned(tmp_path: Path) -> None:
     assert run.extract_archives([first], cache, workers=1)[0].cached
     run.extract_archives([], cache, workers=1)
     assert list(cache.iterdir()) == []
+
+
+def test_every_link_row_carries_its_own_page(tmp_path: Path) -> None:
+    """A page's fields are written once per page and repeated over its link rows (run._Parts):
+    each row still has its page's url, time, redirect status and offset, in file order, across
+    a redirect, pages without links and a page of more links than a row group holds."""
+    many = "".join(f'<a href="/t/{n}">{n}</a>' for n in range(run._FLUSH_ROWS + 300))
+    archive = write_warc(tmp_path / "a.warc.gz", [
+        page("http://a.test/", "2024-01-01T00:00:00Z", '<a href="/x">x</a><a href="#top">me</a>'),
+        redirect("http://a.test/old", "2024-01-02T00:00:00Z", "/new", 302),
+        page("http://a.test/none", "2024-01-03T00:00:00Z", "<p>no links</p>"),
+        page("http://big.test/", "2024-01-04T00:00:00Z", many),
+        status("http://a.test/gone", "2024-01-05T00:00:00Z", 404),
+        page("http://b.test/p;", "2024-01-06T00:00:00Z", '<a href="#f">me</a><a href="/">/</a>')])
+    run.extract_archives([archive], tmp_path / "cache", workers=1)
+    expected = []
+    for capture in read_archive(archive):
+        assert isinstance(capture, Capture)
+        rows = capture_rows(capture)
+        assert rows is not None
+        for link in rows[1]:
+            expected.append({**dict(zip(LINK_FIELDS, link, strict=True)),
+                             "url_from": rows[0]["url"], "time": capture.time,
+                             "redirect": capture.status if capture.status == 302 else 0,
+                             "offset": capture.offset, "archive": "a.warc.gz"})
+    files = sorted((tmp_path / "cache").glob("*/links-*.parquet"))
+    written = pq.ParquetFile(files[0])
+    assert len(files) == 1 and written.metadata.num_row_groups >= 2
+    assert written.schema_arrow.names == run.LINK_SCHEMA.names
+    rows = written.read().to_pylist()
+    assert rows == [{name: row[name] for name in run.LINK_SCHEMA.names} for row in expected]
+    assert {(row["url_from"], row["redirect"]) for row in rows} == {
+        ("http://a.test/", 0), ("http://a.test/old", 302), ("http://big.test/", 0),
+        ("http://b.test/p;", 0)}
+    assert [row["url_to"] for row in rows if row["url_from"] == "http://b.test/p;"] == [
+        "http://b.test/p;", "http://b.test/"]  # (a fragment is the page itself)
 
 
 def _chunk_bytes(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
