@@ -39,6 +39,10 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _HOST_OK = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
 _IPV6 = re.compile(r"^\[[0-9a-f:.]+\]$")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# An escape of an unreserved character (RFC 3986 §2.3: ALPHA DIGIT - . _ ~), and one that
+# normalization has yet to decode or upper-case
+_DECODABLE = re.compile(r"%(?:2[DEde]|3[0-9]|4[1-9A-Fa-f]|5[0-9AFaf]|6[1-9A-Fa-f]|7[0-9AEae])")
+_UNFINISHED = re.compile(_DECODABLE.pattern + r"|%(?:[a-f][0-9A-Fa-f]|[0-9A-F][a-f])")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters that may stand in a path as they are (RFC 3986 pchar + "/" + "%" of an escape).
 _PATH_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -93,14 +97,25 @@ def _path(path: str) -> str:
     if _SIMPLE.fullmatch(path) and "/." not in path:
         return path  # nothing to encode, decode or resolve: the common case
     path = _encode_unsafe(path, _PATH_SAFE)
-    while "%" in path:
-        # a stray "%" before an escape of a hex digit (`%%32e`) makes a new escape (`%2e`):
-        # decoded until none is left, so that a normalized URL normalizes to itself
-        decoded = _PERCENT.sub(_unescape_unreserved, path)
-        if decoded == path:
-            break
-        path = decoded
+    if "%" in path:
+        path = _PERCENT.sub(_unescape_unreserved, path)
+        if _UNFINISHED.search(path):  # (only after a stray "%": `%%32e` gave `%2e`)
+            path = _unescape_fully(path)
     return _remove_dot_segments(path)
+
+
+def _unescape_fully(path: str) -> str:
+    """Escapes of unreserved characters decoded, also those that decoding makes (a stray "%"
+    before `%32e` makes `%2e`: a normalized URL must normalize to itself), hex upper-case; in
+    one pass (decoding again until nothing changes takes quadratic time on `%%3%3%3…%32e`)."""
+    out: list[str] = []
+    for char in path:
+        out.append(char)
+        while len(out) >= 3 and out[-3] == "%" and _DECODABLE.fullmatch("".join(out[-3:])):
+            decoded = chr(int(out[-2] + out[-1], 16))
+            del out[-3:]
+            out.append(decoded)
+    return _PERCENT.sub(_unescape_unreserved, "".join(out))
 
 
 @lru_cache(maxsize=65536)
