@@ -55,8 +55,9 @@ _VALUED_DIRECTIVES = frozenset(("max-snippet", "max-image-preview", "max-video-p
                                 "unavailable_after"))
 _META_NAMES = frozenset(("robots", ROBOTS_TOKEN))
 
-# RFC 8288 §3: `<target>` followed by `; param=value` pairs, values possibly quoted.
-_LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;,\s]*))?)*)')
+# RFC 8288 §3: `<target>` followed by `; param=value` pairs, values possibly quoted. A target
+# holds no "<" (no URI does): else each "<" of `<<<…` is read to the end, in quadratic time.
+_LINK_VALUE = re.compile(r'<([^<>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"[^"]*"|[^;,\s]*))?)*)')
 _LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))', re.IGNORECASE)
 
 _HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
