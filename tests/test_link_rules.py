@@ -16,6 +16,7 @@ import pytest
 
 from linkatlas.crawl.links import is_html as crawl_is_html
 from linkatlas.crawl.links import list_links
+from linkatlas.extract import wat
 from linkatlas.extract.archive import Capture
 from linkatlas.extract.html import parse_html
 from linkatlas.extract.resolve import base_parts
@@ -175,6 +176,38 @@ def test_link_types_alike_in_crawl_html_and_wat(rel: str, mime: str, types: list
     assert [link.link_type for link in parse_html(page, URL).links] == types
     html = {"Head": {"Link": [{"path": "LINK@/href", "url": "/l", "rel": rel, "type": mime}]}}
     assert [link[1] for link in wat_links(html, base_parts(URL))] == types
+
+
+def test_wat_entries_of_other_json_types_read_as_their_text() -> None:
+    """A WAT's JSON is the writer's to choose: a number, true, null or a list where a string
+    belongs is read as its text (as str() writes it), whichever entries came before; the
+    remembered kinds of string entries never answer for them (True == 1 in Python)."""
+    def links(entries: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return wat_links({"Links": entries}, base_parts(URL))
+
+    odd: list[dict[str, object]] = [
+        {"path": "A@/href", "url": 5, "text": 7}, {"path": "A@/href", "url": None},
+        {"path": "A@/href", "url": "/r", "rel": ["nofollow"]},
+        {"path": "A@/href", "url": "/t", "rel": True}, {"path": "A@/href", "url": "/1", "rel": 1},
+        {"path": "A@/href", "url": "/n", "rel": "nofollow", "type": {"a": 1}},
+        {"path": True, "url": "/p"}, {"url": "/nopath"}, {"path": "A@/href"}]
+    as_text = [{key: value if isinstance(value, str) else str(value)
+                for key, value in entry.items()} for entry in odd]
+    assert links(as_text) == links(odd) == links(as_text)
+    assert [(link[0], link[2], link[4]) for link in links(odd)] == [
+        ("http://site.test/dir/5", "7", False), ("http://site.test/dir/None", "", False),
+        ("http://site.test/r", "", False), ("http://site.test/t", "", False),
+        ("http://site.test/1", "", False), ("http://site.test/n", "", True)]
+
+
+def test_wat_link_kinds_are_remembered_within_bounds() -> None:
+    """rel and type are free text: a WAT of ever new values must not grow a worker's memory
+    without end (the worker lives for the whole build)."""
+    entries = [{"path": "A@/href", "url": "/a", "rel": f"nofollow r{n}"}
+               for n in range(wat._KINDS_MAX + 10)]
+    found = wat_links({"Links": entries}, base_parts(URL))
+    assert len(found) == len(entries) and all(link[4] for link in found)
+    assert len(wat._KINDS) <= wat._KINDS_MAX
 
 
 @pytest.mark.parametrize(("path", "types"), [

@@ -89,6 +89,7 @@ def _unescaped(text: str) -> str:
 
 _MISSING = object()
 _KINDS: dict[tuple[str, str, str], tuple[tuple[str, ...], bool]] = {}  # see wat_links
+_KINDS_MAX = 50_000
 
 
 def wat_links(html: dict[str, Any], base: Base, page_nofollow: bool = False
@@ -115,6 +116,8 @@ def wat_links(html: dict[str, Any], base: Base, page_nofollow: bool = False
         except (KeyError, TypeError):  # new, or not strings (JSON lists are unhashable)
             link_types, nofollow = _entry_kind(str(path), str(rel), str(mime))
             if type(path) is str and type(rel) is str and type(mime) is str:
+                if len(kinds) >= _KINDS_MAX:  # (rel and type are free text: bounded)
+                    kinds.clear()
                 kinds[path, rel, mime] = link_types, nofollow
         if not link_types:  # images, scripts: a third of the entries
             continue
