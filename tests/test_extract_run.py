@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import io
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from warcio.warcwriter import WARCWriter
 
 from linkatlas.extract import run
 from linkatlas.extract.archive import chunk_offsets
@@ -185,6 +188,59 @@ def test_a_page_that_takes_too_long_is_skipped_and_counted(
     assert stats.pages == 40 and stats.links == 40
     urls = {row[0] for row in _rows(tmp_path / "cache")}
     assert "http://site.test/hostile" not in urls and len(urls) == 40
+
+
+# Run in a process of its own (one thread: the workers are forked from it, with its rows
+# module): a worker killed, as the OOM killer kills, while it is on the page `die`.
+_KILLED_ON_A_PAGE = """
+import os, signal, sys
+from pathlib import Path
+from linkatlas.extract import run
+
+rows = run.capture_rows
+def capture_rows(capture):
+    if capture.url.endswith("/die"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return rows(capture)
+run.capture_rows = capture_rows
+stats = run.extract_archives([Path(sys.argv[1])], Path(sys.argv[2]), workers=1)[0]
+print(dict(stats.skipped), stats.pages)
+"""
+
+
+@pytest.mark.parametrize("name", ["a.warc.gz", "a.warc.wat.gz"])
+def test_a_page_whose_worker_is_killed_is_skipped(tmp_path: Path, name: str) -> None:
+    """Its worker killed twice on the same page, a chunk skips that page (_Watch): a WAT
+    record's page too (unwatched from 9daaf84 to ef904fb, its chunk ran again and killed its
+    worker again, without end)."""
+    urls = [f"http://site.test/{n}" for n in range(8)] + ["http://site.test/die"]
+    if name.endswith(".wat.gz"):
+        archive = _wat_archive(tmp_path / name, urls)
+    else:
+        archive = write_warc(tmp_path / name, [page(url, "2024-01-01T00:00:00Z",
+                                                    "<a href='/x'>x</a>") for url in urls])
+    done = subprocess.run([sys.executable, "-c", _KILLED_ON_A_PAGE, str(archive),
+                           str(tmp_path / "cache")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["{'extraction", "took", "over", "20", "s", "or",
+                                   "crashed':", "1}", "8"]
+
+
+def _wat_archive(path: Path, urls: list[str]) -> Path:
+    """A gzip WAT with one response record, of one link, per URL."""
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for url in urls:
+            body = json.dumps({"Envelope": {
+                "WARC-Header-Metadata": {"WARC-Type": "response", "WARC-Target-URI": url,
+                                         "WARC-Date": "2024-01-02T03:04:05Z"},
+                "Payload-Metadata": {"HTTP-Response-Metadata": {
+                    "Response-Message": {"Status": 200},
+                    "HTML-Metadata": {"Links": [{"path": "A@/href", "url": "/x"}]}}}}}).encode()
+            writer.write_record(writer.create_warc_record(
+                url, "metadata", payload=io.BytesIO(body), length=len(body),
+                warc_content_type="application/json"))
+    return path
 
 
 def _stat(pid: int) -> list[str] | None:
