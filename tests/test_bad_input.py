@@ -14,6 +14,7 @@ import pytest
 
 from linkatlas.cli import main
 from linkatlas.errors import ArchiveError
+from linkatlas.extract import run
 from linkatlas.extract.archive import MAX_BODY
 from linkatlas.extract.capture import Capture
 from linkatlas.extract.ingest import ingest
@@ -354,3 +355,49 @@ def test_wat_records_of_requests_are_ignored_even_when_broken(tmp_path: Path) ->
     assert [c.url for c in items if isinstance(c, Capture)] == ["http://a.test/"]
     assert [(s.reason, s.bad) for s in items if not isinstance(s, Capture)] == [
         ("WAT of a non-response record", False)] * 2 + [("bad WAT JSON", True)]
+
+
+def _arc(records: list[tuple[str, str]]) -> bytes:
+    """An ARC (v1) file of one HTML response per (URL, status code as written)."""
+    head = b"1 0 test\nURL IP-address Archive-date Content-type Archive-length\n"
+    data = b"filedesc://t.arc 0.0.0.0 20240101000000 text/plain %d\n%s\n" % (len(head), head)
+    for url, code in records:
+        block = f"HTTP/1.1 {code} X\r\nContent-Type: text/html\r\n\r\n<a href=/x>x</a>".encode()
+        data += f"{url} 192.0.2.1 20240101000000 text/html {len(block)}\n".encode()
+        data += block + b"\n"
+    return data
+
+
+def test_a_status_no_column_can_hold_is_one_bad_record(tmp_path: Path) -> None:
+    """A status is three digits; a WAT's JSON and an ARC give any integer, and one beyond the
+    Parquet column's (int32), or an Entity-Length beyond int64, failed the whole chunk: every
+    build stopped on that archive, with a traceback."""
+    from warcio.warcwriter import WARCWriter
+
+    wat = tmp_path / "statuses.warc.wat.gz"
+    with wat.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for number, (code, length) in enumerate([(200, 5), (5_000_000_000, 5), (-5, 5),
+                                                 (1000, 5), (200, 2**64 - 1), (301, 5)]):
+            body = json.dumps({"Envelope": {"WARC-Header-Metadata": {
+                "WARC-Type": "response", "WARC-Date": "2024-01-01T00:00:00Z",
+                "WARC-Target-URI": f"http://a.test/{number}"}, "Payload-Metadata": {
+                "HTTP-Response-Metadata": {
+                    "Response-Message": {"Status": code}, "Entity-Length": length,
+                    "Headers": {"Location": "/moved"},
+                    "HTML-Metadata": {"Links": [{"path": "A@/href", "url": "/b"}]}}}}}).encode()
+            writer.write_record(writer.create_warc_record(
+                "http://a.test/", "metadata", payload=io.BytesIO(body), length=len(body),
+                warc_content_type="application/json"))
+    arc = tmp_path / "statuses.arc"
+    arc.write_bytes(_arc([("http://a.test/a", "200"), ("http://a.test/b", "5000000000"),
+                          ("http://a.test/c", "404")]))
+    warc = tmp_path / "statuses.warc"
+    warc.write_bytes(b"".join(raw_record(f"http://a.test/{code}", "2024-01-01T00:00:00Z",
+                                         f"HTTP/1.1 {code} X\r\n\r\n".encode())
+                              for code in ("200", "5000", "410")))
+    stats = run.extract_archives([wat, arc, warc], tmp_path / "cache", workers=1)
+    assert [(dict(s.kinds), dict(s.skipped)) for s in stats] == [
+        ({"page": 1, "redirect": 1}, {"bad WAT status": 4}),
+        ({"page": 1, "error": 1}, {"bad HTTP status line": 1}),
+        ({"other": 1, "error": 1}, {"bad HTTP status line": 1})]

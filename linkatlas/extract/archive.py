@@ -22,7 +22,7 @@ from fastwarc.warc import WarcRecordType
 
 from ..codings import decode_content, undo_transfer_coding
 from ..errors import ArchiveError
-from .capture import Capture, Skip, clean_uri, parse_time, record_time
+from .capture import Capture, Skip, clean_uri, is_status, parse_time, record_time
 
 __all__ = ["MAX_BODY", "MetadataReader", "chunk_offsets", "read_records", "sniff_format",
            "wat_named"]
@@ -289,7 +289,7 @@ def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture 
         return Skip(offset, "bad HTTP headers")
     http = rec.http_headers  # type: ignore[attr-defined]
     status = http.status_code if http is not None else None
-    if not status:
+    if not status or not is_status(status):
         return Skip(offset, "bad HTTP status line")
     try:
         body, size = _read_body(rec.reader, http.get("Transfer-Encoding", ""),  # type: ignore[attr-defined]
@@ -349,6 +349,8 @@ def _from_warcio(record: object, offset: int) -> Capture | Skip:
                                 http.get_header("Content-Encoding") or "")
     except (ValueError, OSError, zlib.error, EOFError) as exc:
         return Skip(offset, f"bad HTTP record: {_short(exc)}")
+    if not is_status(status):  # (warcio reads any integer, which failed the chunk's Parquet)
+        return Skip(offset, "bad HTTP status line")
     reason = http.statusline.partition(" ")[2]
     return Capture(url=uri, time=time, status=status, reason=reason, headers=list(http.headers),
                    body=body, body_size=size, ip=ip, offset=offset, dated=dated)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from fastwarc.warc import ArchiveIterator as FastIterator
 from fastwarc.warc import WarcRecordType
 
-__all__ = ["DATED", "Capture", "Skip", "clean_uri", "parse_time", "record_time"]
+__all__ = ["DATED", "Capture", "Skip", "clean_uri", "is_status", "parse_time", "record_time"]
 
 # How a record's time was found, in the order tried (the build report counts each).
 DATED = ("WARC-Date", "WARC-Date variant", "HTTP Date", "warcinfo date")
@@ -47,6 +47,13 @@ class Capture:
         """All values of a header joined with ", " (RFC 9110 §5.3), "" when absent."""
         lower = name.lower()
         return ", ".join([v for k, v in self.headers if k.lower() == lower])
+
+
+def is_status(code: int) -> bool:
+    """Whether code can be an HTTP status: three digits (RFC 9110 §15). A WAT's JSON and
+    warcio (ARC) give any integer, and one that the Parquet column (int32) cannot hold
+    failed its chunk, and so every build; a record with another status is skipped, counted."""
+    return 0 < code < 1000
 
 
 class Skip(NamedTuple):

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..rules.links import rel_nofollow, rel_tokens, wat_link_types
-from .capture import Capture, Skip, clean_uri, record_time
+from .capture import Capture, Skip, clean_uri, is_status, record_time
 from .resolve import Base, resolve
 
 __all__ = ["capture_from_wat", "wat_links", "wat_title"]
@@ -55,6 +55,8 @@ def capture_from_wat(body: bytes, offset: int, path: Path | None = None) -> Capt
         return Skip(offset, "bad WAT status")
     if time is None or not uri or not status:
         return Skip(offset, "WAT record without date, URL or status")
+    if not (is_status(status) and size < 1 << 63):  # (orjson reads up to 2**64 - 1)
+        return Skip(offset, "bad WAT status")  # (it failed the chunk's Parquet, and the build)
     return Capture(url=uri, time=time, status=status, reason=str(message.get("Reason", "")),
                    headers=[(str(k), str(v)) for k, v in headers.items()],
                    body=b"", body_size=size, ip=str(warc.get("WARC-IP-Address", "")),
