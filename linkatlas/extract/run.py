@@ -55,7 +55,7 @@ from .rows import LINK_FIELDS, LINK_PAGE_FIELDS, VISIT_FIELDS, capture_rows, lin
 __all__ = ["EXTRACT_VERSION", "ArchiveStats", "Chunk", "Runner", "extract_archives",
            "extract_chunk"]
 
-EXTRACT_VERSION = 11  # bump when extraction output changes: every cache entry is rebuilt
+EXTRACT_VERSION = 12  # bump when extraction output changes: every cache entry is rebuilt
 CHUNK_BYTES = 1 << 20  # of a WARC or an ARC: ≈ 0.35 s of a worker's time (real pages)
 # of a gzip WAT: ≈ 0.25 s (0.03 s a MB, measured); 1 MB chunks spent 10 % of a worker's
 # time on each chunk's fixed cost (its Parquet files, finding its first record)
