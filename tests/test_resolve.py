@@ -34,7 +34,8 @@ _BASES = ["https://site.test/dir/page.html", "https://site.test/dir/other.html?q
 
 @settings(max_examples=400, deadline=None)
 @given(prefix=st.sampled_from(["", "/", "//", "?", "#", "./", "../", "http://", "https://h.test",
-                               "HTTP:", "a:", " ", "\t/", "mailto:"]),
+                               "HTTP:", "a:", " ", "\t/", "mailto:", "javascript:", "hTtPs:",
+                               "git+ssh:", "a.b-c:", "1a:", "é:", "a b:", "_x:", "tel:+1"]),
        body=st.text(alphabet="ab/.?#:%7e\\ \té", max_size=12),
        base=st.sampled_from(_BASES))
 def test_cached_resolution_equals_normalize_everywhere(prefix: str, body: str, base: str) -> None:

@@ -40,8 +40,9 @@ def base_parts(url: str) -> Base:
 
 
 # What the suffix of a reference depends on (see _shape): which part of the base; _SELF is
-# the base itself
-_URL, _SCHEME, _ROOT, _PATH, _DIRECTORY, _PATH_QUERY, _SELF = range(7)
+# the base itself, _OTHER_SCHEME no URL at all
+_URL, _SCHEME, _ROOT, _PATH, _DIRECTORY, _PATH_QUERY, _SELF, _OTHER_SCHEME = range(8)
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
 _SHAPES: dict[str, int] = {}  # reference → _shape(reference), across pages
 
 
@@ -54,9 +55,10 @@ def _context(shape: int, base: Base) -> tuple[str, str]:
     directory, a query (`?q`) on the base's path, a bare `?` on the base's path and query; an
     empty reference or a fragment is the base itself (normalized, it has no fragment); a
     network-path reference (`//host/…`) and an absolute http(s) URL depend only on
-    the base's scheme, and keep no origin. Anything else (other schemes, odd forms, and tabs,
-    newlines, backslashes or outer spaces, which normalize removes or changes first and so
-    could change the kind) depends on the whole base.
+    the base's scheme, and keep no origin; an absolute URL of another scheme (`javascript:`,
+    `mailto:`) is no http(s) URL whatever the base. Anything else (`http:x`, odd forms, and
+    tabs, newlines, backslashes or outer spaces, which normalize removes or changes first and
+    so could change the kind) depends on the whole base.
     """
     if shape == _SCHEME:
         return "", base.scheme
@@ -90,7 +92,11 @@ def _shape(raw: str) -> int:
         return _URL
     colon = raw.find(":")
     if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
-        return _URL  # a scheme (mailto:, HTTP:, http:x): not a relative path
+        scheme = raw[:colon]
+        if (scheme[:1].isascii() and scheme[:1].isalpha() and _SCHEME_CHARS.issuperset(scheme)
+                and scheme.lower() not in ("http", "https")):
+            return _OTHER_SCHEME  # javascript:, mailto:, tel:…: absolute, and not http(s)
+        return _URL  # HTTP:, http:x (relative to an http base), odd forms: not a relative path
     if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
         return _PATH
     if raw and raw[0] not in "?#":
@@ -110,6 +116,8 @@ def resolve(raw: str, base: Base) -> str | None:
         shape = _SHAPES[raw] = _shape(raw)
     if shape == _SELF:
         return base.url  # (each page's own: remembering it would only fill the memo)
+    if shape == _OTHER_SCHEME:
+        return None  # (normalize gives only http(s) URLs; each was a urljoin on a new base)
     origin, context = _context(shape, base)
     key = (context, raw)
     suffix = _RESOLVED.get(key, "")
