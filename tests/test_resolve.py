@@ -71,3 +71,14 @@ def test_resolution_against_any_normalized_page(page: str, fragment: str) -> Non
     if base is not None:
         for raw in ("", "#" + fragment, "?" + fragment, fragment):
             assert resolve(raw, base_parts(base)) == normalize(raw, base)
+
+
+def test_a_long_reference_is_resolved_and_not_remembered() -> None:
+    """A hostile archive of long distinct references must not fill a worker's memos."""
+    from linkatlas.extract import resolve as memo
+
+    page = "https://site.test/dir/page.html"
+    for raw in ("/" + "a" * 5_000, "x" * 5_000 + "#f", "#" + "f" * 5_000, "mailto:" + "m" * 5_000):
+        before = (len(memo._SHAPES), len(memo._RESOLVED))
+        assert resolve(raw, base_parts(page)) == normalize(raw, page)
+        assert (len(memo._SHAPES), len(memo._RESOLVED)) == before

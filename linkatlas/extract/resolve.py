@@ -12,10 +12,13 @@ from typing import NamedTuple
 
 from ..urls import normalize
 
-__all__ = ["Base", "base_parts", "resolve"]
+__all__ = ["MEMO_TEXT_MAX", "Base", "base_parts", "resolve"]
 
 _RESOLVED: dict[tuple[str, str], str | None] = {}  # (context, raw) → suffix: see resolve
 _RESOLVED_MAX = 200_000
+# References longer than this are resolved, never remembered: seldom repeated, and a hostile
+# archive of long distinct ones would fill a worker's memory through the memos.
+MEMO_TEXT_MAX = 1_000
 
 
 class Base(NamedTuple):
@@ -109,6 +112,8 @@ def _shape(raw: str) -> int:
 def resolve(raw: str, base: Base) -> str | None:
     """normalize(raw, base), remembered across pages and sites: sites repeat their navigation
     links, and sites built alike (one CMS) share their relative links."""
+    if len(raw) > MEMO_TEXT_MAX:
+        return normalize(raw, base.url)
     shape = _SHAPES.get(raw)
     if shape is None:
         if len(_SHAPES) >= _RESOLVED_MAX:

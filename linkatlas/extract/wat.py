@@ -17,7 +17,7 @@ import orjson
 
 from ..rules.links import rel_nofollow, rel_tokens, wat_link_types
 from .capture import Capture, Skip, clean_uri, is_status, record_time
-from .resolve import Base, resolve
+from .resolve import MEMO_TEXT_MAX, Base, resolve
 
 __all__ = ["capture_from_wat", "wat_links", "wat_title"]
 
@@ -81,6 +81,8 @@ def _unescaped(text: str) -> str:
     """html.unescape(text), remembered: its regular expression calls back into Python for
     each entity, and a site's pages repeat theirs (`&amp;` in the query strings of its
     navigation)."""
+    if len(text) > MEMO_TEXT_MAX:
+        return unescape(text)
     done = _UNESCAPED.get(text)
     if done is None:
         if len(_UNESCAPED) >= 50_000:
