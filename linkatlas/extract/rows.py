@@ -27,6 +27,7 @@ __all__ = ["LINK_FIELDS", "LINK_PAGE_FIELDS", "VISIT_FIELDS", "capture_rows",
 VISIT_FIELDS = ("url", "key", "domain", "time", "status", "kind", "ip", "title", "language",
                 "encoding", "page_size", "links_internal", "links_external", "offset",
                 "refers_to")
+_VISIT_TEXTS = ("url", "key", "domain", "kind", "ip", "title", "language", "encoding")  # (str)
 # A link row is its own fields, in LINK_FIELDS order, and its page's (LINK_PAGE_FIELDS, the
 # same for every link of a capture: run._Parts writes them once per page, see link_page_values).
 LINK_FIELDS = ("url_to", "key_to", "domain_to", "link_type", "nofollow", "anchor", "alt",
@@ -73,9 +74,8 @@ def capture_rows(capture: Capture) -> tuple[Row, list[tuple[Any, ...]]] | None:
     elif kind == "page":
         found = _html_page(capture, url, visit)
     visit["ip"] = valid_ip(visit["ip"])
-    for name, value in visit.items():
-        if isinstance(value, str):
-            visit[name] = printable(value)
+    for name in _VISIT_TEXTS:
+        visit[name] = printable(visit[name])
     return visit, _link_rows(visit, found)
 
 

@@ -164,8 +164,9 @@ class _Parts:
             for values in self.visits.values():
                 values.clear()
         if self.links:
-            columns: dict[str, Any] = dict(zip(LINK_FIELDS, map(list, zip(
-                *self.links, strict=True)), strict=True))
+            columns: dict[str, Any] = {
+                name: pa.repeat("", len(values)) if values[0] == "" and not any(values) else values
+                for name, values in zip(LINK_FIELDS, zip(*self.links, strict=True), strict=True)}
             page_of_row = pa.array(np.repeat(np.arange(len(self.link_pages)), self.link_counts))
             for name, per_page in zip(LINK_PAGE_FIELDS, zip(*self.link_pages, strict=True),
                                       strict=True):
