@@ -7,8 +7,37 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkatlas.extract import resolve as memo
 from linkatlas.extract.resolve import base_parts, resolve
 from linkatlas.urls import normalize
+
+
+@pytest.fixture(autouse=True)
+def _cold_memos() -> None:
+    """Each test starts with empty memos, so that it runs the path that fills them: what an
+    earlier test (or a mutation tool's first run) remembered must not answer for it."""
+    memo._SHAPES.clear()
+    memo._RESOLVED.clear()
+
+
+# What a reference's remembered suffix depends on (resolve._shape): a wrong kind that is too
+# narrow answers from another page's memo entry, one too wide only remembers less.
+SHAPES = [
+    ("/a/b?c", "ROOT"), ("/", "ROOT"), ("//cdn.test/x", "SCHEME"), ("//", "URL"),
+    ("///x", "URL"), ("http://a.test/x", "SCHEME"), ("https://a.test", "SCHEME"),
+    ("http:///x", "URL"), ("http://", "URL"), ("HTTP://a.test/", "URL"), ("http:x", "URL"),
+    ("mailto:a@b.test", "OTHER_SCHEME"), ("javascript:void(0)", "OTHER_SCHEME"),
+    ("git+ssh:x", "OTHER_SCHEME"), ("1a:x", "URL"), ("a b:c", "URL"),
+    ("a/b:c", "DIRECTORY"), ("?q=1", "PATH"), ("?", "PATH_QUERY"), ("?#f", "PATH_QUERY"),
+    ("x/y", "DIRECTORY"), ("../z", "DIRECTORY"), ("", "SELF"), ("#top", "SELF"),
+    (" /x", "URL"), ("/x ", "URL"), ("/a\\b", "URL"), ("/a\tb", "URL"), ("/a\nb", "URL"),
+    ("/a\rb", "URL"),
+]
+
+
+@pytest.mark.parametrize(("raw", "shape"), SHAPES)
+def test_the_kind_of_a_reference(raw: str, shape: str) -> None:
+    assert memo._shape(raw) == getattr(memo, f"_{shape}")
 
 
 @pytest.mark.parametrize("raw", [

@@ -40,6 +40,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                 "tests/test_crawl.py::test_robots_txt_unreachable_disallows_and_4xx_allows",
                 "tests/test_crawl.py::test_nxdomain_and_refused_addresses_become_observations"]),
     "html": ("linkatlas/extract/html.py", ["tests/test_html.py"]),
+    "resolve": ("linkatlas/extract/resolve.py", ["tests/test_resolve.py"]),
     "snapshot": ("linkatlas/snapshot.py", ["tests/test_snapshot.py"]),
     # its Spark test starts a JVM per mutant; the DuckDB test holds the same SQL to the table
     "verdicts": ("linkatlas/rules/verdicts.py",
