@@ -204,10 +204,10 @@ def test_wat_link_kinds_are_remembered_within_bounds() -> None:
     """rel and type are free text: a WAT of ever new values must not grow a worker's memory
     without end (the worker lives for the whole build)."""
     entries = [{"path": "A@/href", "url": "/a", "rel": f"nofollow r{n}"}
-               for n in range(wat._KINDS_MAX + 10)]
+               for n in range(wat._MEMO_MAX + 10)]
     found = wat_links({"Links": entries}, base_parts(URL))
     assert len(found) == len(entries) and all(link[4] for link in found)
-    assert len(wat._KINDS) <= wat._KINDS_MAX
+    assert len(wat._KINDS) <= wat._MEMO_MAX
 
 
 @pytest.mark.parametrize(("path", "types"), [

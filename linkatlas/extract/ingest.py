@@ -83,7 +83,7 @@ def ingest(data: Path, files: list[Path]) -> list[Imported]:
     for path, digest in zip(files, digests, strict=True):
         stem = path.name[: len(path.name) - len(_suffix(path))] or "archive"
         stored = folder / f"imported-{digest}-{stem[:60]}{_suffix(path)}"
-        existing = sorted(folder.glob(f"imported-{stored.name.split('-')[1]}-*"))
+        existing = sorted(folder.glob(f"imported-{digest}-*"))
         if existing:
             done.append(Imported(path, existing[0], False))
             continue

@@ -1,11 +1,11 @@
 """Extract archives into cached Parquet tables, using every core.
 
-Each archive is cut into chunks of about 1 MB (`chunk_offsets`: byte positions in a gzip WAT,
-each chunk starting at its first record member, which the worker finds; record starts in
-any other archive, where a page's payload may look like one); a worker process
-reads its chunk straight from the file, parses it and writes the chunk's own Parquet parts,
-so no record or row crosses between processes, chunks of all archives keep every core busy,
-and memory is bounded by the chunk, not by the input.
+Each archive is cut into chunks of about 1 MB, 8 MB of a gzip WAT (`chunk_offsets`: byte
+positions in a gzip WAT, each chunk starting at its first record member, which the worker
+finds; record starts in any other archive, where a page's payload may look like one); a
+worker process reads its chunk straight from the file, parses it and writes the chunk's own
+Parquet parts, so no record or row crosses between processes, chunks of all archives keep
+every core busy, and memory is bounded by the chunk, not by the input.
 
 Each archive's result is cached under `DIR/extract/`, keyed by the archive's name, size and
 mtime and by EXTRACT_VERSION, so a rebuild parses only new archives.

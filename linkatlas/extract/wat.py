@@ -7,7 +7,6 @@ WAT cannot give (language, encoding, snippets, alt) stay empty.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from html import unescape
 from itertools import chain
 from pathlib import Path
@@ -68,12 +67,13 @@ def wat_title(html: dict[str, Any]) -> str:
     return " ".join(str(head.get("Title", "")).split())
 
 
-@lru_cache(maxsize=4096)  # a WAT's link entries repeat a handful of (path, rel, type)
 def _entry_kind(path: str, rel: str, mime: str) -> tuple[tuple[str, ...], bool]:
     """The link types of a WAT link entry and whether its rel makes it nofollow."""
     return tuple(wat_link_types(path, rel.lower(), mime)), rel_nofollow(rel_tokens(rel))
 
 
+# Memos of a worker's whole life, cleared when they hold _MEMO_MAX entries
+_MEMO_MAX = 50_000
 _UNESCAPED: dict[str, str] = {}  # see _unescaped
 
 
@@ -85,15 +85,15 @@ def _unescaped(text: str) -> str:
         return unescape(text)
     done = _UNESCAPED.get(text)
     if done is None:
-        if len(_UNESCAPED) >= 50_000:
+        if len(_UNESCAPED) >= _MEMO_MAX:
             _UNESCAPED.clear()
         done = _UNESCAPED[text] = unescape(text)
     return done
 
 
 _MISSING = object()
-_KINDS: dict[tuple[str, str, str], tuple[tuple[str, ...], bool]] = {}  # see wat_links
-_KINDS_MAX = 50_000
+# (path, rel, type) → _entry_kind: a WAT's link entries repeat a handful (see wat_links)
+_KINDS: dict[tuple[str, str, str], tuple[tuple[str, ...], bool]] = {}
 
 
 def wat_links(html: dict[str, Any], base: Base, page_nofollow: bool = False
@@ -120,7 +120,7 @@ def wat_links(html: dict[str, Any], base: Base, page_nofollow: bool = False
         except (KeyError, TypeError):  # new, or not strings (JSON lists are unhashable)
             link_types, nofollow = _entry_kind(str(path), str(rel), str(mime))
             if type(path) is str and type(rel) is str and type(mime) is str:
-                if len(kinds) >= _KINDS_MAX:  # (rel and type are free text: bounded)
+                if len(kinds) >= _MEMO_MAX:  # (rel and type are free text: bounded)
                     kinds.clear()
                 kinds[path, rel, mime] = link_types, nofollow
         if not link_types:  # images, scripts: a third of the entries
