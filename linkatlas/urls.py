@@ -26,6 +26,7 @@ from .errors import QueryError
 
 __all__ = [
     "MODES",
+    "SCHEME",
     "host_of",
     "key_of",
     "mode_range",
@@ -39,11 +40,22 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _HOST_OK = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
 _IPV6 = re.compile(r"^\[[0-9a-f:.]+\]$")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
-# An escape of an unreserved character (RFC 3986 §2.3: ALPHA DIGIT - . _ ~), and one that
-# normalization has yet to decode or upper-case
-_DECODABLE = re.compile(r"%(?:2[DEde]|3[0-9]|4[1-9A-Fa-f]|5[0-9AFaf]|6[1-9A-Fa-f]|7[0-9AEae])")
-_UNFINISHED = re.compile(_DECODABLE.pattern + r"|%(?:[a-f][0-9A-Fa-f]|[0-9A-F][a-f])")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _escape_pattern(chars: frozenset[int]) -> str:
+    """A regular expression of the escapes (`%2e`, `%2E`) of chars: a class of second digits
+    per first digit (`2[DE]`), as fast as written by hand."""
+    seconds: dict[int, str] = {}
+    for byte in sorted(chars):
+        seconds[byte >> 4] = seconds.get(byte >> 4, "") + f"{byte & 15:X}"
+    return "%(?i:" + "|".join(f"{high:X}[{low}]" for high, low in seconds.items()) + ")"
+
+
+# An escape of an unreserved character (RFC 3986 §2.3), and one that normalization has yet to
+# decode or upper-case
+_DECODABLE = re.compile(_escape_pattern(_UNRESERVED))
+_UNFINISHED = re.compile(_DECODABLE.pattern + r"|%(?:[a-f][0-9A-Fa-f]|[0-9A-F][a-f])")
 # Characters that may stand in a path as they are (RFC 3986 pchar + "/" + "%" of an escape).
 _PATH_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
                        "-._~!$&'()*+,;=:@/%")
@@ -51,7 +63,8 @@ _QUERY_SAFE = _PATH_SAFE | frozenset("?")
 # WHATWG URL: leading/trailing C0 controls and spaces are stripped, tabs and newlines removed.
 _STRIP = "".join(chr(c) for c in range(0x21))
 _TAB_NL = re.compile(r"[\t\n\r]")
-_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # RFC 3986 §3.1
+_OTHER_SCHEME = re.compile(SCHEME.pattern + r":(?!\d)")
 
 
 def _unescape_unreserved(match: re.Match[str]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..urls import normalize
+from ..urls import SCHEME, normalize
 
 __all__ = ["MEMO_TEXT_MAX", "Base", "base_parts", "resolve"]
 
@@ -45,7 +45,6 @@ def base_parts(url: str) -> Base:
 # What the suffix of a reference depends on (see _shape): which part of the base; _SELF is
 # the base itself, _OTHER_SCHEME no URL at all
 _URL, _SCHEME, _ROOT, _PATH, _DIRECTORY, _PATH_QUERY, _SELF, _OTHER_SCHEME = range(8)
-_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
 _SHAPES: dict[str, int] = {}  # reference → _shape(reference), across pages
 
 
@@ -96,8 +95,7 @@ def _shape(raw: str) -> int:
     colon = raw.find(":")
     if colon >= 0 and not any(ch in raw[:colon] for ch in "/?#"):
         scheme = raw[:colon]
-        if (scheme[:1].isascii() and scheme[:1].isalpha() and _SCHEME_CHARS.issuperset(scheme)
-                and scheme.lower() not in ("http", "https")):
+        if SCHEME.fullmatch(scheme) and scheme.lower() not in ("http", "https"):
             return _OTHER_SCHEME  # javascript:, mailto:, tel:…: absolute, and not http(s)
         return _URL  # HTTP:, http:x (relative to an http base), odd forms: not a relative path
     if raw[:1] == "?" and raw[1:2] not in ("", "#"):  # (an empty query keeps the base's)
