@@ -267,15 +267,18 @@ def _short(exc: BaseException) -> str:
 def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture | Skip:
     rec = record  # fastwarc.warc.WarcRecord
     offset = rec.stream_pos  # type: ignore[attr-defined]
-    headers = rec.headers  # type: ignore[attr-defined]
     if rec.record_type == _METADATA:  # type: ignore[attr-defined]
-        if "json" not in headers.get("Content-Type", ""):
-            return Skip(offset, "metadata record", bad=False)
         reader = rec.reader  # type: ignore[attr-defined]
         # JSON has no codings; one read when the record says it fits (nearly always)
         body = reader.read() if rec.content_length <= MAX_BODY else _collect(  # type: ignore[attr-defined]
             reader.read)[0]
+        # A JSON object (a WAT's) goes to the WAT reader; others (Common Crawl's WARCs hold
+        # `fetchTimeMs: …` lines) are not read. The body says so as well as the record's
+        # Content-Type would, whose lookup was 5 % of a worker's time on a WAT file.
+        if body.lstrip()[:1] != b"{":  # (lstrip copies nothing when there is nothing to strip)
+            return Skip(offset, "metadata record", bad=False)
         return metadata(body, offset, path)
+    headers = rec.headers  # type: ignore[attr-defined]
     uri = clean_uri(headers.get("WARC-Target-URI", ""))
     if not uri:
         return Skip(offset, "no WARC-Target-URI")
