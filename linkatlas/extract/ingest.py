@@ -77,22 +77,34 @@ def ingest(data: Path, files: list[Path]) -> list[Imported]:
             raise ArchiveError(f"{path}: no such file")
         sniff_format(path)
     folder.mkdir(parents=True, exist_ok=True)
-    done: list[Imported] = []
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # (hashlib lets go of the GIL)
+    # Both passes on every core (hashlib and the kernel's copy let go of the GIL); the copies
+    # are decided in order first, so a file named twice is copied once.
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         digests = list(pool.map(_digest, files))
-    for path, digest in zip(files, digests, strict=True):
-        stem = path.name[: len(path.name) - len(_suffix(path))] or "archive"
-        stored = folder / f"imported-{digest}-{stem[:60]}{_suffix(path)}"
-        existing = sorted(folder.glob(f"imported-{digest}-*"))
-        if existing:
-            done.append(Imported(path, existing[0], False))
-            continue
-        temp = folder / f".{stored.name}.tmp"
-        try:
-            shutil.copyfile(path, temp)
-            os.replace(temp, stored)
-        except OSError as exc:
-            temp.unlink(missing_ok=True)
-            raise ArchiveError(f"{path}: cannot import: {exc.strerror or exc}") from None
-        done.append(Imported(path, stored, True))
+        done: list[Imported] = []
+        copies: dict[str, Path] = {}  # digest → where this command stores it
+        for path, digest in zip(files, digests, strict=True):
+            existing = copies.get(digest) or next(iter(sorted(folder.glob(
+                f"imported-{digest}-*"))), None)
+            if existing is not None:
+                done.append(Imported(path, existing, False))
+                continue
+            stem = path.name[: len(path.name) - len(_suffix(path))] or "archive"
+            copies[digest] = stored = folder / f"imported-{digest}-{stem[:60]}{_suffix(path)}"
+            done.append(Imported(path, stored, True))
+        copied = [pool.submit(_copy, item.source, item.stored) for item in done if item.new]
+        errors = [exc for future in copied if (exc := future.exception()) is not None]
+    if errors:
+        raise errors[0]
     return done
+
+
+def _copy(source: Path, stored: Path) -> None:
+    """source → stored under a temporary name then renamed: never half an archive."""
+    temp = stored.with_name(f".{stored.name}.tmp")
+    try:
+        shutil.copyfile(source, temp)
+        os.replace(temp, stored)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ArchiveError(f"{source}: cannot import: {exc.strerror or exc}") from None
