@@ -409,9 +409,11 @@ def _run_tasks(chunks: Iterator[Chunk], workers: int,
                     unfinished += [chunk, *queue]
                     break
             if meanwhile is not None:
-                # Once only the last chunks are left, a core falls idle: meanwhile takes it.
+                # Once fewer chunks are left than workers, a core is idle: meanwhile takes it.
+                # (Begun while every worker still had a chunk, it slowed them as much as it
+                # ran.) One worker alone leaves the other cores idle all along.
                 pending = set(futures)
-                while len(pending) > workers:
+                while len(pending) > max(workers - 1, 1):
                     pending = wait(pending, return_when=FIRST_COMPLETED).not_done
                 meanwhile()
                 meanwhile = None
