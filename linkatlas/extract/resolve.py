@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..urls import SCHEME, normalize
+from .memo import remember
 
 __all__ = ["MEMO_TEXT_MAX", "Base", "base_parts", "resolve"]
 
@@ -114,9 +115,7 @@ def resolve(raw: str, base: Base) -> str | None:
         return normalize(raw, base.url)
     shape = _SHAPES.get(raw)
     if shape is None:
-        if len(_SHAPES) >= _RESOLVED_MAX:
-            _SHAPES.clear()
-        shape = _SHAPES[raw] = _shape(raw)
+        shape = remember(_SHAPES, raw, _shape(raw), _RESOLVED_MAX)
     if shape == _SELF:
         return base.url  # (each page's own: remembering it would only fill the memo)
     if shape == _OTHER_SCHEME:
@@ -125,10 +124,9 @@ def resolve(raw: str, base: Base) -> str | None:
     key = (context, raw)
     suffix = _RESOLVED.get(key, "")
     if suffix == "":
-        if len(_RESOLVED) >= _RESOLVED_MAX:
-            _RESOLVED.clear()
         target = normalize(raw, base.url)
         if target is not None and not target.startswith(origin):
             return target  # cannot happen for the kinds above; never remembered wrongly
-        suffix = _RESOLVED[key] = None if target is None else target[len(origin):]
+        suffix = remember(_RESOLVED, key, None if target is None else target[len(origin):],
+                          _RESOLVED_MAX)
     return None if suffix is None else origin + suffix

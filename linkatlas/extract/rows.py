@@ -18,6 +18,7 @@ from .capture import Capture
 from .charset import utf8_html
 from .html import canonical_targets, parse_html
 from .language import detect_language
+from .memo import remember
 from .resolve import base_parts
 from .wat import wat_links, wat_title
 
@@ -143,10 +144,8 @@ _TARGETS_MAX = 200_000
 def _target_facts(url_to: str) -> tuple[str, str]:
     facts = _TARGETS.get(url_to)
     if facts is None:
-        if len(_TARGETS) >= _TARGETS_MAX:
-            _TARGETS.clear()
-        facts = _TARGETS[url_to] = (urls.key_of(url_to),
-                                    urls.registered_domain(urls.host_of(url_to)))
+        facts = remember(_TARGETS, url_to, (
+            urls.key_of(url_to), urls.registered_domain(urls.host_of(url_to))), _TARGETS_MAX)
     return facts
 
 

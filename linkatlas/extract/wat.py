@@ -16,6 +16,7 @@ import orjson
 
 from ..rules.links import rel_nofollow, rel_tokens, wat_link_types
 from .capture import Capture, Skip, clean_uri, is_status, record_time
+from .memo import remember
 from .resolve import MEMO_TEXT_MAX, Base, resolve
 
 __all__ = ["capture_from_wat", "wat_links", "wat_title"]
@@ -72,7 +73,7 @@ def _entry_kind(path: str, rel: str, mime: str) -> tuple[tuple[str, ...], bool]:
     return tuple(wat_link_types(path, rel.lower(), mime)), rel_nofollow(rel_tokens(rel))
 
 
-# Memos of a worker's whole life, cleared when they hold _MEMO_MAX entries
+# Memos of a worker's whole life (memo.remember), of at most _MEMO_MAX entries
 _MEMO_MAX = 50_000
 _UNESCAPED: dict[str, str] = {}  # see _unescaped
 
@@ -85,9 +86,7 @@ def _unescaped(text: str) -> str:
         return unescape(text)
     done = _UNESCAPED.get(text)
     if done is None:
-        if len(_UNESCAPED) >= _MEMO_MAX:
-            _UNESCAPED.clear()
-        done = _UNESCAPED[text] = unescape(text)
+        done = remember(_UNESCAPED, text, unescape(text), _MEMO_MAX)
     return done
 
 
@@ -120,9 +119,7 @@ def wat_links(html: dict[str, Any], base: Base, page_nofollow: bool = False
         except (KeyError, TypeError):  # new, or not strings (JSON lists are unhashable)
             link_types, nofollow = _entry_kind(str(path), str(rel), str(mime))
             if type(path) is str and type(rel) is str and type(mime) is str:
-                if len(kinds) >= _MEMO_MAX:  # (rel and type are free text: bounded)
-                    kinds.clear()
-                kinds[path, rel, mime] = link_types, nofollow
+                remember(kinds, (path, rel, mime), (link_types, nofollow), _MEMO_MAX)
         if not link_types:  # images, scripts: a third of the entries
             continue
         # WAT gives attribute values as written in the HTML, entities and all.
