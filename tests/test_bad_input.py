@@ -357,6 +357,39 @@ def test_wat_records_of_requests_are_ignored_even_when_broken(tmp_path: Path) ->
         ("WAT of a non-response record", False)] * 2 + [("bad WAT JSON", True)]
 
 
+def test_a_metadata_record_is_a_wat_record_by_its_content_type(tmp_path: Path) -> None:
+    """A WAT record is a metadata record whose Content-Type says JSON, whatever its body:
+    one that a crawler typed otherwise gives no capture and is no damage, even when its
+    body is a JSON object; a WAT response record whose body does not open with `{` (a
+    byte-order mark, NUL bytes, a list) is damage, counted as bad WAT JSON."""
+    from warcio.warcwriter import WARCWriter
+
+    response = json.dumps({"Envelope": {"WARC-Header-Metadata": {
+        "WARC-Type": "response", "WARC-Date": "2024-01-01T00:00:00Z",
+        "WARC-Target-URI": "http://a.test/"}, "Payload-Metadata": {"HTTP-Response-Metadata": {
+            "Response-Message": {"Status": "200"},
+            "HTML-Metadata": {"Links": [{"path": "A@/href", "url": "/b"}]}}}}}).encode()
+    records = [(response, "application/warc-fields"), (response, "text/plain"),
+               (b'{"note": "response"}', "application/warc-fields"),
+               (b"\xef\xbb\xbf" + response, "application/json"),
+               (b"\0\0" + response, "application/json"),
+               (b"[" + response + b"]", "application/json"),
+               (b" \r\n" + response, "application/json")]
+    path = tmp_path / "typed.warc.gz"
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for body, content_type in records:
+            writer.write_record(writer.create_warc_record(
+                "http://a.test/", "metadata", payload=io.BytesIO(body), length=len(body),
+                warc_content_type=content_type,
+                warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z"}))
+    items = list(read_archive(path))
+    assert [item.offset for item in items if isinstance(item, Capture)] == [
+        items[-1].offset]  # the JSON with whitespace before it
+    assert [(s.reason, s.bad) for s in items if not isinstance(s, Capture)] == [
+        ("metadata record", False)] * 3 + [("bad WAT JSON", True)] * 3
+
+
 def _arc(records: list[tuple[str, str]]) -> bytes:
     """An ARC (v1) file of one HTML response per (URL, status code as written)."""
     head = b"1 0 test\nURL IP-address Archive-date Content-type Archive-length\n"

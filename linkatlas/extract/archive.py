@@ -264,6 +264,11 @@ def _short(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__).splitlines()[0][:120]
 
 
+def _json(record: object) -> bool:
+    """Whether a WARC record's Content-Type says JSON (a WAT record's does)."""
+    return "json" in record.headers.get("Content-Type", "")  # type: ignore[attr-defined]
+
+
 def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture | Skip:
     rec = record  # fastwarc.warc.WarcRecord
     offset = rec.stream_pos  # type: ignore[attr-defined]
@@ -272,12 +277,19 @@ def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture 
         # JSON has no codings; one read when the record says it fits (nearly always)
         body = reader.read() if rec.content_length <= MAX_BODY else _collect(  # type: ignore[attr-defined]
             reader.read)[0]
-        # A JSON object (a WAT's) goes to the WAT reader; others (Common Crawl's WARCs hold
-        # `fetchTimeMs: …` lines) are not read. The body says so as well as the record's
-        # Content-Type would, whose lookup was 5 % of a worker's time on a WAT file.
-        if body.lstrip()[:1] != b"{":  # (lstrip copies nothing when there is nothing to strip)
+        # A WAT record is one whose Content-Type says JSON; others (Common Crawl's WARCs hold
+        # `fetchTimeMs: …` lines) are not read. That lookup was 5 % of a worker's time on a
+        # WAT file, so it is made only where it changes what is kept or counted as damage: a
+        # body that is no JSON object (none in a whole WAT), and a capture or damage the WAT
+        # reader finds in one (most of a WAT's records are not responses, and not looked up).
+        # (lstrip copies nothing when there is nothing to strip)
+        if body.lstrip()[:1] != b"{":
+            return metadata(body, offset, path) if _json(rec) else Skip(
+                offset, "metadata record", bad=False)
+        found = metadata(body, offset, path)
+        if (not isinstance(found, Skip) or found.bad) and not _json(rec):
             return Skip(offset, "metadata record", bad=False)
-        return metadata(body, offset, path)
+        return found
     headers = rec.headers  # type: ignore[attr-defined]
     uri = clean_uri(headers.get("WARC-Target-URI", ""))
     if not uri:
