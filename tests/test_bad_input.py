@@ -296,6 +296,44 @@ def test_a_directory_imports_the_archives_under_it(tmp_path: Path, data: Path) -
     assert all(item.new for item in imported) and not any(i.new for i in ingest(data, [tree]))
 
 
+def test_ctrl_c_stops_an_ingest_between_files(tmp_path: Path) -> None:
+    """Ctrl-C during `ingest` of many files ends it: the copies begun end whole (no temporary
+    file is left), the others are not made; it must not go on copying every file."""
+    import signal
+    import time
+
+    threads = os.cpu_count() or 1
+    count = 8 * threads + 8  # many files queued behind every copying thread, 48 MB in all
+    block = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + b"x" * ((48 << 20) // count)
+    files = []
+    for number in range(count):
+        files.append(tmp_path / f"big-{number}.warc")
+        files[-1].write_bytes(raw_record(f"http://a.test/{number}", "2024-01-01T00:00:00Z",
+                                         block))
+    for attempt in range(3):  # (again when this process saw the copies only once they were done)
+        archives = tmp_path / f"data-{attempt}" / "archives"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "linkatlas.cli", "--data", str(archives.parent), "ingest",
+             *map(str, files)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not (archives.is_dir() and any(archives.iterdir())):  # the first copy begins
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.001)
+        # Stopped while the Ctrl-C is sent, so that it lands in the middle of the copies
+        # however busy the machine (the copies go on after it only if they are not cancelled)
+        process.send_signal(signal.SIGSTOP)
+        done = len(list(archives.glob("imported-*")))
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGCONT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130 and err.strip() == "interrupted", err
+        assert not list(archives.glob(".*"))  # no temporary file
+        if done + 2 * threads < count:  # (else all but the copies begun were done)
+            assert len(list(archives.glob("imported-*"))) < count
+            return
+    pytest.fail("the copies were done before this process could interrupt them")
+
+
 def test_wat_json_of_the_wrong_shape_is_one_bad_record(tmp_path: Path) -> None:
     """A WAT record whose JSON has a list or a string where an object belongs is skipped as
     bad JSON and counted; the records around it are read (it used to stop the whole file)."""

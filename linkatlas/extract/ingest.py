@@ -93,7 +93,10 @@ def ingest(data: Path, files: list[Path]) -> list[Imported]:
             copies[digest] = stored = folder / f"imported-{digest}-{stem[:60]}{_suffix(path)}"
             done.append(Imported(path, stored, True))
         copied = [pool.submit(_copy, item.source, item.stored) for item in done if item.new]
-        errors = [exc for future in copied if (exc := future.exception()) is not None]
+        try:
+            errors = [exc for future in copied if (exc := future.exception()) is not None]
+        finally:  # Ctrl-C: the copies begun end whole, the others are not made
+            pool.shutdown(cancel_futures=True)
     if errors:
         raise errors[0]
     return done
