@@ -156,6 +156,35 @@ def test_every_link_row_carries_its_own_page(tmp_path: Path) -> None:
         "http://b.test/p;", "http://b.test/"]  # (a fragment is the page itself)
 
 
+# Run in a process of its own (one thread: the workers are forked from it, with its row
+# group size): every page of the archive is in one chunk.
+_SMALL_ROW_GROUPS = """
+import sys
+from pathlib import Path
+from linkatlas.extract import run
+
+run._FLUSH_ROWS = 10
+run.extract_archives([Path(sys.argv[1])], Path(sys.argv[2]), workers=1)
+"""
+
+
+def test_pages_without_links_are_written_in_row_groups(tmp_path: Path) -> None:
+    """A worker holds at most a row group of rows, not a chunk's: a chunk of pages without
+    links (a WAT chunk is 16 MB of them, some 60,000) is written in row groups of visits
+    as well, with every visit kept."""
+    pages = [page(f"http://site.test/{n}", "2024-01-01T00:00:00Z", "<p>no links</p>")
+             for n in range(45)]
+    archive = write_warc(tmp_path / "a.warc.gz", pages)
+    done = subprocess.run([sys.executable, "-c", _SMALL_ROW_GROUPS, str(archive),
+                           str(tmp_path / "cache")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [visits] = (tmp_path / "cache").glob("*/visits-*.parquet")
+    written = pq.ParquetFile(visits)
+    assert written.metadata.num_row_groups >= 4
+    assert sorted(written.read().column("url").to_pylist()) == sorted(
+        f"http://site.test/{n}" for n in range(45))
+
+
 def _chunk_bytes(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     """Chunks of `size` bytes, of every kind of archive."""
     monkeypatch.setattr(run, "CHUNK_BYTES", size)

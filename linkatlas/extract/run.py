@@ -63,7 +63,7 @@ CHUNK_BYTES = 1 << 20  # of a WARC or an ARC: ≈ 0.35 s of a worker's time (rea
 # 2.5 % more than these
 WAT_CHUNK_BYTES = 16 << 20
 PAGE_SECONDS = 20.0  # a page whose extraction takes longer is skipped (see _Watch)
-_FLUSH_ROWS = 20_000  # link rows buffered before a Parquet row group is written
+_FLUSH_ROWS = 20_000  # link (or visit) rows buffered before a Parquet row group is written
 
 VISIT_SCHEMA = pa.schema([
     ("url", pa.string()), ("key", pa.string()), ("domain", pa.string()),
@@ -157,7 +157,8 @@ class _Parts:
             self.links.extend(links)
             self.link_pages.append(link_page_values(visit))
             self.link_counts.append(len(links))
-        if len(self.links) >= _FLUSH_ROWS:
+        # (pages without links too: a WAT chunk may hold 60,000 of them)
+        if len(self.links) >= _FLUSH_ROWS or len(self.visits) >= _FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
