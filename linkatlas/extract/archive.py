@@ -278,7 +278,7 @@ def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture 
         body = reader.read() if rec.content_length <= MAX_BODY else _collect(  # type: ignore[attr-defined]
             reader.read)[0]
         # A WAT record is one whose Content-Type says JSON; others (Common Crawl's WARCs hold
-        # `fetchTimeMs: …` lines) are not read. That lookup was 5 % of a worker's time on a
+        # `fetchTimeMs: …` lines) are skipped. That lookup was 5 % of a worker's time on a
         # WAT file, so it is made only where it changes what is kept or counted as damage: a
         # body that is no JSON object (none in a whole WAT), and a capture or damage the WAT
         # reader finds in one (most of a WAT's records are not responses, and not looked up).

@@ -84,8 +84,8 @@ def ingest(data: Path, files: list[Path]) -> list[Imported]:
         done: list[Imported] = []
         copies: dict[str, Path] = {}  # digest → where this command stores it
         for path, digest in zip(files, digests, strict=True):
-            existing = copies.get(digest) or next(iter(sorted(folder.glob(
-                f"imported-{digest}-*"))), None)
+            existing = copies.get(digest) or min(folder.glob(f"imported-{digest}-*"),
+                                                 default=None)
             if existing is not None:
                 done.append(Imported(path, existing, False))
                 continue
