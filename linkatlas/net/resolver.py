@@ -135,6 +135,8 @@ def is_public(address: str) -> bool:
         embedded = _embedded_ipv4(ip)
         if embedded is not None and not is_public(str(embedded)):
             return False
+        if ip.sixtofour is not None:  # 6to4: as public as the address it carries (Python's
+            return True  # own table differs: 2002::/16 is private in 3.11.2, global in 3.11.7)
     return ip.is_global and not ip.is_multicast
 
 
