@@ -279,17 +279,13 @@ def _from_fast(record: object, path: Path, metadata: MetadataReader) -> Capture 
             reader.read)[0]
         # A WAT record is one whose Content-Type says JSON; others (Common Crawl's WARCs hold
         # `fetchTimeMs: …` lines) are skipped. That lookup was 5 % of a worker's time on a
-        # WAT file, so it is made only where it changes what is kept or counted as damage: a
-        # body that is no JSON object (none in a whole WAT), and a capture or damage the WAT
-        # reader finds in one (most of a WAT's records are not responses, and not looked up).
-        # (lstrip copies nothing when there is nothing to strip)
-        if body.lstrip()[:1] != b"{":
-            return metadata(body, offset, path) if _json(rec) else Skip(
-                offset, "metadata record", bad=False)
+        # WAT file, so a JSON object the WAT reader finds to be no response (most of a WAT's
+        # records) is ignored without it: ignored either way. (lstrip copies nothing when
+        # there is nothing to strip.)
         found = metadata(body, offset, path)
-        if (not isinstance(found, Skip) or found.bad) and not _json(rec):
-            return Skip(offset, "metadata record", bad=False)
-        return found
+        if isinstance(found, Skip) and not found.bad and body.lstrip()[:1] == b"{":
+            return found
+        return found if _json(rec) else Skip(offset, "metadata record", bad=False)
     headers = rec.headers  # type: ignore[attr-defined]
     uri = clean_uri(headers.get("WARC-Target-URI", ""))
     if not uri:
